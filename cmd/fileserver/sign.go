@@ -1,0 +1,120 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"fileserver/internal/config"
+	"fileserver/internal/handlers"
+	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
+)
+
+func sign(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var cf configFlags
+	cf.register(fl)
+	protocol := fl.String("protocol", "v2", "signature scheme: v1, v2, v3 or token")
+	relPath := fl.String("path", "", "file path under the upload prefix, e.g. photos/cat.jpg (required)")
+	size := fl.Int64("size", -1, "exact upload size in bytes (required for v1, v2, token)")
+	ctype := fl.String("type", "application/octet-stream", "content type the upload declares (v2, token), as a slot request would")
+	expires := fl.String("expires", "1h", "validity of v3 URLs and tokens, e.g. 15m, 24h, 7d")
+	method := fl.String("method", "PUT", "HTTP method a v3 URL is for (PUT or POST)")
+	base := fl.String("base", "", "public base URL (default: server.public_url, else http://server.listen)")
+	secret := fl.String("secret", "", "secret to sign with (default: as serve finds it)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "fileserver sign: "+format+"\n", a...)
+		return 1
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if *secret != "" {
+		cfg.Auth.Secret = *secret
+	} else if _, err := resolveSecret(&cfg, false); err != nil {
+		return fail("%v", err)
+	}
+	name := strings.TrimPrefix(*relPath, "/")
+	if err := storage.ValidName(name); err != nil {
+		return fail("--path %q is not a valid relative file path", *relPath)
+	}
+	ttl, err := config.ParseDuration(*expires)
+	if err != nil || ttl <= 0 {
+		return fail("--expires %q is not a positive duration", *expires)
+	}
+	needSize := *protocol != "v3"
+	if needSize && *size < 0 {
+		return fail("--size is required for %s", *protocol)
+	}
+	if *protocol == "token" && !strings.Contains(name, "/") {
+		var b [12]byte
+		rand.Read(b[:])
+		name = hex.EncodeToString(b[:]) + "/" + name
+	}
+	prefix := cfg.Upload.Prefix
+	u := baseURL(cfg, *base) + prefix + handlers.EscapeName(name)
+	now := time.Now()
+	switch *protocol {
+	case "v1":
+		u += "?v=" + hmacauth.SignV1(cfg.Auth.Secret, name, *size)
+	case "v2":
+		u += "?v2=" + hmacauth.SignV2(cfg.Auth.Secret, name, *size, *ctype)
+	case "v3":
+		exp := now.Add(ttl).Unix()
+		m := strings.ToUpper(*method)
+		u += "?v3=" + hmacauth.SignV3(cfg.Auth.Secret, m, prefix+name, exp) + "&expires=" + strconv.FormatInt(exp, 10)
+	case "token":
+		slot, file, _ := strings.Cut(name, "/")
+		tok := hmacauth.SignToken(cfg.Auth.Secret, hmacauth.Claims{
+			Sub: "fileserver-sign", Iat: now.Unix(), Exp: now.Add(ttl).Unix(), Slot: slot,
+			Filename: file, Filesize: *size, Filetype: *ctype,
+		})
+		fmt.Fprintln(stdout, u)
+		fmt.Fprintln(stdout, "Authorization: Bearer "+tok)
+		return 0
+	default:
+		return fail("--protocol must be v1, v2, v3 or token")
+	}
+	fmt.Fprintln(stdout, u)
+	return 0
+}
+
+// baseURL is where clients reach the server: the flag, server.public_url, or the listen
+// address (a wildcard host becomes 127.0.0.1).
+func baseURL(cfg config.Config, flagValue string) string {
+	if flagValue != "" {
+		return strings.TrimRight(flagValue, "/")
+	}
+	if cfg.Server.PublicURL != "" {
+		return strings.TrimRight(cfg.Server.PublicURL, "/")
+	}
+	scheme := "http"
+	if cfg.Server.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + localAddr(cfg.Server.Listen)
+}
+
+// localAddr turns a listen address into one this machine can dial.
+func localAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

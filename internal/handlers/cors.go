@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"fileserver/internal/config"
+)
+
+// Headers browsers may read from our responses: the download ones and those of resumable
+// uploads (tus and the IETF draft).
+const exposedHeaders = "Content-Length, Content-Range, Content-Type, Content-Disposition, Location, ETag, " +
+	"Last-Modified, Accept-Ranges, X-Request-Id, Upload-Offset, Upload-Length, Upload-Complete, Upload-Limit, " +
+	"Upload-Expires, Upload-Metadata, Upload-Concat, Tus-Version, Tus-Resumable, Tus-Extension, Tus-Max-Size, " +
+	"Tus-Checksum-Algorithm"
+
+const allowedMethods = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"
+
+const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-Range, If-None-Match, " +
+	"If-Match, If-Modified-Since, Upload-Offset, Upload-Length, Upload-Complete, Upload-Metadata, " +
+	"Upload-Concat, Upload-Defer-Length, Upload-Checksum, Upload-Draft-Interop-Version, Tus-Resumable, " +
+	"X-Request-Id"
+
+// cors adds CORS headers to every response, errors included, and answers preflights without
+// auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow.
+func cors(c config.CORS) func(http.Handler) http.Handler {
+	anyOrigin := false
+	allowed := map[string]bool{}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			anyOrigin = true
+		}
+		allowed[strings.TrimRight(o, "/")] = true
+	}
+	maxAge := strconv.Itoa(int(c.MaxAge.D().Seconds()))
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			originOK := false
+			if c.Enabled {
+				origin := r.Header.Get("Origin")
+				switch {
+				case anyOrigin:
+					h.Set("Access-Control-Allow-Origin", "*")
+					originOK = true
+				case origin != "" && allowed[origin]:
+					h.Set("Access-Control-Allow-Origin", origin)
+					h.Add("Vary", "Origin")
+					originOK = true
+				default:
+					h.Add("Vary", "Origin")
+				}
+				if originOK {
+					h.Set("Access-Control-Expose-Headers", exposedHeaders)
+				}
+			}
+			if r.Method != http.MethodOptions {
+				next.ServeHTTP(w, r)
+				return
+			}
+			h.Set("Allow", allowedMethods)
+			if originOK && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", allowedMethods)
+				if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+					h.Set("Access-Control-Allow-Headers", req)
+				} else {
+					h.Set("Access-Control-Allow-Headers", defaultAllowedHeaders)
+				}
+				h.Set("Access-Control-Max-Age", maxAge)
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+}
+
+// securityHeaders keeps browsers from sniffing or running anything we serve.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}

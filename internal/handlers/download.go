@@ -1,0 +1,47 @@
+package handlers
+
+import (
+	"net/http"
+	"path"
+
+	"fileserver/internal/streaming"
+)
+
+// download answers GET and HEAD on an upload URL. The URL itself is the capability: no
+// signature is needed. Ranges, If-Range and conditional requests follow http.ServeContent
+// (RFC 9110 §13, §14); HEAD answers 200 with the same headers as GET (CLIENTS.md R8).
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.fileName(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.store.Open(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	meta := obj.Meta()
+	ctype := meta.ContentType
+	if ctype == "" {
+		ctype = storedType("", name)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Disposition", contentDisposition(inlineType(ctype), path.Base(name)))
+	// The canonical key is "Etag": ServeContent's precondition checks read it under that key.
+	h.Set("Etag", meta.ETag())
+	h.Set("Cache-Control", "public, max-age=0, must-revalidate")
+	rc := http.NewResponseController(w)
+	res := s.engine.ServeContent(w, r, "", obj.ModTime(), obj.Content(), streaming.Transfer{
+		Protocol:    "get",
+		Direction:   streaming.Download,
+		Client:      remoteHost(r),
+		Idle:        s.cfg.Download.WriteIdleTimeout.D(),
+		SetDeadline: rc.SetWriteDeadline,
+	})
+	if info := infoFrom(r.Context()); info != nil {
+		info.protocol = "get"
+		_ = res
+	}
+	return nil
+}

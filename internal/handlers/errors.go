@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
+)
+
+// Error is a failure with the status and the short message the client sees. The wrapped
+// error, if any, is logged and never shown.
+type Error struct {
+	Status int
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(status int, msg string) *Error { return &Error{Status: status, Msg: msg} }
+
+// handlerFunc is a handler that returns its failure instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP renders a returned error in the one place that maps failures to statuses.
+func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		writeError(w, r, err)
+	}
+}
+
+// toHTTP maps any error to the status and message a client sees.
+func toHTTP(err error) *Error {
+	var he *Error
+	if errors.As(err, &he) {
+		return he
+	}
+	m := func(status int, msg string) *Error { return &Error{Status: status, Msg: msg, Err: err} }
+	switch {
+	case errors.Is(err, hmacauth.ErrNoCredential):
+		return m(http.StatusForbidden, "missing signature")
+	case errors.Is(err, hmacauth.ErrBadSignature):
+		return m(http.StatusForbidden, "invalid signature")
+	case errors.Is(err, hmacauth.ErrExpired):
+		return m(http.StatusForbidden, "upload URL expired")
+	case errors.Is(err, hmacauth.ErrLengthRequired):
+		return m(http.StatusLengthRequired, "Content-Length required")
+	case errors.Is(err, hmacauth.ErrTokenInvalid):
+		return m(http.StatusUnauthorized, "invalid or missing bearer token")
+	case errors.Is(err, hmacauth.ErrTokenExpired):
+		return m(http.StatusGone, "upload token expired")
+	case errors.Is(err, hmacauth.ErrSlotMismatch):
+		return m(http.StatusBadRequest, "token does not match this upload slot")
+	case errors.Is(err, hmacauth.ErrSizeMismatch):
+		return m(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+	case errors.Is(err, storage.ErrExists):
+		return m(http.StatusConflict, "file already exists")
+	case errors.Is(err, storage.ErrNotFound):
+		return m(http.StatusNotFound, "not found")
+	case errors.Is(err, storage.ErrInvalidName):
+		return m(http.StatusBadRequest, "invalid file path")
+	case errors.Is(err, storage.ErrNoSpace):
+		return m(http.StatusInsufficientStorage, "not enough storage space")
+	case errors.Is(err, streaming.ErrTooLarge):
+		return m(http.StatusRequestEntityTooLarge, "upload too large")
+	case errors.Is(err, streaming.ErrIdle):
+		return m(http.StatusRequestTimeout, "client sent nothing for too long")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return m(http.StatusBadRequest, "body ended before Content-Length bytes")
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return m(http.StatusRequestEntityTooLarge, "upload too large")
+	}
+	return m(http.StatusInternalServerError, "internal error")
+}
+
+// writeError answers with a short text/plain body (never HTML, never a filesystem path) and
+// records the cause for the request's log event.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	he := toHTTP(err)
+	if info := infoFrom(r.Context()); info != nil {
+		info.err = err
+	}
+	h := w.Header()
+	if he.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="fileserver"`)
+	}
+	h.Del("Content-Disposition")
+	h.Del("Etag")
+	h.Del("Last-Modified")
+	body := he.Msg + "\n"
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(he.Status)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, body)
+	}
+}

@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/rs/zerolog"
+)
+
+// requestInfo collects what a request's single log event reports. Handlers fill it in.
+type requestInfo struct {
+	id         string
+	protocol   string
+	name       string
+	bytesIn    int64
+	bufferSize int
+	err        error
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(infoKey{}).(*requestInfo)
+	return info
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts a proxy's request id when it is short and plain.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logRequests gives every request an id (echoed as X-Request-Id) and writes one event when it
+// ends. The path is logged without its query, which holds signatures.
+func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+			if !validRequestID(info.id) {
+				info.id = newRequestID()
+			}
+			w.Header().Set("X-Request-Id", info.id)
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.Error().Str("request_id", info.id).Interface("panic", p).Msg("handler panicked")
+					if ww.Status() == 0 {
+						writeError(ww, r, errorf(http.StatusInternalServerError, "internal error"))
+					}
+				}
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				lvl := zerolog.InfoLevel
+				if status >= 500 {
+					lvl = zerolog.ErrorLevel
+				}
+				ev := log.WithLevel(lvl).
+					Str("request_id", info.id).
+					Str("remote", remoteHost(r)).
+					Str("method", r.Method).
+					Str("path", r.URL.Path).
+					Int("status", status).
+					Int64("bytes_in", info.bytesIn).
+					Int("bytes_out", ww.BytesWritten()).
+					Dur("duration", time.Since(start))
+				if info.protocol != "" {
+					ev = ev.Str("protocol", info.protocol)
+				}
+				if info.bufferSize > 0 {
+					ev = ev.Int("buffer_size", info.bufferSize)
+				}
+				if info.err != nil {
+					ev = ev.Str("error", info.err.Error())
+				}
+				ev.Msg("request")
+			}()
+			next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		})
+	}
+}
+
+// remoteHost is the peer's address without its port. (Trusted-proxy handling of
+// X-Forwarded-For belongs here once proxies can be configured.)
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

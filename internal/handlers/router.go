@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"fileserver/internal/config"
+	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
+)
+
+// Options are everything the handlers need, built in main.
+type Options struct {
+	Config   config.Config
+	Store    storage.Store
+	Engine   *streaming.Engine
+	Verifier *hmacauth.Verifier
+	Log      zerolog.Logger
+	// Metrics, when not nil, is served at Config.Metrics.Path.
+	Metrics http.Handler
+}
+
+// Server holds the HTTP handlers of fileserver.
+type Server struct {
+	cfg      config.Config
+	store    storage.Store
+	engine   *streaming.Engine
+	verifier *hmacauth.Verifier
+	log      zerolog.Logger
+	exts     extensionPolicy
+	draining atomic.Bool
+	handler  http.Handler
+}
+
+// New builds the router.
+func New(o Options) *Server {
+	s := &Server{
+		cfg:      o.Config,
+		store:    o.Store,
+		engine:   o.Engine,
+		verifier: o.Verifier,
+		log:      o.Log,
+		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
+	}
+	r := chi.NewRouter()
+	r.Use(logRequests(o.Log), securityHeaders, cors(o.Config.CORS))
+	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "not found")
+	}).ServeHTTP)
+	r.MethodNotAllowed(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allowedMethods)
+		return errorf(http.StatusMethodNotAllowed, "method not allowed")
+	}).ServeHTTP)
+
+	up := strings.TrimSuffix(o.Config.Upload.Prefix, "/") + "/*"
+	r.Method(http.MethodPut, up, handlerFunc(s.put))
+	r.Method(http.MethodPost, up, handlerFunc(s.post))
+	r.Method(http.MethodGet, up, handlerFunc(s.download))
+	r.Method(http.MethodHead, up, handlerFunc(s.download))
+
+	r.Get("/healthz", s.healthz)
+	r.Head("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Head("/readyz", s.readyz)
+	if o.Metrics != nil && o.Config.Metrics.Enabled {
+		r.Method(http.MethodGet, o.Config.Metrics.Path, o.Metrics)
+	}
+	s.handler = r
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503, so load balancers stop sending new work before shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }

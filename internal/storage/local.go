@@ -1,0 +1,239 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+	"time"
+)
+
+// Layout of the data directory. Files and their sidecars live in separate trees, so no
+// uploaded name can ever collide with metadata or temporary files.
+const (
+	filesDir = "files"
+	metaDir  = "meta"
+	tmpDir   = "tmp"
+)
+
+// LocalOptions configure a Local store.
+type LocalOptions struct {
+	// Fsync makes Commit durable: file data, then every directory entry it touched.
+	Fsync bool
+	// Checksum computes a SHA-256 of every upload while it streams in.
+	Checksum bool
+}
+
+// Local stores files in a directory on local disk. Every path is resolved through an
+// os.Root, so no name can reach outside the data directory, symlinks included.
+type Local struct {
+	root *os.Root
+	opts LocalOptions
+}
+
+var _ Store = (*Local)(nil)
+
+// OpenLocal opens (creating if needed) the data directory at dir.
+func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("storage: create data directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open data directory: %w", err)
+	}
+	for _, d := range []string{filesDir, metaDir, tmpDir} {
+		if err := root.MkdirAll(d, 0o750); err != nil {
+			root.Close()
+			return nil, fmt.Errorf("storage: create %s: %w", d, err)
+		}
+	}
+	return &Local{root: root, opts: opts}, nil
+}
+
+// Close releases the data directory.
+func (l *Local) Close() error { return l.root.Close() }
+
+// Root exposes the data directory handle, for components that keep their own files in it
+// (the generated secret, session state).
+func (l *Local) Root() *os.Root { return l.root }
+
+func filePath(name string) string { return filesDir + "/" + name }
+
+// metaPath keys sidecars by a hash of the name, so that any two names map to distinct
+// sidecar files whatever their shape (a file "a" and a directory "a.json/").
+func metaPath(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])
+	return metaDir + "/" + h[:2] + "/" + h + ".json"
+}
+
+func randomName() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Create implements Store.
+func (l *Local) Create(_ context.Context, name string) (Writer, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	tmp := tmpDir + "/" + randomName()
+	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, mapErr("create temporary file", err)
+	}
+	w := &localWriter{store: l, name: name, tmp: tmp, f: f}
+	if l.opts.Fsync {
+		w.flusher = newRangeFlusher(f)
+	}
+	if l.opts.Checksum {
+		w.hash = sha256.New()
+	}
+	return w, nil
+}
+
+// Open implements Store.
+func (l *Local) Open(_ context.Context, name string) (Object, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	f, err := l.root.Open(filePath(name))
+	if err != nil {
+		return nil, mapErr("open", err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, ErrNotFound
+	}
+	return &localObject{f: f, meta: l.readMeta(name, st), mod: st.ModTime()}, nil
+}
+
+// Stat implements Store.
+func (l *Local) Stat(_ context.Context, name string) (Meta, error) {
+	if err := ValidName(name); err != nil {
+		return Meta{}, err
+	}
+	st, err := l.root.Stat(filePath(name))
+	if err != nil {
+		return Meta{}, mapErr("stat", err)
+	}
+	if !st.Mode().IsRegular() {
+		return Meta{}, ErrNotFound
+	}
+	return l.readMeta(name, st), nil
+}
+
+// Delete implements Store.
+func (l *Local) Delete(_ context.Context, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if err := l.root.Remove(filePath(name)); err != nil {
+		return mapErr("delete", err)
+	}
+	if err := l.root.Remove(metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapErr("delete metadata", err)
+	}
+	return nil
+}
+
+// readMeta returns the sidecar's metadata, or what the file itself tells when the sidecar is
+// missing (a crash between the data's commit and the sidecar's) or stale (size differs).
+func (l *Local) readMeta(name string, st fs.FileInfo) Meta {
+	fallback := Meta{Name: name, Size: st.Size(), Created: st.ModTime()}
+	data, err := l.root.ReadFile(metaPath(name))
+	if err != nil {
+		return fallback
+	}
+	var m Meta
+	if json.Unmarshal(data, &m) != nil || m.Name != name || m.Size != st.Size() {
+		return fallback
+	}
+	return m
+}
+
+func (l *Local) writeMeta(m Meta) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := tmpDir + "/" + randomName() + ".meta"
+	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && l.opts.Fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	dst := metaPath(m.Name)
+	if err == nil {
+		err = l.root.MkdirAll(path.Dir(dst), 0o750)
+	}
+	if err == nil {
+		err = l.root.Rename(tmp, dst)
+	}
+	if err != nil {
+		l.root.Remove(tmp)
+		return err
+	}
+	if l.opts.Fsync {
+		return l.syncDir(path.Dir(dst))
+	}
+	return nil
+}
+
+func (l *Local) syncDir(dir string) error {
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// mapErr turns filesystem errors into the store's sentinels without leaking paths.
+func mapErr(op string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
+		return ErrNotFound
+	case errors.Is(err, fs.ErrExist):
+		return ErrExists
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return ErrNoSpace
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	return fmt.Errorf("storage: %s: %w", op, err)
+}
+
+type localObject struct {
+	f    *os.File
+	meta Meta
+	mod  time.Time
+}
+
+func (o *localObject) Content() io.ReadSeeker { return o.f }
+func (o *localObject) Meta() Meta             { return o.meta }
+func (o *localObject) ModTime() time.Time     { return o.mod }
+func (o *localObject) Close() error           { return o.f.Close() }

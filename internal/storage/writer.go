@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type localWriter struct {
+	store   *Local
+	name    string
+	tmp     string
+	f       *os.File
+	hash    hash.Hash
+	flusher *rangeFlusher
+	n       int64
+	done    bool
+}
+
+// Write appends to the temporary file. localWriter is deliberately not an io.ReaderFrom, so a
+// copy into it uses the caller's buffer size (os.File.ReadFrom would copy in 32 KiB pieces).
+func (w *localWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("storage: write after commit or abort")
+	}
+	n, err := w.f.Write(p)
+	if w.hash != nil {
+		w.hash.Write(p[:n])
+	}
+	w.n += int64(n)
+	if err != nil {
+		return n, mapErr("write", err)
+	}
+	if w.flusher != nil {
+		if err := w.flusher.wrote(w.n); err != nil {
+			return n, mapErr("write back", err)
+		}
+	}
+	return n, nil
+}
+
+func (w *localWriter) Written() int64 { return w.n }
+
+// Commit implements Writer: sync the data, link it under its name (link fails if the name
+// exists, which is the no-replace guarantee), drop the temporary name, sync the directories,
+// then write the sidecar. The data is committed before its sidecar so that only the winner of
+// a race ever writes metadata; a crash in between leaves a file whose metadata is derived.
+func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
+	if w.done {
+		return Meta{}, errors.New("storage: commit after commit or abort")
+	}
+	defer w.Abort()
+	l := w.store
+	if l.opts.Fsync {
+		if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
+			return Meta{}, mapErr("sync", err)
+		}
+	}
+	if err := w.f.Close(); err != nil {
+		return Meta{}, mapErr("close", err)
+	}
+	dst := filePath(w.name)
+	dir := path.Dir(dst)
+	if err := l.root.MkdirAll(dir, 0o750); err != nil {
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
+			return Meta{}, fmt.Errorf("%w: a path component is a file", ErrExists)
+		}
+		return Meta{}, mapErr("create directory", err)
+	}
+	if err := l.root.Link(w.tmp, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Meta{}, ErrExists
+		}
+		return Meta{}, mapErr("link", err)
+	}
+	w.done = true
+	l.root.Remove(w.tmp)
+	if l.opts.Fsync {
+		// Sync every directory from the file's up to files/: any of them may be new.
+		for d := dir; ; d = path.Dir(d) {
+			if err := l.syncDir(d); err != nil {
+				return Meta{}, mapErr("sync directory", err)
+			}
+			if d == filesDir || !strings.Contains(d, "/") {
+				break
+			}
+		}
+	}
+	meta.Name = w.name
+	meta.Size = w.n
+	if w.hash != nil {
+		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
+	}
+	if st, err := l.root.Stat(dst); err == nil {
+		meta.Created = st.ModTime()
+	} else {
+		meta.Created = time.Now()
+	}
+	// The file is committed whatever happens to its sidecar: without one it is served with
+	// metadata derived from the file, so a failure here must not fail the upload.
+	_ = l.writeMeta(meta)
+	return meta, nil
+}
+
+func (w *localWriter) Abort() error {
+	if w.f != nil {
+		w.f.Close()
+	}
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.store.root.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapErr("remove temporary file", err)
+	}
+	return nil
+}
+
+// rangeFlusher starts writeback while an upload streams in, so the final fdatasync has
+// little left to do: every window of flushWindow bytes is handed to the kernel with
+// SYNC_FILE_RANGE_WRITE as soon as it is complete, and the window two steps back is waited
+// on, which bounds the dirty pages one upload can hold to about three windows.
+type rangeFlusher struct {
+	fd      int
+	started int64 // bytes [0, started) have had writeback started
+	waited  int64 // bytes [0, waited) are written back
+	broken  bool  // sync_file_range unsupported here: leave it all to fdatasync
+}
+
+const flushWindow = 8 << 20
+
+func newRangeFlusher(f *os.File) *rangeFlusher { return &rangeFlusher{fd: int(f.Fd())} }
+
+func (r *rangeFlusher) wrote(total int64) error {
+	if r.broken {
+		return nil
+	}
+	for total-r.started >= flushWindow {
+		err := unix.SyncFileRange(r.fd, r.started, flushWindow, unix.SYNC_FILE_RANGE_WRITE)
+		if err != nil {
+			if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ESPIPE) {
+				r.broken = true
+				return nil
+			}
+			return err
+		}
+		r.started += flushWindow
+		if lag := r.started - 2*flushWindow; lag > r.waited {
+			err := unix.SyncFileRange(r.fd, r.waited, lag-r.waited,
+				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+			if err != nil {
+				return err
+			}
+			r.waited = lag
+		}
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package streaming
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// sendSegment is how much one sendfile call may carry before the write deadline is renewed.
+const sendSegment = 4 << 20
+
+// ServeContent answers a GET or HEAD for content with http.ServeContent semantics (ranges,
+// If-Range, conditional requests) while counting the bytes sent. When content is an *os.File
+// the bytes still leave by sendfile: the wrapper passes ReadFrom through to the connection.
+func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name string, modtime time.Time, content io.ReadSeeker, t Transfer) Result {
+	done := e.track(t)
+	cw := &countingWriter{ResponseWriter: w, dl: newDeadline(t.Idle, t.SetDeadline)}
+	var out http.ResponseWriter = cw
+	if _, ok := w.(io.ReaderFrom); ok {
+		out = &readFromWriter{cw}
+	}
+	http.ServeContent(out, r, name, modtime, content)
+	cw.dl.disarm()
+	res := Result{Bytes: cw.n}
+	done(res, cw.err)
+	return res
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n   int64
+	err error
+	dl  *deadline
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.dl.arm()
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = c.dl.explain(err)
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// readFromWriter adds ReadFrom, kept apart so the wrapper claims it only when the real writer
+// has it.
+type readFromWriter struct{ *countingWriter }
+
+// ReadFrom hands a file to the connection's sendfile path in segments, renewing the write
+// deadline between them, so a stalled reader is cut off without giving up zero-copy.
+// net/http unwraps one io.LimitedReader around an *os.File, so each segment is exactly that.
+func (c readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf := c.ResponseWriter.(io.ReaderFrom)
+	remain := int64(-1)
+	var f *os.File
+	switch s := src.(type) {
+	case *os.File:
+		f = s
+	case *io.LimitedReader:
+		if sf, ok := s.R.(*os.File); ok {
+			f, remain = sf, s.N
+		}
+	}
+	if f == nil {
+		c.dl.arm()
+		n, err := rf.ReadFrom(src)
+		c.n += n
+		return n, c.note(err)
+	}
+	var total int64
+	for remain != 0 {
+		seg := int64(sendSegment)
+		if remain > 0 && remain < seg {
+			seg = remain
+		}
+		c.dl.arm()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: seg})
+		total += n
+		c.n += n
+		if remain > 0 {
+			remain -= n
+		}
+		if err != nil {
+			return total, c.note(err)
+		}
+		if n < seg {
+			break // end of file
+		}
+	}
+	if lr, ok := src.(*io.LimitedReader); ok {
+		lr.N -= total
+	}
+	return total, nil
+}
+
+func (c readFromWriter) note(err error) error {
+	if err != nil && c.err == nil {
+		c.err = c.dl.explain(err)
+	}
+	return err
+}
