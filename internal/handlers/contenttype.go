@@ -13,7 +13,7 @@ var extensionTypes = map[string]string{
 	".webp": "image/webp", ".avif": "image/avif", ".heic": "image/heic", ".heif": "image/heif",
 	".bmp": "image/bmp", ".svg": "image/svg+xml", ".ico": "image/x-icon", ".tif": "image/tiff",
 	".tiff": "image/tiff",
-	".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+	".mp4":  "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
 	".mkv": "video/x-matroska", ".3gp": "video/3gpp", ".avi": "video/x-msvideo",
 	".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".aac": "audio/aac", ".ogg": "audio/ogg",
 	".oga": "audio/ogg", ".opus": "audio/ogg", ".wav": "audio/wav", ".flac": "audio/flac",
@@ -27,7 +27,7 @@ var extensionTypes = map[string]string{
 	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-	".vcf": "text/vcard", ".ics": "text/calendar",
+	".vcf":  "text/vcard", ".ics": "text/calendar",
 }
 
 const octetStream = "application/octet-stream"
