@@ -145,7 +145,7 @@ VirtualHost %q
 			return fmt.Errorf("no %q in the log yet", "Activated host: "+uploadHost)
 		})
 	}
-	if p.proc.logContains("Error loading") || p.proc.logContains("Failed to load") {
+	if p.proc.logContains("Unable to load module") || p.proc.logContains("Error initializing module") {
 		t.Fatalf("Prosody reported a module load error:\n%s", tail(p.proc.logPath, 60))
 	}
 	return p

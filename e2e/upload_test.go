@@ -148,6 +148,9 @@ func TestXMPPUpload(t *testing.T) {
 						t.Fatalf("xmpp_upload.py printed no JSON (%v): %q; stderr: %s", err, out, stderr)
 					}
 					t.Logf("%s: slot from %s, GET %s", u.name, res.Service, res.GetURL)
+					if res.Status != http.StatusCreated {
+						t.Errorf("PUT %s (Content-Type %s): status %d, want 201", res.PutURL, orSame(u.putType), res.Status)
+					}
 					if res.Service != uploadHost {
 						t.Errorf("upload service = %q, want %q", res.Service, uploadHost)
 					}

@@ -13,6 +13,7 @@ TLS certificates are not verified: the suite uses a throwaway self-signed one.
 """
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -21,7 +22,9 @@ import sys
 
 try:
     import slixmpp
+    import aiohttp
     from aiohttp import ClientSession
+    import slixmpp.plugins.xep_0363.http_upload as xep0363_http
 except ImportError as exc:  # pragma: no cover
     sys.stderr.write("xmpp_upload.py: cannot import slixmpp/aiohttp (%s): install the Debian "
                      "package python3-slixmpp and run this with /usr/bin/python3\n" % exc)
@@ -86,7 +89,7 @@ class Client(slixmpp.ClientXMPP):
                 continue
             max_size = None
             for form in di.iterables:
-                values = form["values"] if hasattr(form, "get_plugin") else {}
+                values = form["values"]
                 if values.get("FORM_TYPE") in ([NS_UPLOAD], NS_UPLOAD):
                     try:
                         max_size = int(values.get("max-file-size"))
@@ -115,11 +118,21 @@ class Client(slixmpp.ClientXMPP):
                 return iq
 
             plugin.request_slot = recording_request_slot
+            # upload_file() only raises on >= 400; learn the PUT's real status
+            # through aiohttp's public tracing hooks on the session it creates.
+            statuses = []
+            trace = aiohttp.TraceConfig()
+
+            async def on_request_end(_session, _ctx, params):
+                statuses.append(params.response.status)
+
+            trace.on_request_end.append(on_request_end)
+            xep0363_http.ClientSession = functools.partial(ClientSession, trace_configs=[trace])
             with open(a.file, "rb") as fh:
                 get_url = await plugin.upload_file(a.name, size=size, content_type=a.content_type,
                                                    input_file=fh, timeout=30)
             slot = result.pop("slot")
-            status = 201  # upload_file raised on >= 400; it does not expose the status
+            status = statuses[-1] if statuses else 0
         else:
             # The slot declares one type, the PUT another (as Dino/Monal/OMEMO do):
             # the same steps as the plugin's upload_file(), with our own PUT type.
@@ -173,6 +186,9 @@ def main():
         a.name = a.name or os.path.basename(a.file)
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.ERROR, stream=sys.stderr,
                         format="%(levelname)s %(name)s %(message)s")
+    if not a.debug:
+        # slixmpp leaves a filter task pending at exit; asyncio's complaint is noise.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
     client = Client(a)
     client.connect(address=(a.host, a.port), force_starttls=True, disable_starttls=False)

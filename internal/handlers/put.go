@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
@@ -100,6 +101,11 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		info.bytesIn, info.bufferSize = res.Bytes, res.BufferSize
 	}
 	if err != nil {
+		if errors.Is(err, streaming.ErrIdle) {
+			// The engine cleared the expired deadline. Expire it again, or net/http's drain of
+			// the unread body before the 408 would wait on the stalled client forever.
+			rc.SetReadDeadline(time.Now())
+		}
 		if errors.Is(err, streaming.ErrTooLarge) && want >= 0 && limit == want {
 			return storage.Meta{}, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
 		}

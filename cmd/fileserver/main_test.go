@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the fileserver built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fileserver-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "fileserver")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// server runs `fileserver serve` with a clean environment plus env.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer the child's output goroutine and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	addr := freePort(t)
+	s := &server{addr: addr, logs: &syncBuffer{}}
+	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
+	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server did not become ready; log:\n%s", s.logs)
+	return nil
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// On embedded defaults with no secret, serve generates one (0600) and never logs it; sign
+// finds it, and a curl-style PUT of the signed URL is stored and served back.
+func TestDefaultsGeneratedSecretSignAndUpload(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, nil, "--storage", data)
+	st, err := os.Stat(filepath.Join(data, ".secret"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("generated secret: %v mode %v", err, st.Mode())
+	}
+	secret, _ := os.ReadFile(filepath.Join(data, ".secret"))
+	if strings.Contains(s.logs.String(), strings.TrimSpace(string(secret))) {
+		t.Fatal("the secret appears in the log")
+	}
+	for _, proto := range []string{"v1", "v2", "v3"} {
+		body := []byte("hello from " + proto)
+		out, errOut, code := runCLI(t, nil, "sign", "--storage", data, "--listen", s.addr,
+			"--protocol", proto, "--path", "cli/"+proto+" ü.txt", "--size", itoa(len(body)))
+		if code != 0 {
+			t.Fatalf("sign %s: %d %s", proto, code, errOut)
+		}
+		u := strings.TrimSpace(out)
+		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s PUT %s: %s", proto, u, resp.Status)
+		}
+		get, err := http.Get(strings.SplitN(u, "?", 2)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(get.Body)
+		get.Body.Close()
+		if !bytes.Equal(got, body) {
+			t.Fatalf("%s: downloaded %q", proto, got)
+		}
+	}
+	// token: prints the URL and the Authorization header.
+	out, _, code := runCLI(t, nil, "sign", "--storage", data, "--listen", s.addr, "--protocol", "token",
+		"--path", "t.bin", "--size", "3", "--type", "application/octet-stream")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[1], "Authorization: Bearer ") {
+		t.Fatalf("token sign output %q", out)
+	}
+	req, _ := http.NewRequest(http.MethodPut, lines[0], strings.NewReader("abc"))
+	req.Header.Set("Authorization", strings.TrimPrefix(lines[1], "Authorization: "))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("token PUT: %v %v", err, resp)
+	}
+}
+
+func TestSignWithoutSecretFails(t *testing.T) {
+	_, errOut, code := runCLI(t, nil, "sign", "--storage", t.TempDir(), "--path", "a", "--size", "1")
+	if code == 0 || !strings.Contains(errOut, "secret") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestInvalidConfigExitsNamingTheKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(p, []byte("[upload]\nmax_size = \"huge\"\n"), 0o600)
+	_, errOut, code := runCLI(t, nil, "config", "check", p)
+	if code == 0 || !strings.Contains(errOut, "upload.max_size") || !strings.Contains(errOut, p+":2") {
+		t.Fatalf("config check: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, nil, "serve", "--config", p)
+	if code == 0 || !strings.Contains(errOut, "upload.max_size") {
+		t.Fatalf("serve: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, []string{"FILESERVER_SERVER_LISTEN=nope"}, "serve")
+	if code == 0 || !strings.Contains(errOut, "server.listen") {
+		t.Fatalf("env: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, nil, "serve", "--set", "auth.secret=short")
+	if code == 0 || !strings.Contains(errOut, "auth.secret") {
+		t.Fatalf("short secret: code %d, stderr %q", code, errOut)
+	}
+	out, _, code := runCLI(t, nil, "config", "check", "../../config-adaptive.toml")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("documented config rejected: %d %q", code, out)
+	}
+}
+
+// SIGTERM: /readyz turns 503 while an upload in flight finishes, then the process exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	data := t.TempDir()
+	secret := "drain-secret-0123456789-0123456789-abcdef"
+	s := startServer(t, []string{"FILESERVER_AUTH_SECRET=" + secret}, "--storage", data)
+	out, _, _ := runCLI(t, []string{"FILESERVER_AUTH_SECRET=" + secret}, "sign", "--listen", s.addr,
+		"--protocol", "v1", "--path", "slow.bin", "--size", "10")
+	u := strings.TrimSpace(out)
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := u[strings.Index(u, "/upload/"):]
+	io.WriteString(conn, "PUT "+path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+	time.Sleep(200 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	ready := 0
+	for i := 0; i < 100 && ready != http.StatusServiceUnavailable; i++ {
+		// A new connection may be refused once the listener is closed; that is draining too.
+		if resp, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+			ready = resp.StatusCode
+			resp.Body.Close()
+		} else {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(conn, "world")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(line, "201") {
+		t.Fatalf("in-flight upload during drain: %q %v", line, err)
+	}
+	conn.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after drain: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "files", "slow.bin")); err != nil || string(b) != "helloworld" {
+		t.Fatalf("drained upload stored %q %v", b, err)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, code := runCLI(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "fileserver ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	_, errOut, code := runCLI(t, nil, "frobnicate")
+	if code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Fatalf("unknown command: %d %q", code, errOut)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	s := startServer(t, nil, "--storage", t.TempDir())
+	if _, errOut, code := runCLI(t, nil, "healthcheck", "--listen", s.addr); code != 0 {
+		t.Fatalf("healthcheck on a live server: %d %s", code, errOut)
+	}
+	if _, _, code := runCLI(t, nil, "healthcheck", "--listen", freePort(t)); code == 0 {
+		t.Fatal("healthcheck passed with no server")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The full test suite: lint, unit tests under the race detector, bounded fuzz runs of every
+# parser of untrusted input, and the end-to-end suites that start the real binary next to
+# real peers (Prosody, an XMPP client). Missing peers are installed with apt-get; a peer that
+# cannot be installed or started fails the run, it is never skipped.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh lint|unit|fuzz|e2e   one stage
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -count=1"
+FUZZTIME="${FUZZTIME:-5s}"
+
+lint() {
+	echo "== lint"
+	local unformatted
+	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	if [ -n "$unformatted" ]; then
+		echo "gofmt would change:"; echo "$unformatted"; return 1
+	fi
+	go vet ./...
+	go vet -tags e2e ./e2e/...
+}
+
+unit() {
+	echo "== unit (race)"
+	go test -race ./...
+}
+
+# Every Fuzz target in the module, each for FUZZTIME, one package at a time.
+fuzz() {
+	echo "== fuzz ($FUZZTIME each)"
+	local pkg target
+	for pkg in $(go list ./...); do
+		for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+			echo "-- $pkg $target"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+		done
+	done
+}
+
+e2e() {
+	echo "== e2e (real Prosody and XMPP client)"
+	./e2e/install-deps.sh
+	go test -tags e2e -v -timeout 15m ./e2e/...
+}
+
+if [ $# -eq 0 ]; then
+	lint
+	unit
+	fuzz
+	e2e
+else
+	for stage in "$@"; do "$stage"; done
+fi
