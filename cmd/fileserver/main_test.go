@@ -74,8 +74,7 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	addr := freePort(t)
 	s := &server{addr: addr, logs: &syncBuffer{}}
-	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
-	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	s.cmd = execServe(env, append([]string{"--listen", addr}, args...)...)
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -99,6 +98,13 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	}
 	t.Fatalf("server did not become ready; log:\n%s", s.logs)
 	return nil
+}
+
+// execServe prepares `fileserver serve args...` with a clean environment plus env.
+func execServe(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	return cmd
 }
 
 func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {

@@ -16,12 +16,13 @@ type certReloader struct {
 	cert              *tls.Certificate
 	stamp             string
 	checked           time.Time
+	interval          time.Duration
 }
 
 const certCheckInterval = 5 * time.Second
 
 func newCertReloader(certFile, keyFile string) (*certReloader, error) {
-	c := &certReloader{certFile: certFile, keyFile: keyFile}
+	c := &certReloader{certFile: certFile, keyFile: keyFile, interval: certCheckInterval}
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func (c *certReloader) reload() error {
 func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if time.Since(c.checked) >= certCheckInterval {
+	if time.Since(c.checked) >= c.interval {
 		c.checked = time.Now()
 		if c.fileStamp() != c.stamp {
 			// A half-written pair fails to load: keep serving the old one until it is whole.
