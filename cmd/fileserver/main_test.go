@@ -163,6 +163,14 @@ func TestDefaultsGeneratedSecretSignAndUpload(t *testing.T) {
 			t.Fatalf("%s: downloaded %q", proto, got)
 		}
 	}
+	// The log has one event per request, with the path but never the query's signature.
+	logs := s.logs.String()
+	if strings.Contains(logs, "v=") || strings.Contains(logs, "v2=") || strings.Contains(logs, "v3=") {
+		t.Fatalf("a signature reached the log:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"path":"/upload/cli/v2 ü.txt"`) || !strings.Contains(logs, `"status":201`) {
+		t.Fatalf("request events missing from the log:\n%s", logs)
+	}
 	// token: prints the URL and the Authorization header.
 	out, _, code := runCLI(t, nil, "sign", "--storage", data, "--listen", s.addr, "--protocol", "token",
 		"--path", "t.bin", "--size", "3", "--type", "application/octet-stream")
@@ -175,6 +183,9 @@ func TestDefaultsGeneratedSecretSignAndUpload(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("token PUT: %v %v", err, resp)
+	}
+	if tok := strings.TrimPrefix(lines[1], "Authorization: Bearer "); strings.Contains(s.logs.String(), tok[strings.LastIndexByte(tok, '.'):]) {
+		t.Fatal("the token's signature reached the log")
 	}
 }
 
