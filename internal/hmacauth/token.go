@@ -8,8 +8,9 @@ package hmacauth
 //     decodes it, requires alg == "HS256" (typ is ignored), then compares
 //     the base64url of HMAC-SHA256(secret, header_b64 "." payload_b64).
 //   - base64url without padding; its verify pattern only admits
-//     [A-Za-z0-9-_], so padded parts are refused by Prosody itself. We also
-//     accept trailing '=' padding, as asked.
+//     [A-Za-z0-9-_], so padded parts are refused by Prosody itself. We
+//     also accept trailing '=' padding, with the MAC over the text as sent
+//     or over its unpadded form.
 //   - Claims: sub (bare JID of the uploader), iat (os.time()), exp (iat +
 //     300), slot (the upload archive's id), expires (iat +
 //     http_file_share_expires_after, omitted when that is negative),
@@ -122,7 +123,7 @@ func (v *Verifier) parseToken(tok string) (tokenClaims, error) {
 	}
 	var raw [3][]byte
 	for i, p := range parts {
-		b, ok := unb64url(p)
+		b, ok := unb64url(p, i == 2)
 		if !ok {
 			return fail("bad base64url")
 		}
@@ -196,8 +197,11 @@ func (v *Verifier) matchSigned(sig []byte, header, payload string) bool {
 
 // unb64url decodes base64url without padding, tolerating trailing '='
 // padding. Only the base64url alphabet is admitted (Go's decoder would
-// otherwise skip CR and LF).
-func unb64url(s string) ([]byte, bool) {
+// otherwise skip CR and LF). Strict decoding refuses nonzero unused bits in
+// the last character: Prosody compares the signature as encoded text, so a
+// signature with such bits is another, invalid one, while it decodes the
+// header and payload leniently.
+func unb64url(s string, strict bool) ([]byte, bool) {
 	s = strings.TrimRight(s, "=")
 	if s == "" {
 		return nil, false
@@ -208,7 +212,11 @@ func unb64url(s string) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	enc := base64.RawURLEncoding
+	if strict {
+		enc = enc.Strict()
+	}
+	b, err := enc.DecodeString(s)
 	return b, err == nil
 }
 

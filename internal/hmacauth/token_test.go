@@ -34,6 +34,21 @@ func padSigned(secret, tok string) string {
 	return signed + "." + base64.URLEncoding.EncodeToString(sum([]byte(secret), signed))
 }
 
+// flipLastByte changes the last byte a base64url signature encodes.
+func flipLastByte(sig string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(sig)
+	b[len(b)-1] ^= 1
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// nonCanonical sets the unused low bits of a 43-character signature's last
+// character: the same bytes to a lenient decoder, another string to Prosody.
+func nonCanonical(sig string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, sig[len(sig)-1])
+	return sig[:len(sig)-1] + string(alphabet[i|3])
+}
+
 func baseClaims() Claims {
 	now := testNow.Unix()
 	return Claims{
@@ -72,8 +87,8 @@ func TestTokenValid(t *testing.T) {
 			}
 		})
 	}
-	if pad(tok) == tok {
-		t.Fatal("test token needs padding for the padding case to mean anything")
+	if len(strings.Split(tok, ".")[1])%4 == 0 {
+		t.Fatal("the test payload needs padding for the padding cases to mean anything")
 	}
 }
 
@@ -131,6 +146,8 @@ func TestTokenInvalid(t *testing.T) {
 		{"tampered payload", parts[0] + "." + payload(func(c *Claims) { c.Filesize++ }) + "." + parts[2]},
 		{"tampered slot", parts[0] + "." + payload(func(c *Claims) { c.Slot = "other" }) + "." + parts[2]},
 		{"tampered signature", parts[0] + "." + parts[1] + "." + strings.Repeat("A", 43)},
+		{"last signature byte wrong", parts[0] + "." + parts[1] + "." + flipLastByte(parts[2])},
+		{"non-canonical signature encoding", parts[0] + "." + parts[1] + "." + nonCanonical(parts[2])},
 		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:40]},
 		{"signature of the payload only", parts[0] + "." + parts[1] + "." + b64url(sum([]byte(testSecret), parts[1]))},
 		{"wrong secret", SignToken(badSecret, c)},

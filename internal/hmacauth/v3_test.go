@@ -28,6 +28,7 @@ func TestV3(t *testing.T) {
 		{"previous secret", "PUT", up, sign(oldSecret, "PUT", up, future), fmt.Sprint(future), 0, testNow, nil},
 		{"POST", "POST", "/files/", sign(testSecret, "POST", "/files/", future), fmt.Sprint(future), 0, testNow, nil},
 		{"HEAD", "HEAD", up, sign(testSecret, "HEAD", up, future), fmt.Sprint(future), 0, testNow, nil},
+		{"last digit wrong", "PUT", up, flipLast(good), fmt.Sprint(future), 0, testNow, ErrBadSignature},
 		{"other method", "POST", up, good, fmt.Sprint(future), 0, testNow, ErrBadSignature},
 		{"other path", "PUT", "/upload/other.bin", good, fmt.Sprint(future), 0, testNow, ErrBadSignature},
 		{"prefix not optional", "PUT", strings.TrimPrefix(up, "/upload/"), good, fmt.Sprint(future), 0, testNow, ErrBadSignature},

@@ -148,7 +148,9 @@ func NewVerifier(o Options) *Verifier {
 	return v
 }
 
-// String describes v without revealing any secret.
+// String describes v without revealing any secret. It has a value receiver,
+// unlike the other methods, so that printing a Verifier value (not only a
+// pointer) is redacted too.
 func (v Verifier) String() string {
 	return fmt.Sprintf("hmacauth.Verifier{secrets: %d, skew: %s}", len(v.keys), v.skew)
 }

@@ -54,6 +54,16 @@ func query(kv ...string) url.Values {
 	return q
 }
 
+// flipLast changes the last hex digit of a MAC, so that only its last
+// byte is wrong.
+func flipLast(mac string) string {
+	last := "1"
+	if strings.HasSuffix(mac, "1") {
+		last = "2"
+	}
+	return mac[:len(mac)-1] + last
+}
+
 // checkResult compares Verify's outcome with the expected sentinel (nil for
 // success) and checks that an error carries no secret or full MAC and comes
 // with a zero Grant.
