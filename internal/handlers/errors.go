@@ -97,6 +97,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="fileserver"`)
 	}
+	if r.ContentLength != 0 {
+		// The body may be unread. Closing after the reply, instead of letting net/http drain
+		// it, answers at once and never waits on a client that stalls (CLIENTS.md R20).
+		h.Set("Connection", "close")
+	}
 	h.Del("Content-Disposition")
 	h.Del("Etag")
 	h.Del("Last-Modified")

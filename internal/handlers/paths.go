@@ -13,9 +13,8 @@ import (
 // NULs are refused outright: no legitimate client sends them, and a decoded name must mean
 // the same object as the path the client signed (DESIGN.md "Paths").
 func (s *Server) fileName(r *http.Request) (string, error) {
-	raw := strings.ToLower(r.URL.EscapedPath())
-	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%00") {
-		return "", errorf(http.StatusBadRequest, "invalid file path")
+	if err := checkEscapes(r); err != nil {
+		return "", err
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, s.cfg.Upload.Prefix)
 	if !ok {
@@ -25,6 +24,15 @@ func (s *Server) fileName(r *http.Request) (string, error) {
 		return "", errorf(http.StatusBadRequest, "invalid file path")
 	}
 	return name, nil
+}
+
+// checkEscapes refuses a request path with an encoded slash, backslash or NUL.
+func checkEscapes(r *http.Request) error {
+	raw := strings.ToLower(r.URL.EscapedPath())
+	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%00") {
+		return errorf(http.StatusBadRequest, "invalid file path")
+	}
+	return nil
 }
 
 // EscapeName percent-encodes each segment of a name for a URL path (RFC 3986).

@@ -62,6 +62,9 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request, boundary strin
 	// Authorize before reading the body. Through a form, the file's own size is unknown.
 	authName := name
 	if dir {
+		if err := checkEscapes(r); err != nil {
+			return err
+		}
 		authName = strings.TrimPrefix(r.URL.Path, s.cfg.Upload.Prefix)
 	}
 	g, err := s.authorizePost(r, authName, -1)

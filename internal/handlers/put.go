@@ -80,7 +80,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 	if want < 0 {
 		want = g.Size
 	}
-	if want >= 0 && (limit == 0 || want < limit) {
+	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
+	// and the length check below refuses any byte.
+	if want > 0 && (limit == 0 || want < limit) {
 		limit = want
 	}
 	wr, err := s.store.Create(r.Context(), name)
@@ -110,6 +112,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 			return storage.Meta{}, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
 		}
 		return storage.Meta{}, err
+	}
+	if want >= 0 && res.Bytes > want {
+		return storage.Meta{}, errorf(http.StatusRequestEntityTooLarge, "body longer than the announced size")
 	}
 	if want >= 0 && res.Bytes != want {
 		return storage.Meta{}, errorf(http.StatusBadRequest, "body shorter than the announced size")
