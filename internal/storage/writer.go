@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"io/fs"
 	"os"
-	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -69,47 +66,30 @@ func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
 	if err := w.f.Close(); err != nil {
 		return Meta{}, mapErr("close", err)
 	}
-	dst := filePath(w.name)
-	dir := path.Dir(dst)
-	if err := l.root.MkdirAll(dir, 0o750); err != nil {
-		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
-			return Meta{}, fmt.Errorf("%w: a path component is a file", ErrExists)
-		}
-		return Meta{}, mapErr("create directory", err)
-	}
-	if err := l.root.Link(w.tmp, dst); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return Meta{}, ErrExists
-		}
-		return Meta{}, mapErr("link", err)
+	if err := l.link(w.tmp, w.name); err != nil {
+		return Meta{}, err
 	}
 	w.done = true
 	l.root.Remove(w.tmp)
-	if l.opts.Fsync {
-		// Sync every directory from the file's up to files/: any of them may be new.
-		for d := dir; ; d = path.Dir(d) {
-			if err := l.syncDir(d); err != nil {
-				return Meta{}, mapErr("sync directory", err)
-			}
-			if d == filesDir || !strings.Contains(d, "/") {
-				break
-			}
-		}
-	}
 	meta.Name = w.name
 	meta.Size = w.n
 	if w.hash != nil {
 		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
 	}
-	if st, err := l.root.Stat(dst); err == nil {
+	return l.finishCommit(w.name, meta), nil
+}
+
+// finishCommit stamps a committed file's metadata with its time and writes the sidecar. The
+// file is committed whatever happens to its sidecar: without one it is served with metadata
+// derived from the file, so a failure here must not fail the upload.
+func (l *Local) finishCommit(name string, meta Meta) Meta {
+	if st, err := l.root.Stat(filePath(name)); err == nil {
 		meta.Created = st.ModTime()
 	} else {
 		meta.Created = time.Now()
 	}
-	// The file is committed whatever happens to its sidecar: without one it is served with
-	// metadata derived from the file, so a failure here must not fail the upload.
 	_ = l.writeMeta(meta)
-	return meta, nil
+	return meta
 }
 
 func (w *localWriter) Abort() error {
@@ -132,6 +112,7 @@ func (w *localWriter) Abort() error {
 // on, which bounds the dirty pages one upload can hold to about three windows.
 type rangeFlusher struct {
 	fd      int
+	base    int64 // file offset where this writer started
 	started int64 // bytes [0, started) have had writeback started
 	waited  int64 // bytes [0, waited) are written back
 	broken  bool  // sync_file_range unsupported here: leave it all to fdatasync
@@ -139,7 +120,12 @@ type rangeFlusher struct {
 
 const flushWindow = 8 << 20
 
-func newRangeFlusher(f *os.File) *rangeFlusher { return &rangeFlusher{fd: int(f.Fd())} }
+func newRangeFlusher(f *os.File) *rangeFlusher { return newRangeFlusherAt(f, 0) }
+
+// newRangeFlusherAt starts at offset; wrote then takes absolute file positions.
+func newRangeFlusherAt(f *os.File, offset int64) *rangeFlusher {
+	return &rangeFlusher{fd: int(f.Fd()), base: offset, started: offset, waited: offset}
+}
 
 func (r *rangeFlusher) wrote(total int64) error {
 	if r.broken {
@@ -155,7 +141,7 @@ func (r *rangeFlusher) wrote(total int64) error {
 			return err
 		}
 		r.started += flushWindow
-		if lag := r.started - 2*flushWindow; lag > r.waited {
+		if lag := r.started - 2*flushWindow; lag > r.waited && lag > r.base {
 			err := unix.SyncFileRange(r.fd, r.waited, lag-r.waited,
 				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 			if err != nil {

@@ -1,0 +1,78 @@
+package chunking
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound = errors.New("chunking: no such upload")
+	ErrExpired  = errors.New("chunking: upload expired")
+	// ErrCompleted: the upload is complete and takes no more data.
+	ErrCompleted = errors.New("chunking: upload already complete")
+	// ErrLengthMismatch: a request declares a length other than the upload's.
+	ErrLengthMismatch = errors.New("chunking: inconsistent upload length")
+	// ErrTooLarge: the upload would exceed its length or the size limit.
+	ErrTooLarge = errors.New("chunking: upload exceeds its length or the size limit")
+	// ErrChecksum: the appended data does not match the checksum the client sent.
+	ErrChecksum = errors.New("chunking: checksum mismatch")
+	// ErrHandedOff: a newer request for the same upload took over.
+	ErrHandedOff = errors.New("chunking: a newer request took over this upload")
+)
+
+// OffsetError is the offset conflict: the client's offset is not the upload's.
+type OffsetError struct {
+	Expected, Provided int64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("chunking: offset %d does not match the upload's offset %d", e.Provided, e.Expected)
+}
+
+// Session is the durable state of one resumable upload.
+type Session struct {
+	ID       string `json:"id"`
+	Protocol string `json:"protocol"`
+	// Target is the storage name the upload is committed to when complete; empty for a tus
+	// partial upload, which is only ever concatenated.
+	Target string `json:"target,omitempty"`
+	// Length is the total size, or -1 while deferred.
+	Length int64 `json:"length"`
+	// Offset counts the bytes received and made durable.
+	Offset      int64             `json:"offset"`
+	Created     time.Time         `json:"created"`
+	Expires     time.Time         `json:"expires"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	ContentType string            `json:"content_type,omitempty"`
+	Uploader    string            `json:"uploader,omitempty"`
+	// FileExpires is when the committed file should be removed (a token's expires claim).
+	FileExpires time.Time `json:"file_expires,omitzero"`
+	// Partial marks a tus partial upload (Upload-Concat: partial).
+	Partial bool `json:"partial,omitempty"`
+	// Parts lists the partial uploads a tus final upload concatenates.
+	Parts []string `json:"parts,omitempty"`
+	// HashState is the running SHA-256 of bytes [0, Offset), as MarshalBinary gives it.
+	HashState []byte `json:"hash_state,omitempty"`
+	// Completed is set once the file is committed; SHA256 is then its digest.
+	Completed bool   `json:"completed,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+}
+
+// Remaining is how many more bytes the upload takes, or -1 when its length is deferred.
+func (s *Session) Remaining() int64 {
+	if s.Length < 0 {
+		return -1
+	}
+	return s.Length - s.Offset
+}
+
+// NewID returns an unguessable upload id: the upload URL is a capability.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,31 @@
+package chunking
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the session counters; the metrics package reads them.
+type Stats struct {
+	created, completed, expired, resumed, conflicts atomic.Int64
+}
+
+// StatsSnapshot is a copy of the counters at one moment.
+type StatsSnapshot struct {
+	Created, Completed, Expired, Resumed, OffsetConflicts int64
+	Handoffs                                             int64
+	HandoffTime                                          time.Duration
+}
+
+// Snapshot reads the counters of u.
+func (u *Uploads) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Created:         u.stats.created.Load(),
+		Completed:       u.stats.completed.Load(),
+		Expired:         u.stats.expired.Load(),
+		Resumed:         u.stats.resumed.Load(),
+		OffsetConflicts: u.stats.conflicts.Load(),
+		Handoffs:        u.locks.handoffs.Load(),
+		HandoffTime:     time.Duration(u.locks.handoffNanos.Load()),
+	}
+}

@@ -1,0 +1,149 @@
+package chunking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// SessionStore keeps session state. Put must be atomic and durable: after it returns, a
+// crash leaves either the old or the new state, never a mix.
+type SessionStore interface {
+	Get(ctx context.Context, id string) (*Session, error)
+	Put(ctx context.Context, s *Session) error
+	Delete(ctx context.Context, id string) error
+	// List returns every session id.
+	List(ctx context.Context) ([]string, error)
+}
+
+const sessionDir = "sessions"
+
+// DirStore is the embedded SessionStore: one JSON file per session in a directory next to
+// the data, replaced atomically (write, sync, rename, sync directory).
+type DirStore struct {
+	root  *os.Root
+	fsync bool
+}
+
+var _ SessionStore = (*DirStore)(nil)
+
+// NewDirStore keeps sessions under root's sessions/ directory.
+func NewDirStore(root *os.Root, fsync bool) (*DirStore, error) {
+	if err := root.MkdirAll(sessionDir, 0o750); err != nil {
+		return nil, fmt.Errorf("chunking: create session directory: %w", err)
+	}
+	return &DirStore{root: root, fsync: fsync}, nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func statePath(id string) string { return sessionDir + "/" + id + ".json" }
+
+// Get implements SessionStore.
+func (d *DirStore) Get(_ context.Context, id string) (*Session, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	data, err := d.root.ReadFile(statePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chunking: read session: %w", err)
+	}
+	var s Session
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("chunking: session %s is corrupt: %w", id, err)
+	}
+	return &s, nil
+}
+
+// Put implements SessionStore.
+func (d *DirStore) Put(_ context.Context, s *Session) error {
+	if !validID(s.ID) {
+		return fmt.Errorf("chunking: bad session id %q", s.ID)
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := sessionDir + "/." + s.ID + "." + NewID() + ".tmp"
+	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("chunking: write session: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil && d.fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = d.root.Rename(tmp, statePath(s.ID))
+	}
+	if err != nil {
+		d.root.Remove(tmp)
+		return fmt.Errorf("chunking: write session: %w", err)
+	}
+	if d.fsync {
+		return d.syncDir()
+	}
+	return nil
+}
+
+func (d *DirStore) syncDir() error {
+	dir, err := d.root.Open(sessionDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// Delete implements SessionStore.
+func (d *DirStore) Delete(_ context.Context, id string) error {
+	if !validID(id) {
+		return ErrNotFound
+	}
+	err := d.root.Remove(statePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// List implements SessionStore.
+func (d *DirStore) List(_ context.Context) ([]string, error) {
+	dir, err := d.root.Open(sessionDir)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, n := range names {
+		if id, ok := strings.CutSuffix(n, ".json"); ok && validID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,351 @@
+package chunking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"fileserver/internal/storage"
+)
+
+// Options configure Uploads.
+type Options struct {
+	// TTL is how long an upload may stay idle before it expires; every append renews it.
+	TTL time.Duration
+	// MaxSize caps an upload's length; 0 means no cap.
+	MaxSize int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
+type Uploads struct {
+	sessions SessionStore
+	partials storage.Partials
+	locks    *locks
+	opts     Options
+	stats    Stats
+}
+
+// New builds Uploads over a session store and a store's partial-data capability.
+func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TTL <= 0 {
+		o.TTL = 24 * time.Hour
+	}
+	return &Uploads{sessions: sessions, partials: partials, locks: newLocks(), opts: o}
+}
+
+// MaxSize is the cap on an upload's length (0: none).
+func (u *Uploads) MaxSize() int64 { return u.opts.MaxSize }
+
+// Create starts a session from s (ID, Created and Expires are filled in when empty) with no
+// data yet.
+func (u *Uploads) Create(ctx context.Context, s Session) (*Session, error) {
+	if s.ID == "" {
+		s.ID = NewID()
+	}
+	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
+		return nil, ErrTooLarge
+	}
+	now := u.opts.Now()
+	s.Created, s.Expires, s.Offset = now, now.Add(u.opts.TTL), 0
+	s.HashState, s.Completed, s.SHA256 = nil, false, ""
+	p, err := u.partials.OpenPartial(s.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	err = p.Truncate(0)
+	p.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := u.sessions.Put(ctx, &s); err != nil {
+		u.partials.RemovePartial(s.ID)
+		return nil, err
+	}
+	u.stats.created.Add(1)
+	return &s, nil
+}
+
+// Get returns the session's state. It does not wait for a writer: a reader sees the last
+// durable state.
+func (u *Uploads) Get(ctx context.Context, id string) (*Session, error) {
+	s, err := u.sessions.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Completed && u.opts.Now().After(s.Expires) {
+		return s, ErrExpired
+	}
+	return s, nil
+}
+
+// Sync takes the session over from any request writing to it (which is cut off at once and
+// persists what it received) and returns the resulting state. HEAD requests use it, so the
+// offset they report is final.
+func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
+	release, err := u.locks.acquire(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return u.Get(ctx, id)
+}
+
+// AppendRequest is one request's data for an upload.
+type AppendRequest struct {
+	// Offset is where the client says its data starts.
+	Offset int64
+	// Length, when >= 0, declares the upload's total length (tus deferred length, IETF
+	// Upload-Length or Content-Range's complete length).
+	Length int64
+	// Complete says this request carries the last byte: the length becomes the final offset
+	// (IETF Upload-Complete: ?1).
+	Complete bool
+	// Checksum, when set, must match the digest of this request's data (tus checksum).
+	Checksum hash.Hash
+	// ChecksumWant is the digest Checksum must produce.
+	ChecksumWant []byte
+	// Copy moves the request body into dst, reading at most limit bytes (0: no limit), and
+	// returns how many bytes it wrote. The caller routes it through the streaming engine.
+	Copy func(dst io.Writer, limit int64) (int64, error)
+	// Cancel cuts this request off when a newer one takes the upload over. It must make Copy
+	// return promptly (cancel its context, expire its read deadline).
+	Cancel func()
+	// Meta is what the committed file is stored with, when this append completes the upload.
+	Meta storage.Meta
+}
+
+// Append adds a request's data at its offset, makes it durable, records the new offset and,
+// when the upload is complete, commits it to its target. It returns the session state after
+// the append, together with the copy's error if the body ended early: bytes received before
+// an interruption are kept and acknowledged.
+func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Session, error) {
+	release, err := u.locks.acquire(ctx, id, req.Cancel)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s, err := u.Get(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	if s.Completed {
+		return s, ErrCompleted
+	}
+	if req.Offset != s.Offset {
+		u.stats.conflicts.Add(1)
+		return s, &OffsetError{Expected: s.Offset, Provided: req.Offset}
+	}
+	if err := u.declareLength(s, req.Length); err != nil {
+		return s, err
+	}
+	limit := int64(0)
+	switch {
+	case s.Length >= 0:
+		limit = s.Length - s.Offset
+	case u.opts.MaxSize > 0:
+		limit = u.opts.MaxSize - s.Offset
+	}
+	if s.Offset > 0 {
+		u.stats.resumed.Add(1)
+	}
+	n, copyErr := u.write(s, req, limit)
+	if errors.Is(copyErr, ErrChecksum) {
+		return s, copyErr
+	}
+	if n > 0 || req.Length >= 0 {
+		s.Expires = u.opts.Now().Add(u.opts.TTL)
+	}
+	if copyErr == nil && req.Complete {
+		if err := u.declareLength(s, s.Offset); err != nil {
+			if perr := u.sessions.Put(ctx, s); perr != nil {
+				return s, perr
+			}
+			return s, err
+		}
+	}
+	if err := u.sessions.Put(ctx, s); err != nil {
+		return s, err
+	}
+	if copyErr != nil {
+		return s, copyErr
+	}
+	if s.Length >= 0 && s.Offset == s.Length && !s.Partial {
+		return s, u.complete(ctx, s, req.Meta)
+	}
+	if s.Partial && s.Length >= 0 && s.Offset == s.Length {
+		s.Completed = true
+		return s, u.sessions.Put(ctx, s)
+	}
+	return s, nil
+}
+
+// declareLength records a declared total length, refusing one that contradicts what is known.
+func (u *Uploads) declareLength(s *Session, length int64) error {
+	switch {
+	case length < 0:
+		return nil
+	case s.Length >= 0 && s.Length != length:
+		return ErrLengthMismatch
+	case length < s.Offset:
+		return ErrLengthMismatch
+	case u.opts.MaxSize > 0 && length > u.opts.MaxSize:
+		return ErrTooLarge
+	}
+	s.Length = length
+	return nil
+}
+
+// write appends the body at s.Offset and advances s.Offset and its hash by what was durably
+// written. On a checksum mismatch nothing is kept and the offset stays.
+func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, error) {
+	p, err := u.partials.OpenPartial(s.ID, false)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	h, err := restoreHash(s.HashState)
+	if err != nil {
+		return 0, err
+	}
+	w, err := p.AppendAt(s.Offset)
+	if err != nil {
+		return 0, err
+	}
+	dst := io.MultiWriter(w, h)
+	if req.Checksum != nil {
+		dst = io.MultiWriter(w, h, req.Checksum)
+	}
+	n, copyErr := req.Copy(dst, limit)
+	if req.Checksum != nil && copyErr == nil && !equalBytes(req.Checksum.Sum(nil), req.ChecksumWant) {
+		p.Truncate(s.Offset)
+		return 0, ErrChecksum
+	}
+	if req.Checksum != nil && copyErr != nil {
+		// tus: a chunk whose checksum cannot be verified is not kept.
+		p.Truncate(s.Offset)
+		return 0, copyErr
+	}
+	if n > 0 {
+		if err := p.Sync(); err != nil {
+			p.Truncate(s.Offset)
+			return 0, err
+		}
+		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return 0, err
+		}
+		s.Offset += n
+		s.HashState = state
+	}
+	return n, copyErr
+}
+
+// complete commits a finished upload to its target.
+func (u *Uploads) complete(ctx context.Context, s *Session, meta storage.Meta) error {
+	h, err := restoreHash(s.HashState)
+	if err != nil {
+		return err
+	}
+	p, err := u.partials.OpenPartial(s.ID, false)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	meta.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if meta.ContentType == "" {
+		meta.ContentType = s.ContentType
+	}
+	if meta.Uploader == "" {
+		meta.Uploader = s.Uploader
+	}
+	if meta.Expires.IsZero() {
+		meta.Expires = s.FileExpires
+	}
+	if _, err := p.Commit(ctx, s.Target, s.Length, meta); err != nil {
+		return err
+	}
+	s.Completed, s.SHA256, s.HashState = true, meta.SHA256, nil
+	u.stats.completed.Add(1)
+	return u.sessions.Put(ctx, s)
+}
+
+// Terminate cuts off any writer and removes the upload's data and state.
+func (u *Uploads) Terminate(ctx context.Context, id string) error {
+	release, err := u.locks.acquire(ctx, id, nil)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := u.sessions.Get(ctx, id); err != nil {
+		return err
+	}
+	if err := u.partials.RemovePartial(id); err != nil {
+		return err
+	}
+	return u.sessions.Delete(ctx, id)
+}
+
+// Reap removes every expired, unfinished upload and the state of completed ones past their
+// expiry. It returns how many it removed.
+func (u *Uploads) Reap(ctx context.Context) (int, error) {
+	ids, err := u.sessions.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := u.opts.Now()
+	n := 0
+	for _, id := range ids {
+		s, err := u.sessions.Get(ctx, id)
+		if err != nil || now.Before(s.Expires) {
+			continue
+		}
+		release, err := u.locks.acquire(ctx, id, nil)
+		if err != nil {
+			return n, err
+		}
+		if s, err = u.sessions.Get(ctx, id); err == nil && !now.Before(s.Expires) {
+			if u.partials.RemovePartial(id) == nil && u.sessions.Delete(ctx, id) == nil {
+				n++
+				if !s.Completed {
+					u.stats.expired.Add(1)
+				}
+			}
+		}
+		release()
+	}
+	return n, nil
+}
+
+func restoreHash(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	if len(state) == 0 {
+		return h, nil
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("chunking: restore checksum state: %w", err)
+	}
+	return h, nil
+}
+
+func equalBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

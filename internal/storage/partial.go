@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Partials is an optional capability of a Store: unfinished uploads that grow by appends at
+// a byte offset and are published under a name once complete (resumable uploads).
+type Partials interface {
+	// OpenPartial opens the partial data of upload id, creating it empty when create is set.
+	// A missing one is ErrNotFound.
+	OpenPartial(id string, create bool) (Partial, error)
+	// RemovePartial deletes the partial data of upload id; a missing one is not an error.
+	RemovePartial(id string) error
+}
+
+// Partial is the data of one unfinished upload.
+type Partial interface {
+	io.ReaderAt
+	// Size is the number of bytes in the partial file (which may exceed what was
+	// acknowledged, after a crash mid-append).
+	Size() (int64, error)
+	// AppendAt returns a writer that continues the data at offset, first dropping any
+	// bytes past offset (unacknowledged leftovers of an interrupted append).
+	AppendAt(offset int64) (io.Writer, error)
+	// Truncate drops every byte past size.
+	Truncate(size int64) error
+	// Sync makes every byte written so far durable (when the store syncs at all).
+	Sync() error
+	// Commit publishes the first length bytes under name, atomically and without replacing
+	// an existing file (ErrExists), and removes the partial. meta.Size is set to length.
+	Commit(ctx context.Context, name string, length int64, meta Meta) (Meta, error)
+	// Close releases the partial without removing it.
+	Close() error
+}
+
+const partialDir = "partial"
+
+var _ Partials = (*Local)(nil)
+
+func validID(id string) error {
+	if id == "" || len(id) > 128 {
+		return fmt.Errorf("%w: bad upload id", ErrInvalidName)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("%w: bad upload id", ErrInvalidName)
+		}
+	}
+	return nil
+}
+
+// OpenPartial implements Partials.
+func (l *Local) OpenPartial(id string, create bool) (Partial, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE
+		if err := l.root.MkdirAll(partialDir, 0o750); err != nil {
+			return nil, mapErr("create partial directory", err)
+		}
+	}
+	f, err := l.root.OpenFile(partialDir+"/"+id, flags, 0o640)
+	if err != nil {
+		return nil, mapErr("open partial", err)
+	}
+	return &localPartial{store: l, id: id, f: f}, nil
+}
+
+// RemovePartial implements Partials.
+func (l *Local) RemovePartial(id string) error {
+	if err := validID(id); err != nil {
+		return err
+	}
+	if err := l.root.Remove(partialDir + "/" + id); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapErr("remove partial", err)
+	}
+	return nil
+}
+
+type localPartial struct {
+	store *Local
+	id    string
+	f     *os.File
+}
+
+func (p *localPartial) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
+
+func (p *localPartial) Size() (int64, error) {
+	st, err := p.f.Stat()
+	if err != nil {
+		return 0, mapErr("stat partial", err)
+	}
+	return st.Size(), nil
+}
+
+func (p *localPartial) Truncate(size int64) error {
+	if err := p.f.Truncate(size); err != nil {
+		return mapErr("truncate partial", err)
+	}
+	return nil
+}
+
+func (p *localPartial) AppendAt(offset int64) (io.Writer, error) {
+	if err := p.Truncate(offset); err != nil {
+		return nil, err
+	}
+	if _, err := p.f.Seek(offset, io.SeekStart); err != nil {
+		return nil, mapErr("seek partial", err)
+	}
+	w := &partialWriter{f: p.f}
+	if p.store.opts.Fsync {
+		w.flusher = newRangeFlusherAt(p.f, offset)
+	}
+	return w, nil
+}
+
+func (p *localPartial) Sync() error {
+	if !p.store.opts.Fsync {
+		return nil
+	}
+	if err := unix.Fdatasync(int(p.f.Fd())); err != nil {
+		return mapErr("sync partial", err)
+	}
+	return nil
+}
+
+func (p *localPartial) Commit(_ context.Context, name string, length int64, meta Meta) (Meta, error) {
+	if err := ValidName(name); err != nil {
+		return Meta{}, err
+	}
+	if err := p.Truncate(length); err != nil {
+		return Meta{}, err
+	}
+	if err := p.Sync(); err != nil {
+		return Meta{}, err
+	}
+	l := p.store
+	src := partialDir + "/" + p.id
+	if err := l.link(src, name); err != nil {
+		return Meta{}, err
+	}
+	l.root.Remove(src)
+	if l.opts.Fsync {
+		if err := l.syncDir(partialDir); err != nil {
+			return Meta{}, mapErr("sync directory", err)
+		}
+	}
+	meta.Name, meta.Size = name, length
+	return l.finishCommit(name, meta), nil
+}
+
+func (p *localPartial) Close() error { return p.f.Close() }
+
+// partialWriter appends to a partial file, starting writeback as it goes like localWriter.
+type partialWriter struct {
+	f       *os.File
+	flusher *rangeFlusher
+	n       int64
+}
+
+func (w *partialWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	w.n += int64(n)
+	if err != nil {
+		return n, mapErr("write", err)
+	}
+	if w.flusher != nil {
+		if err := w.flusher.wrote(w.flusher.base + w.n); err != nil {
+			return n, mapErr("write back", err)
+		}
+	}
+	return n, nil
+}
+
+// link publishes src under files/name with no-replace semantics and syncs the directories
+// the new entry depends on. It is the one commit step shared by plain and resumable uploads.
+func (l *Local) link(src, name string) error {
+	dst := filePath(name)
+	dir := path.Dir(dst)
+	if err := l.root.MkdirAll(dir, 0o750); err != nil {
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%w: a path component is a file", ErrExists)
+		}
+		return mapErr("create directory", err)
+	}
+	if err := l.root.Link(src, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return ErrExists
+		}
+		return mapErr("link", err)
+	}
+	if l.opts.Fsync {
+		// Sync every directory from the file's up to files/: any of them may be new.
+		for d := dir; ; d = path.Dir(d) {
+			if err := l.syncDir(d); err != nil {
+				return mapErr("sync directory", err)
+			}
+			if d == filesDir {
+				break
+			}
+		}
+	}
+	return nil
+}
