@@ -13,8 +13,8 @@ type Stats struct {
 // StatsSnapshot is a copy of the counters at one moment.
 type StatsSnapshot struct {
 	Created, Completed, Expired, Resumed, OffsetConflicts int64
-	Handoffs                                             int64
-	HandoffTime                                          time.Duration
+	Handoffs                                              int64
+	HandoffTime                                           time.Duration
 }
 
 // Snapshot reads the counters of u.
