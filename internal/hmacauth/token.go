@@ -82,7 +82,7 @@ func (v *Verifier) verifyToken(req Request, tok string) (Grant, error) {
 		return Grant{}, fmt.Errorf("token: exp has passed: %w", ErrTokenExpired)
 	}
 	first, _, _ := strings.Cut(req.FilePath, "/")
-	if !c.hasSlot || first == "" || c.Slot != first {
+	if !c.hasSlot || !req.AnySlot && (first == "" || c.Slot != first) {
 		return Grant{}, fmt.Errorf("token: slot is not the path's first segment: %w", ErrSlotMismatch)
 	}
 	size := int64(-1)
@@ -98,6 +98,7 @@ func (v *Verifier) verifyToken(req Request, tok string) (Grant, error) {
 		Size:        size,
 		Subject:     c.Sub,
 		Filename:    c.Filename,
+		Slot:        c.Slot,
 	}
 	if c.Expires != 0 {
 		g.Expires = time.Unix(c.Expires, 0)

@@ -63,7 +63,7 @@ func TestTokenValid(t *testing.T) {
 	tok := SignToken(testSecret, c)
 	fp := c.Slot + "/" + c.Filename
 	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, Expires: time.Unix(c.Expires, 0),
-		Subject: c.Sub, Filename: c.Filename}
+		Subject: c.Sub, Filename: c.Filename, Slot: c.Slot}
 	for _, tc := range []struct {
 		name string
 		auth string
@@ -99,7 +99,7 @@ func TestTokenGrantOptionalClaims(t *testing.T) {
 	tok := signRaw(testSecret, prosodyHeader, fmt.Sprintf(`{"exp":%d,"slot":"s"}`, exp))
 	g, err := v.Verify(Request{FilePath: "s/f", Authorization: "Bearer " + tok, ContentLength: -1})
 	checkResult(t, g, err, nil)
-	if want := (Grant{Scheme: SchemeToken, Size: -1}); g != want {
+	if want := (Grant{Scheme: SchemeToken, Size: -1, Slot: "s"}); g != want {
 		t.Errorf("Grant %+v, want %+v", g, want)
 	}
 	g, err = v.Verify(Request{FilePath: "s/f", Authorization: "Bearer " + tok, ContentLength: 0})

@@ -117,7 +117,7 @@ func checkTokenVector(t *testing.T, secret, tok string, c Claims) {
 	t.Helper()
 	v := NewVerifier(Options{Secret: secret, Now: func() time.Time { return time.Unix(c.Iat+1, 0) }})
 	g, err := v.Verify(Request{Method: "PUT", FilePath: c.Slot + "/" + c.Filename, Authorization: "Bearer " + tok, ContentLength: c.Filesize})
-	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, Subject: c.Sub, Filename: c.Filename}
+	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, Subject: c.Sub, Filename: c.Filename, Slot: c.Slot}
 	if c.Expires != 0 {
 		want.Expires = time.Unix(c.Expires, 0)
 	}

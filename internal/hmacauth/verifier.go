@@ -186,6 +186,10 @@ type Request struct {
 	ContentType string
 	// HasContentType is false when the Content-Type header is absent.
 	HasContentType bool
+	// AnySlot skips the token's slot check for a request whose path names no slot (the
+	// creation of a resumable upload, which takes its target from the token: Grant.Slot and
+	// Grant.Filename).
+	AnySlot bool
 }
 
 // Grant is what a valid credential authorizes.
@@ -205,6 +209,8 @@ type Grant struct {
 	Subject string
 	// Filename is the token's filename claim; "" otherwise.
 	Filename string
+	// Slot is the token's slot claim; "" otherwise.
+	Slot string
 }
 
 // Verify checks the credential that req carries and returns what it
