@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/chunking"
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
@@ -78,15 +79,30 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	engine := streaming.New(streaming.Options{BufferSize: int(cfg.Streaming.BufferSize)})
+	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:          cfg.Auth.Secret,
 		PreviousSecrets: cfg.Auth.PreviousSecrets,
 		ClockSkew:       cfg.Auth.ClockSkew.D(),
 		TypeByName:      handlers.TypeByName,
 	})
+	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
+		res, err := store.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
+		return len(res.Files), err
+	})()
+	var uploads *chunking.Uploads
+	if cfg.Resumable.Enabled {
+		sessions, err := chunking.NewDirStore(store.Root(), cfg.Storage.Fsync)
+		if err != nil {
+			return err
+		}
+		uploads = chunking.New(sessions, store, chunking.Options{
+			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+		})
+		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
+	}
 	h := handlers.New(handlers.Options{
-		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log,
+		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
 		Metrics: metrics.Handler(engine),
 	})
 	srv := &http.Server{
@@ -94,6 +110,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
 		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
+		ConnContext:       streaming.ConnContext, // lets the engine read each connection's RTT
 		ErrorLog:          nil,
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -141,4 +158,27 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// every runs job now and then on a schedule until the returned stop is called, logging what
+// it removed. Both reapers (expired files, expired uploads) run this way.
+func every(interval time.Duration, log zerolog.Logger, what string, job func(context.Context) (int, error)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if n, err := job(ctx); err != nil && ctx.Err() == nil {
+				log.Warn().Err(err).Msg("reaping " + what)
+			} else if n > 0 {
+				log.Info().Int("removed", n).Msg("reaped " + what)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return cancel
 }

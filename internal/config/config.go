@@ -10,6 +10,7 @@ type Config struct {
 	Auth      Auth      `toml:"auth"`
 	Upload    Upload    `toml:"upload"`
 	Download  Download  `toml:"download"`
+	Resumable Resumable `toml:"resumable"`
 	Streaming Streaming `toml:"streaming"`
 	CORS      CORS      `toml:"cors"`
 	Metrics   Metrics   `toml:"metrics"`
@@ -75,6 +76,11 @@ type Upload struct {
 	// ReadIdleTimeout cuts off an upload whose client sends nothing for this long, so a stalled
 	// client cannot pin a buffer forever. 0 disables it.
 	ReadIdleTimeout Duration `toml:"read_idle_timeout"`
+	// TTL removes files this long after their upload; 0 keeps them forever. A Prosody token's
+	// expires claim, when earlier, wins for its file.
+	TTL Duration `toml:"ttl"`
+	// ReapInterval is how often expired files are looked for.
+	ReapInterval Duration `toml:"reap_interval"`
 }
 
 // Download configures GET and HEAD.
@@ -83,10 +89,53 @@ type Download struct {
 	WriteIdleTimeout Duration `toml:"write_idle_timeout"`
 }
 
+// Resumable configures uploads that survive dropped connections and restarts: tus 1.0 and
+// the IETF resumable-upload draft at Prefix, and Content-Range PUT on signed upload URLs.
+type Resumable struct {
+	// Enabled serves the resumable endpoint.
+	Enabled bool `toml:"enabled"`
+	// Prefix is the URL path of the resumable endpoint; it starts and ends with "/".
+	Prefix string `toml:"prefix"`
+	// SessionTTL is how long an unfinished upload is kept after its last data arrived.
+	SessionTTL Duration `toml:"session_ttl"`
+	// ReapInterval is how often expired uploads are removed.
+	ReapInterval Duration `toml:"reap_interval"`
+}
+
 // Streaming configures the StreamingEngine every byte passes through.
 type Streaming struct {
-	// BufferSize is the copy buffer of each transfer.
+	// Adaptive sizes each transfer's buffer from what the engine measured of its client
+	// (throughput, RTT): about the bandwidth-delay product, within [min_buffer, max_buffer].
+	// Off, every transfer uses buffer_size.
+	Adaptive bool `toml:"adaptive"`
+	// BufferSize is the buffer of a transfer from a client the engine knows nothing about
+	// yet, and of every transfer when adaptive is off. Sizes are rounded up to a power of two.
 	BufferSize Size `toml:"buffer_size"`
+	// MinBuffer and MaxBuffer bound the buffers the engine picks (16KiB to 4MiB).
+	MinBuffer Size `toml:"min_buffer"`
+	// MaxBuffer is the largest buffer a transfer gets.
+	MaxBuffer Size `toml:"max_buffer"`
+	// MemoryBudget caps the bytes of all transfer buffers together, lent or kept for reuse.
+	MemoryBudget Size `toml:"memory_budget"`
+	// OnBudgetExhausted says what a transfer does when its buffer does not fit the budget:
+	// "downgrade" takes a smaller buffer (down to min_buffer) and waits only when not even
+	// that fits; "wait" waits for the size it asked for; "refuse" takes what fits or answers
+	// 503 with Retry-After at once. Waits are first come, first served, bounded by budget_wait.
+	OnBudgetExhausted string `toml:"on_budget_exhausted"`
+	// BudgetWait is the longest a transfer waits for a buffer before it is answered 503.
+	BudgetWait Duration `toml:"budget_wait"`
+	// ChunkPolicy is how the chunk size recommended to resumable clients is chosen:
+	// "adaptive" (chunk_target at the client's measured throughput, smaller for clients whose
+	// transfers break off) or "fixed" (always max_chunk).
+	ChunkPolicy string `toml:"chunk_policy"`
+	// ChunkTarget is how long one chunk should take to send at the client's throughput.
+	ChunkTarget Duration `toml:"chunk_target"`
+	// MinChunk and MaxChunk bound the recommended chunk size.
+	MinChunk Size `toml:"min_chunk"`
+	// MaxChunk is the largest recommended chunk size.
+	MaxChunk Size `toml:"max_chunk"`
+	// ProfileTTL is how long the engine remembers a client it has not seen.
+	ProfileTTL Duration `toml:"profile_ttl"`
 }
 
 // CORS configures cross-origin headers for browser clients (Converse.js).
@@ -132,11 +181,23 @@ func Default() Config {
 			Prefix:          "/upload/",
 			MaxSize:         1 * GiB,
 			ReadIdleTimeout: Duration(60 * time.Second),
+			ReapInterval:    Duration(time.Hour),
 		},
-		Download:  Download{WriteIdleTimeout: Duration(60 * time.Second)},
-		Streaming: Streaming{BufferSize: 1 * MiB},
-		CORS:      CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
-		Metrics:   Metrics{Enabled: true, Path: "/metrics"},
-		Log:       Log{Level: "info", Format: "auto"},
+		Download: Download{WriteIdleTimeout: Duration(60 * time.Second)},
+		Resumable: Resumable{
+			Enabled:      true,
+			Prefix:       "/files/",
+			SessionTTL:   Duration(24 * time.Hour),
+			ReapInterval: Duration(time.Hour),
+		},
+		Streaming: Streaming{
+			Adaptive: true, BufferSize: 1 * MiB, MinBuffer: 16 * KiB, MaxBuffer: 1 * MiB,
+			MemoryBudget: 128 * MiB, OnBudgetExhausted: "downgrade", BudgetWait: Duration(30 * time.Second),
+			ChunkPolicy: "adaptive", ChunkTarget: Duration(10 * time.Second),
+			MinChunk: 1 * MiB, MaxChunk: 64 * MiB, ProfileTTL: Duration(time.Hour),
+		},
+		CORS:    CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
+		Metrics: Metrics{Enabled: true, Path: "/metrics"},
+		Log:     Log{Level: "info", Format: "auto"},
 	}
 }

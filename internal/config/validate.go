@@ -48,6 +48,23 @@ func (c *Config) Validate() error {
 	if err := validPrefix(c.Upload.Prefix); err != "" {
 		return bad("upload.prefix", err)
 	}
+	if c.Resumable.Enabled {
+		if err := validPrefix(c.Resumable.Prefix); err != "" {
+			return bad("resumable.prefix", err)
+		}
+		if strings.HasPrefix(c.Resumable.Prefix, c.Upload.Prefix) || strings.HasPrefix(c.Upload.Prefix, c.Resumable.Prefix) {
+			return bad("resumable.prefix", "must not overlap upload.prefix")
+		}
+		if c.Resumable.SessionTTL <= 0 {
+			return bad("resumable.session_ttl", "must be positive")
+		}
+		if c.Resumable.ReapInterval <= 0 {
+			return bad("resumable.reap_interval", "must be positive")
+		}
+	}
+	if c.Upload.ReapInterval <= 0 {
+		return bad("upload.reap_interval", "must be positive")
+	}
 	if c.Upload.MaxSize < 0 {
 		return bad("upload.max_size", "must not be negative")
 	}
@@ -56,8 +73,8 @@ func (c *Config) Validate() error {
 			return bad("upload.allowed_extensions", "extension "+`"`+e+`"`+" is not a file extension")
 		}
 	}
-	if c.Streaming.BufferSize < 4*KiB || c.Streaming.BufferSize > 64*MiB {
-		return bad("streaming.buffer_size", "must be between 4KiB and 64MiB")
+	if err := c.Streaming.validate(); err != nil {
+		return err
 	}
 	if c.Metrics.Enabled && !strings.HasPrefix(c.Metrics.Path, "/") {
 		return bad("metrics.path", "must start with /")
@@ -86,4 +103,53 @@ func validPrefix(p string) string {
 		return "must be a plain path without //, ., .., %, ?, # or \\"
 	}
 	return ""
+}
+
+// validate checks [streaming]: buffer bounds within the pool's size classes, a budget that
+// holds at least one of the largest buffers, and known policy names.
+func (s *Streaming) validate() error {
+	bad := func(key, reason string) error { return &Error{Key: "streaming." + key, Reason: reason} }
+	for _, b := range []struct {
+		key string
+		v   Size
+	}{{"min_buffer", s.MinBuffer}, {"max_buffer", s.MaxBuffer}, {"buffer_size", s.BufferSize}} {
+		if b.v < 16*KiB || b.v > 4*MiB {
+			return bad(b.key, "must be between 16KiB and 4MiB")
+		}
+	}
+	if s.MinBuffer > s.MaxBuffer {
+		return bad("min_buffer", "must not exceed max_buffer")
+	}
+	if s.BufferSize < s.MinBuffer || s.BufferSize > s.MaxBuffer {
+		return bad("buffer_size", "must lie between min_buffer and max_buffer")
+	}
+	if s.MemoryBudget < s.MaxBuffer {
+		return bad("memory_budget", "must hold at least one max_buffer (and many more for concurrent transfers)")
+	}
+	switch s.OnBudgetExhausted {
+	case "wait", "downgrade", "refuse":
+	default:
+		return bad("on_budget_exhausted", "must be wait, downgrade or refuse")
+	}
+	if s.BudgetWait < 0 {
+		return bad("budget_wait", "must not be negative")
+	}
+	switch s.ChunkPolicy {
+	case "fixed", "adaptive":
+	default:
+		return bad("chunk_policy", "must be fixed or adaptive")
+	}
+	if s.ChunkTarget <= 0 {
+		return bad("chunk_target", "must be positive, e.g. 10s")
+	}
+	if s.MinChunk < 64*KiB {
+		return bad("min_chunk", "must be at least 64KiB")
+	}
+	if s.MinChunk > s.MaxChunk {
+		return bad("min_chunk", "must not exceed max_chunk")
+	}
+	if s.ProfileTTL <= 0 {
+		return bad("profile_ttl", "must be positive, e.g. 1h")
+	}
+	return nil
 }

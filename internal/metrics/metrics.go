@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,13 +39,40 @@ var (
 		"Transfers running now, by direction.", []string{"direction"}, nil)
 	poolDesc = prometheus.NewDesc(namespace+"_buffer_pool_in_use_bytes",
 		"Bytes of transfer buffers lent out now.", nil, nil)
+	poolHeldDesc = prometheus.NewDesc(namespace+"_buffer_pool_held_bytes",
+		"Bytes of transfer buffers lent out or kept for reuse (never above the budget).", nil, nil)
+	poolBudgetDesc = prometheus.NewDesc(namespace+"_buffer_pool_budget_bytes",
+		"The buffer pool's memory budget.", nil, nil)
+	poolWaitingDesc = prometheus.NewDesc(namespace+"_buffer_pool_waiting",
+		"Transfers waiting for a buffer now.", nil, nil)
+	poolWaitsDesc = prometheus.NewDesc(namespace+"_buffer_pool_waits_total",
+		"Transfers that had to wait for a buffer.", nil, nil)
+	poolWaitSecondsDesc = prometheus.NewDesc(namespace+"_buffer_pool_wait_seconds_total",
+		"Time transfers spent waiting for a buffer.", nil, nil)
+	poolDowngradesDesc = prometheus.NewDesc(namespace+"_buffer_pool_downgrades_total",
+		"Buffers lent smaller than asked because of the budget.", nil, nil)
+	poolRefusalsDesc = prometheus.NewDesc(namespace+"_buffer_pool_refusals_total",
+		"Transfers refused a buffer at once (on_budget_exhausted = refuse).", nil, nil)
+	bufferSizeDesc = prometheus.NewDesc(namespace+"_buffer_size_chosen_total",
+		"Finished transfers by the buffer size the engine ended with.", []string{"size_bytes"}, nil)
+	bufferResizesDesc = prometheus.NewDesc(namespace+"_buffer_resizes_total",
+		"Buffer size changes in the middle of transfers.", nil, nil)
+	stallsDesc = prometheus.NewDesc(namespace+"_transfer_stalls_total",
+		"Reads or writes slower than the stall threshold.", nil, nil)
+	chunkSizeDesc = prometheus.NewDesc(namespace+"_chunk_size_recommended_total",
+		"Chunk sizes recommended to resumable clients, by size rounded down to a power of two.",
+		[]string{"size_bytes"}, nil)
+	profilesDesc = prometheus.NewDesc(namespace+"_client_profiles",
+		"Client profiles the engine remembers.", nil, nil)
 )
 
 // engineCollector reads the engine's counters at scrape time.
 type engineCollector struct{ engine *streaming.Engine }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{transfersDesc, bytesDesc, secondsDesc, inFlightDesc, poolDesc} {
+	for _, d := range []*prometheus.Desc{transfersDesc, bytesDesc, secondsDesc, inFlightDesc, poolDesc,
+		poolHeldDesc, poolBudgetDesc, poolWaitingDesc, poolWaitsDesc, poolWaitSecondsDesc, poolDowngradesDesc,
+		poolRefusalsDesc, bufferSizeDesc, bufferResizesDesc, stallsDesc, chunkSizeDesc, profilesDesc} {
 		ch <- d
 	}
 }
@@ -68,5 +96,27 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue,
 			float64(c.engine.Stats().InFlight(d)), string(d))
 	}
-	ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(c.engine.Pool().InUse()))
+	ps := c.engine.Pool().Stats()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge(poolDesc, float64(ps.InUse))
+	gauge(poolHeldDesc, float64(ps.Held))
+	gauge(poolBudgetDesc, float64(ps.Budget))
+	gauge(poolWaitingDesc, float64(ps.Waiting))
+	counter(poolWaitsDesc, float64(ps.Waits))
+	counter(poolWaitSecondsDesc, ps.WaitTime.Seconds())
+	counter(poolDowngradesDesc, float64(ps.Downgrades))
+	counter(poolRefusalsDesc, float64(ps.Refusals))
+	for size, n := range c.engine.Stats().BufferSizes() {
+		counter(bufferSizeDesc, float64(n), strconv.Itoa(size))
+	}
+	for size, n := range c.engine.Stats().ChunkSizes() {
+		counter(chunkSizeDesc, float64(n), strconv.FormatInt(size, 10))
+	}
+	resizes, stalls := c.engine.Stats().Resizes()
+	counter(bufferResizesDesc, float64(resizes))
+	counter(stallsDesc, float64(stalls))
+	gauge(profilesDesc, float64(c.engine.Profiles()))
 }

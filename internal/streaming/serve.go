@@ -23,8 +23,12 @@ func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name strin
 	http.ServeContent(out, r, name, modtime, content)
 	cw.dl.disarm()
 	res := Result{Bytes: cw.n}
-	done(res, cw.err)
-	return res
+	if e.opts.Adaptive && cw.n >= minSample {
+		// Only transfers large enough to measure feed the profile's RTT: a 4 KiB GET is not
+		// worth the extra getsockopt.
+		res.RTT, _ = rttOf(r.Context())
+	}
+	return done(res, cw.err)
 }
 
 type countingWriter struct {

@@ -12,7 +12,7 @@ import (
 type TransferKey struct {
 	Protocol  string
 	Direction Direction
-	Result    string // ok, too_large, idle, canceled, error
+	Result    string // ok, too_large, idle, busy, canceled, error
 }
 
 // TransferCount is what Stats keeps per TransferKey.
@@ -28,9 +28,15 @@ type Stats struct {
 	inFlight [2]atomic.Int64 // upload, download
 	mu       sync.Mutex
 	byKey    map[TransferKey]TransferCount
+	buffers  map[int]int64   // transfers by the buffer size they ended with
+	chunks   map[int64]int64 // chunk recommendations by size, rounded down to a power of two
+	resizes  int64
+	stalls   int64
 }
 
-func newStats() *Stats { return &Stats{byKey: map[TransferKey]TransferCount{}} }
+func newStats() *Stats {
+	return &Stats{byKey: map[TransferKey]TransferCount{}, buffers: map[int]int64{}, chunks: map[int64]int64{}}
+}
 
 func dirIndex(d Direction) int {
 	if d == Download {
@@ -50,7 +56,53 @@ func (s *Stats) end(t Transfer, r Result, err error) {
 	c.Bytes += r.Bytes
 	c.Seconds += r.Duration.Seconds()
 	s.byKey[k] = c
+	if r.BufferSize > 0 {
+		s.buffers[r.BufferSize]++
+	}
+	s.resizes += int64(r.Resizes)
+	s.stalls += int64(r.Stalls)
 	s.mu.Unlock()
+}
+
+func (s *Stats) chunk(size int64) {
+	p := int64(1)
+	for p*2 <= size {
+		p *= 2
+	}
+	s.mu.Lock()
+	s.chunks[p]++
+	s.mu.Unlock()
+}
+
+// BufferSizes counts finished transfers by the buffer size they ended with (sendfile
+// downloads use none and are not counted).
+func (s *Stats) BufferSizes() map[int]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]int64, len(s.buffers))
+	for k, v := range s.buffers {
+		out[k] = v
+	}
+	return out
+}
+
+// ChunkSizes counts chunk-size recommendations by size rounded down to a power of two.
+func (s *Stats) ChunkSizes() map[int64]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64]int64, len(s.chunks))
+	for k, v := range s.chunks {
+		out[k] = v
+	}
+	return out
+}
+
+// Resizes is how often transfers changed buffer size mid-way, in total; Stalls how many
+// reads or writes took longer than the stall threshold.
+func (s *Stats) Resizes() (resizes, stalls int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resizes, s.stalls
 }
 
 // InFlight is the number of transfers running in direction d.
@@ -76,6 +128,8 @@ func ResultLabel(err error) string {
 		return "too_large"
 	case errors.Is(err, ErrIdle):
 		return "idle"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	}
@@ -84,11 +138,13 @@ func ResultLabel(err error) string {
 
 // track wraps a transfer that the engine does not copy itself (a download handed to
 // sendfile) so it is counted like the others.
-func (e *Engine) track(t Transfer) func(Result, error) {
+func (e *Engine) track(t Transfer) func(Result, error) Result {
 	start := time.Now()
 	e.stats.begin(t)
-	return func(r Result, err error) {
+	return func(r Result, err error) Result {
 		r.Duration = time.Since(start)
 		e.stats.end(t, r, err)
+		e.learn(t, r, err)
+		return r
 	}
 }
