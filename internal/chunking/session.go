@@ -43,12 +43,14 @@ type Session struct {
 	// Length is the total size, or -1 while deferred.
 	Length int64 `json:"length"`
 	// Offset counts the bytes received and made durable.
-	Offset      int64             `json:"offset"`
-	Created     time.Time         `json:"created"`
-	Expires     time.Time         `json:"expires"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
-	ContentType string            `json:"content_type,omitempty"`
-	Uploader    string            `json:"uploader,omitempty"`
+	Offset   int64             `json:"offset"`
+	Created  time.Time         `json:"created"`
+	Expires  time.Time         `json:"expires"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// RawMetadata is tus's Upload-Metadata as the client sent it, echoed back on HEAD.
+	RawMetadata string `json:"raw_metadata,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Uploader    string `json:"uploader,omitempty"`
 	// FileExpires is when the committed file should be removed (a token's expires claim).
 	FileExpires time.Time `json:"file_expires,omitzero"`
 	// Partial marks a tus partial upload (Upload-Concat: partial).

@@ -115,8 +115,8 @@ type AppendRequest struct {
 	Checksum hash.Hash
 	// ChecksumWant is the digest Checksum must produce.
 	ChecksumWant []byte
-	// Copy moves the request body into dst, reading at most limit bytes (0: no limit), and
-	// returns how many bytes it wrote. The caller routes it through the streaming engine.
+	// Copy moves the request body into dst, reading at most limit bytes (negative: no
+	// limit), and returns how many bytes it wrote; a body longer than limit is ErrTooLarge. The caller routes it through the streaming engine.
 	Copy func(dst io.Writer, limit int64) (int64, error)
 	// Cancel cuts this request off when a newer one takes the upload over. It must make Copy
 	// return promptly (cancel its context, expire its read deadline).
@@ -149,7 +149,7 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	if err := u.declareLength(s, req.Length); err != nil {
 		return s, err
 	}
-	limit := int64(0)
+	limit := int64(-1)
 	switch {
 	case s.Length >= 0:
 		limit = s.Length - s.Offset
@@ -251,8 +251,16 @@ func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, erro
 	return n, copyErr
 }
 
-// complete commits a finished upload to its target.
+// complete commits a finished upload to its target and records it as completed.
 func (u *Uploads) complete(ctx context.Context, s *Session, meta storage.Meta) error {
+	if err := u.commit(ctx, s, meta); err != nil {
+		return err
+	}
+	return u.sessions.Put(ctx, s)
+}
+
+// commit publishes a finished upload's data under its target, with its digest.
+func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) error {
 	h, err := restoreHash(s.HashState)
 	if err != nil {
 		return err
@@ -277,7 +285,69 @@ func (u *Uploads) complete(ctx context.Context, s *Session, meta storage.Meta) e
 	}
 	s.Completed, s.SHA256, s.HashState = true, meta.SHA256, nil
 	u.stats.completed.Add(1)
-	return u.sessions.Put(ctx, s)
+	return nil
+}
+
+// Put receives a whole upload in one request (a plain PUT) into session s.ID, replacing
+// whatever an earlier attempt left. Its state is written only if the request ends early:
+// then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
+// up from there. A request that completes commits the file straight away.
+func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
+	release, err := u.locks.acquire(ctx, s.ID, req.Cancel)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
+		return nil, ErrTooLarge
+	}
+	_, statErr := u.sessions.Get(ctx, s.ID)
+	hadState := statErr == nil
+	now := u.opts.Now()
+	s.Created, s.Expires, s.Offset, s.HashState, s.Completed = now, now.Add(u.opts.TTL), 0, nil, false
+	p, err := u.partials.OpenPartial(s.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	p.Close()
+	limit := s.Length
+	if limit < 0 && u.opts.MaxSize > 0 {
+		limit = u.opts.MaxSize
+	}
+	n, copyErr := u.write(&s, req, limit)
+	if copyErr != nil {
+		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
+			u.discard(ctx, s.ID, hadState)
+			return &s, copyErr
+		}
+		if err := u.sessions.Put(ctx, &s); err != nil {
+			return &s, err
+		}
+		return &s, copyErr
+	}
+	if s.Length < 0 {
+		s.Length = s.Offset
+	}
+	if s.Offset != s.Length {
+		u.discard(ctx, s.ID, hadState)
+		return &s, ErrLengthMismatch
+	}
+	if err := u.commit(ctx, &s, req.Meta); err != nil {
+		u.discard(ctx, s.ID, hadState)
+		return &s, err
+	}
+	if hadState {
+		u.sessions.Delete(ctx, s.ID)
+	}
+	return &s, nil
+}
+
+// discard drops an upload's data and, if it had any, its state.
+func (u *Uploads) discard(ctx context.Context, id string, hadState bool) {
+	u.partials.RemovePartial(id)
+	if hadState {
+		u.sessions.Delete(ctx, id)
+	}
 }
 
 // Terminate cuts off any writer and removes the upload's data and state.

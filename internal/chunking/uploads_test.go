@@ -46,7 +46,7 @@ func body(offset int64, data []byte) AppendRequest {
 	return AppendRequest{
 		Offset: offset, Length: -1,
 		Copy: func(dst io.Writer, limit int64) (int64, error) {
-			if limit > 0 && int64(len(data)) > limit {
+			if limit >= 0 && int64(len(data)) > limit {
 				n, _ := dst.Write(data[:limit])
 				return int64(n), ErrTooLarge
 			}

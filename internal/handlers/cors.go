@@ -23,8 +23,9 @@ const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-R
 	"X-Request-Id"
 
 // cors adds CORS headers to every response, errors included, and answers preflights without
-// auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow.
-func cors(c config.CORS) func(http.Handler) http.Handler {
+// auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow. OPTIONS under
+// the ownOptions prefix (the resumable endpoint, "" for none) goes on to its own handler.
+func cors(c config.CORS, ownOptions string) func(http.Handler) http.Handler {
 	anyOrigin := false
 	allowed := map[string]bool{}
 	for _, o := range c.AllowedOrigins {
@@ -55,21 +56,23 @@ func cors(c config.CORS) func(http.Handler) http.Handler {
 					h.Set("Access-Control-Expose-Headers", exposedHeaders)
 				}
 			}
-			if r.Method != http.MethodOptions {
-				next.ServeHTTP(w, r)
-				return
-			}
-			h.Set("Allow", allowedMethods)
-			if originOK && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", allowedMethods)
-				if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-					h.Set("Access-Control-Allow-Headers", req)
-				} else {
-					h.Set("Access-Control-Allow-Headers", defaultAllowedHeaders)
+			if r.Method == http.MethodOptions {
+				h.Set("Allow", allowedMethods)
+				if originOK && r.Header.Get("Access-Control-Request-Method") != "" {
+					h.Set("Access-Control-Allow-Methods", allowedMethods)
+					if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+						h.Set("Access-Control-Allow-Headers", req)
+					} else {
+						h.Set("Access-Control-Allow-Headers", defaultAllowedHeaders)
+					}
+					h.Set("Access-Control-Max-Age", maxAge)
 				}
-				h.Set("Access-Control-Max-Age", maxAge)
+				if ownOptions == "" || !strings.HasPrefix(r.URL.Path, strings.TrimSuffix(ownOptions, "/")) {
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
 			}
-			w.WriteHeader(http.StatusNoContent)
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
@@ -76,8 +77,28 @@ func toHTTP(err error) *Error {
 		return m(http.StatusRequestEntityTooLarge, "upload too large")
 	case errors.Is(err, streaming.ErrIdle):
 		return m(http.StatusRequestTimeout, "client sent nothing for too long")
+	case errors.Is(err, chunking.ErrNotFound):
+		return m(http.StatusNotFound, "no such upload")
+	case errors.Is(err, chunking.ErrExpired):
+		return m(http.StatusGone, "upload expired")
+	case errors.Is(err, chunking.ErrCompleted):
+		return m(http.StatusConflict, "upload already complete")
+	case errors.Is(err, chunking.ErrLengthMismatch):
+		return m(http.StatusBadRequest, "upload length differs from the one declared before")
+	case errors.Is(err, chunking.ErrTooLarge):
+		return m(http.StatusRequestEntityTooLarge, "upload exceeds its length or the size limit")
+	case errors.Is(err, chunking.ErrChecksum):
+		return m(statusChecksumMismatch, "checksum mismatch")
+	case errors.Is(err, chunking.ErrHandedOff):
+		return m(http.StatusConflict, "a newer request took over this upload")
+	case errors.Is(err, chunking.ErrBadParts):
+		return m(http.StatusBadRequest, "concatenation needs complete partial uploads of this server")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return m(http.StatusBadRequest, "body ended before Content-Length bytes")
+	}
+	var oe *chunking.OffsetError
+	if errors.As(err, &oe) {
+		return m(http.StatusConflict, "Upload-Offset does not match the upload's offset")
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

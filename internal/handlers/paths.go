@@ -44,17 +44,22 @@ func EscapeName(name string) string {
 	return strings.Join(segs, "/")
 }
 
+// baseURL is the scheme and host clients reach this server at: server.public_url, or what
+// the request itself used.
+func (s *Server) baseURL(r *http.Request) string {
+	if base := strings.TrimRight(s.cfg.Server.PublicURL, "/"); base != "" {
+		return base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
 // downloadURL is the absolute URL a stored name is served at.
 func (s *Server) downloadURL(r *http.Request, name string) string {
-	base := strings.TrimRight(s.cfg.Server.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return base + s.cfg.Upload.Prefix + EscapeName(name)
+	return s.baseURL(r) + s.cfg.Upload.Prefix + EscapeName(name)
 }
 
 // extensionPolicy decides which file extensions may be uploaded.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
 )
 
 // postResult is the JSON body of a successful POST.
@@ -110,7 +111,13 @@ func (s *Server) authorizePost(r *http.Request, name string, size int64) (hmacau
 }
 
 func (s *Server) finishPost(w http.ResponseWriter, r *http.Request, name string, body io.Reader, size int64, g hmacauth.Grant, declared string) error {
-	meta, err := s.accept(w, r, name, body, size, g, declared)
+	want, err := s.precheck(r, name, size, g)
+	if err != nil {
+		return err
+	}
+	meta, err := s.accept(w, r, name, body, want, g, storage.Meta{
+		ContentType: storedType(declared, name), Expires: g.Expires, Uploader: g.Subject,
+	})
 	if err != nil {
 		return err
 	}

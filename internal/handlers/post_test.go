@@ -136,7 +136,7 @@ func TestPostMultipartDirectoryPathRules(t *testing.T) {
 			}
 		})
 	}
-	if tree := dirTree(t, ts.parent); !slices.Equal(tree, []string{".", "data", "data/files", "data/meta", "data/tmp"}) {
+	if tree := dirTree(t, ts.parent); !slices.Equal(tree, []string{".", "data", "data/files", "data/meta", "data/sessions", "data/tmp"}) {
 		t.Errorf("POSTs left %v", tree)
 	}
 }

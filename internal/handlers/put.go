@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
@@ -35,12 +36,24 @@ func (s *Server) authorize(r *http.Request, name string, size int64) (hmacauth.G
 // put is the XEP-0363 upload: PUT to a signed URL, answered 201 (CLIENTS.md R1). Every check
 // that can refuse the upload runs before the body is read, so a client that sent
 // "Expect: 100-continue" gets the final status instead of 100 (R4).
+//
+// With resumable uploads on, a PUT is also resumable: an interrupted one keeps its bytes, a
+// PUT with Content-Range continues it (curl -C), and one with Upload-Complete starts an IETF
+// draft upload.
 func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.fileName(r)
 	if err != nil {
 		return err
 	}
 	size := r.ContentLength
+	cr, hasRange, err := parseContentRange(r.Header.Get("Content-Range"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, err.Error())
+	}
+	if hasRange {
+		// The MAC binds the upload's total length, not this request's.
+		size = cr.total
+	}
 	g, err := s.authorize(r, name, size)
 	if err != nil {
 		return err
@@ -49,37 +62,76 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
 		declared = r.Header.Get("Content-Type")
 	}
-	if _, err := s.accept(w, r, name, r.Body, size, g, declared); err != nil {
+	want, err := s.precheck(r, name, size, g)
+	if err != nil {
 		return err
 	}
+	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.Expires, Uploader: g.Subject}
+	switch {
+	case s.uploads == nil:
+		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
+			return err
+		}
+	case hasRange:
+		return s.rangePut(w, r, name, cr, meta)
+	case isIETF(r):
+		return s.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
+			Length: want, ContentType: meta.ContentType, Uploader: g.Subject, FileExpires: g.Expires})
+	default:
+		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
+		req.Meta = meta
+		sess := chunking.Session{ID: rangeID(name), Protocol: "put", Target: name, Length: want,
+			ContentType: meta.ContentType, Uploader: g.Subject, FileExpires: g.Expires}
+		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
+			return lengthError(err, want)
+		}
+	}
+	w.Header().Set("Location", s.downloadURL(r, name))
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
 
-// accept runs the checks shared by every plain upload, streams body into storage and
-// commits it, then answers 201. size is the announced length (-1 unknown); g.Size, when
-// known, is the length the credential binds.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, size int64, g hmacauth.Grant, declared string) (storage.Meta, error) {
+// lengthError words a length failure for a plain upload.
+func lengthError(err error, want int64) error {
+	switch {
+	case errors.Is(err, chunking.ErrTooLarge) && want >= 0:
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
+	case errors.Is(err, chunking.ErrLengthMismatch):
+		return &Error{Status: http.StatusBadRequest, Msg: "body shorter than the announced size", Err: err}
+	}
+	return err
+}
+
+// precheck runs the checks every upload passes before its body is read, and returns the
+// exact length the body must have (-1 when nothing announced one). size is the announced
+// length (-1 unknown); g.Size, when known, is the length the credential binds.
+func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant) (int64, error) {
 	limit := int64(s.cfg.Upload.MaxSize)
 	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
-		return storage.Meta{}, errorf(http.StatusRequestEntityTooLarge, "upload too large")
+		return 0, errorf(http.StatusRequestEntityTooLarge, "upload too large")
 	}
 	if g.Size >= 0 && size >= 0 && g.Size != size {
-		return storage.Meta{}, errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+		return 0, errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
 	}
 	if !s.exts.permits(name) {
-		return storage.Meta{}, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
+		return 0, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 	}
 	if _, err := s.store.Stat(r.Context(), name); err == nil {
-		return storage.Meta{}, errorf(http.StatusConflict, "file already exists")
+		return 0, errorf(http.StatusConflict, "file already exists")
 	} else if !errors.Is(err, storage.ErrNotFound) {
-		return storage.Meta{}, err
+		return 0, err
 	}
-	// The exact length the body must have, when anything announced it.
-	want := size
-	if want < 0 {
-		want = g.Size
+	if size >= 0 {
+		return size, nil
 	}
+	return g.Size, nil
+}
+
+// accept streams body into a new file and commits it, for uploads that are not resumable
+// (POST, and PUT when resumable uploads are off). want is the exact length the body must
+// have, or -1.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
+	limit := int64(s.cfg.Upload.MaxSize)
 	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
 	// and the length check below refuses any byte.
 	if want > 0 && (limit == 0 || want < limit) {
@@ -119,16 +171,12 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 	if want >= 0 && res.Bytes != want {
 		return storage.Meta{}, errorf(http.StatusBadRequest, "body shorter than the announced size")
 	}
-	meta, err := wr.Commit(r.Context(), storage.Meta{
-		ContentType: storedType(declared, name),
-		Expires:     g.Expires,
-		Uploader:    g.Subject,
-	})
+	stored, err := wr.Commit(r.Context(), meta)
 	if err != nil {
 		return storage.Meta{}, err
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
-	return meta, nil
+	return stored, nil
 }
 
 // protocolLabel names the upload protocol for metrics: the signature scheme for PUT, "post"

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/chunking"
 	"fileserver/internal/config"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
@@ -21,6 +22,8 @@ type Options struct {
 	Engine   *streaming.Engine
 	Verifier *hmacauth.Verifier
 	Log      zerolog.Logger
+	// Uploads runs resumable uploads; nil turns them off.
+	Uploads *chunking.Uploads
 	// Metrics, when not nil, is served at Config.Metrics.Path.
 	Metrics http.Handler
 }
@@ -31,6 +34,7 @@ type Server struct {
 	store    storage.Store
 	engine   *streaming.Engine
 	verifier *hmacauth.Verifier
+	uploads  *chunking.Uploads
 	log      zerolog.Logger
 	exts     extensionPolicy
 	draining atomic.Bool
@@ -44,11 +48,16 @@ func New(o Options) *Server {
 		store:    o.Store,
 		engine:   o.Engine,
 		verifier: o.Verifier,
+		uploads:  o.Uploads,
 		log:      o.Log,
 		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
 	}
 	r := chi.NewRouter()
-	r.Use(logRequests(o.Log), securityHeaders, cors(o.Config.CORS))
+	resumablePrefix := ""
+	if o.Uploads != nil {
+		resumablePrefix = o.Config.Resumable.Prefix
+	}
+	r.Use(logRequests(o.Log), securityHeaders, cors(o.Config.CORS, resumablePrefix))
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)
@@ -62,6 +71,10 @@ func New(o Options) *Server {
 	r.Method(http.MethodPost, up, handlerFunc(s.post))
 	r.Method(http.MethodGet, up, handlerFunc(s.download))
 	r.Method(http.MethodHead, up, handlerFunc(s.download))
+
+	if s.uploads != nil {
+		s.tusRoutes(r, o.Config.Resumable.Prefix)
+	}
 
 	r.Get("/healthz", s.healthz)
 	r.Head("/healthz", s.healthz)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/chunking"
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
@@ -53,10 +54,21 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	var uploads *chunking.Uploads
+	if cfg.Resumable.Enabled {
+		sessions, err := chunking.NewDirStore(store.Root(), cfg.Storage.Fsync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploads = chunking.New(sessions, store, chunking.Options{
+			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+		})
+	}
 	h := handlers.New(handlers.Options{
-		Config: cfg,
-		Store:  store,
-		Engine: streaming.New(streaming.Options{BufferSize: int(cfg.Streaming.BufferSize)}),
+		Uploads: uploads,
+		Config:  cfg,
+		Store:   store,
+		Engine:  streaming.New(streaming.Options{BufferSize: int(cfg.Streaming.BufferSize)}),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
 			Secret:     cfg.Auth.Secret,
 			ClockSkew:  cfg.Auth.ClockSkew.D(),

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"fileserver/internal/client"
+	"fileserver/internal/config"
+	"fileserver/internal/hmacauth"
+)
+
+// headerFlags collects repeated --header "Name: value" flags.
+type headerFlags http.Header
+
+func (h headerFlags) String() string { return "" }
+
+func (h headerFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("header %q is not \"Name: value\"", v)
+	}
+	http.Header(h).Add(strings.TrimSpace(k), strings.TrimSpace(val))
+	return nil
+}
+
+// progressFor draws progress on stderr when it is a terminal, and nothing otherwise.
+func progressFor(stderr io.Writer, quiet bool, label string, total int64) *client.Progress {
+	if quiet {
+		return nil
+	}
+	if f, ok := stderr.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil
+	}
+	return client.NewProgress(stderr, label, total)
+}
+
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func upload(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("upload", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, "usage: fileserver upload [flags] FILE URL\n\nURL is the resumable endpoint, e.g. https://host/files/?v3=...&expires=...\n\n")
+		fl.PrintDefaults()
+	}
+	var cf configFlags
+	cf.register(fl)
+	protocol := fl.String("protocol", client.Tus, "tus or ietf")
+	resume := fl.String("resume", "", "upload URL of an earlier, interrupted run to continue")
+	chunk := fl.String("chunk-size", "0", "largest request, e.g. 8MiB (0: what the server recommends)")
+	signIt := fl.Bool("sign", false, "sign the endpoint URL with the local secret (v3, as serve finds it)")
+	token := fl.String("token", "", "bearer token for the creation (Authorization: Bearer)")
+	quiet := fl.Bool("quiet", false, "no progress bar")
+	headers := headerFlags{}
+	fl.Var(headers, "header", "extra request header \"Name: value\" (repeatable)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() != 2 {
+		fl.Usage()
+		return 2
+	}
+	path, endpoint := fl.Arg(0), fl.Arg(1)
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "fileserver upload:", err)
+		return 1
+	}
+	chunkSize, err := config.ParseSize(*chunk)
+	if err != nil {
+		return fail(err)
+	}
+	if *protocol != client.Tus && *protocol != client.IETF {
+		return fail(fmt.Errorf("--protocol must be tus or ietf"))
+	}
+	if *signIt {
+		if endpoint, err = signEndpoint(&cf, endpoint); err != nil {
+			return fail(err)
+		}
+	}
+	if *token != "" {
+		http.Header(headers).Set("Authorization", "Bearer "+*token)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fail(err)
+	}
+	u := &client.Upload{
+		Endpoint: endpoint, UploadURL: *resume, Protocol: *protocol, Header: http.Header(headers),
+		ChunkSize: int64(chunkSize), Progress: progressFor(stderr, *quiet, "upload", st.Size()),
+		OnCreate: func(loc string) {
+			fmt.Fprintf(stderr, "upload URL: %s (continue an interrupted run with --resume)\n", loc)
+		},
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	res, err := u.Run(ctx, path)
+	if err != nil {
+		if res.UploadURL != "" {
+			fmt.Fprintf(stderr, "fileserver upload: %v\ncontinue with: fileserver upload --resume %s %s %s\n", err, res.UploadURL, path, endpoint)
+			return 1
+		}
+		return fail(err)
+	}
+	return printJSON(stdout, res)
+}
+
+// signEndpoint adds a v3 signature for POST to the endpoint's path, valid for a day.
+func signEndpoint(cf *configFlags, endpoint string) (string, error) {
+	cfg, err := cf.load()
+	if err != nil {
+		return "", err
+	}
+	if _, err := resolveSecret(&cfg, false); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", err
+	}
+	exp := time.Now().Add(24 * time.Hour).Unix()
+	q := u.Query()
+	q.Set("v3", hmacauth.SignV3(cfg.Auth.Secret, http.MethodPost, u.Path, exp))
+	q.Set("expires", strconv.FormatInt(exp, 10))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func download(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("download", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, "usage: fileserver download [flags] URL FILE\n\nAn interrupted download continues from FILE.part when run again.\n\n")
+		fl.PrintDefaults()
+	}
+	quiet := fl.Bool("quiet", false, "no progress bar")
+	headers := headerFlags{}
+	fl.Var(headers, "header", "extra request header \"Name: value\" (repeatable)")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() != 2 {
+		fl.Usage()
+		return 2
+	}
+	d := &client.Download{URL: fl.Arg(0), Header: http.Header(headers), Progress: progressFor(stderr, *quiet, "download", -1)}
+	ctx, stop := interruptible()
+	defer stop()
+	res, err := d.Run(ctx, fl.Arg(1))
+	if err != nil {
+		fmt.Fprintln(stderr, "fileserver download:", err)
+		return 1
+	}
+	return printJSON(stdout, res)
+}
+
+func printJSON(w io.Writer, res client.Result) int {
+	out, _ := json.MarshalIndent(map[string]any{
+		"upload_url": res.UploadURL, "file_url": res.FileURL, "size": res.Size,
+		"sha256": res.SHA256, "verified": res.Verified,
+	}, "", "  ")
+	fmt.Fprintln(w, string(out))
+	return 0
+}

@@ -1,0 +1,146 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Hand-off: a request that stalls mid-body holds its upload only until a newer request for
+// the same upload arrives. The newer one cuts it off at once (no timeout, no polling), the
+// stale one persists what it received, and the newer one sees that offset.
+
+// waitPartialSize waits (bounded) until the server has written n bytes of upload id to its
+// partial file: the stale request has read them.
+func (ts *testServer) waitPartialSize(t *testing.T, id string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.Stat(ts.partialPath(id))
+		if err == nil && st.Size() == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never wrote the %d bytes sent (partial file: %v, %v)", n, st, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// boundedDo sends req and fails the test if no response arrives within 5 s; it returns the
+// response and how long it took.
+func boundedDo(t *testing.T, req *http.Request) (*http.Response, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	resp, err := client.Do(req.WithContext(ctx))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s %s while a stale request holds the upload: %v (after %v)", req.Method, req.URL.Path, err, took)
+	}
+	resp.Body.Close()
+	return resp, took
+}
+
+// stalePatch opens a raw connection, sends the head of a PATCH announcing total bytes and
+// then the first sent bytes of data, and leaves it stalled until the server has read them.
+func (ts *testServer) stalePatch(t *testing.T, u string, off int, data []byte, sent int, hdr ...string) *rawConn {
+	t.Helper()
+	rc := ts.dial(t)
+	h := append(hdr, "Upload-Offset", strconv.Itoa(off), "Content-Length", strconv.Itoa(len(data)))
+	rc.write(rawRequest(http.MethodPatch, pathAndQuery(t, u), h...))
+	rc.write(string(data[:sent]))
+	ts.waitPartialSize(t, uploadID(u), int64(off+sent))
+	return rc
+}
+
+func TestHandoffTusHead(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(200000, 21)
+	u := ts.tusNew(t, len(data))
+	const sent = 70000
+	ts.stalePatch(t, u, 0, data, sent, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream")
+
+	resp, took := boundedDo(t, request(t, http.MethodHead, u, nil, "Tus-Resumable", tusVer))
+	t.Logf("tus hand-off latency (HEAD while a stale PATCH holds the upload): %v", took)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD: status %d, want 200", resp.StatusCode)
+	}
+	wantHeader(t, resp, "Upload-Offset", strconv.Itoa(sent))
+
+	p, pb := tusPatch(t, u, sent, data[sent:])
+	wantStatus(t, p, pb, http.StatusNoContent)
+	wantHeader(t, p, "Upload-Offset", strconv.Itoa(len(data)))
+	wantGetSHA256(t, u, data)
+}
+
+// A new PATCH takes over directly, without a HEAD first.
+func TestHandoffTusPatch(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(100000, 22)
+	u := ts.tusNew(t, len(data))
+	const sent = 30000
+	ts.stalePatch(t, u, 0, data, sent, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream")
+
+	req := request(t, http.MethodPatch, u, nil, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream",
+		"Upload-Offset", strconv.Itoa(sent))
+	req.Body, req.ContentLength = nopCloser(data[sent:]), int64(len(data)-sent)
+	resp, took := boundedDo(t, req)
+	t.Logf("tus hand-off latency (PATCH while a stale PATCH holds the upload): %v", took)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: status %d, want 204", resp.StatusCode)
+	}
+	wantGetSHA256(t, u, data)
+}
+
+func TestHandoffIETFHead(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(150000, 23)
+	resp, body := ts.ietfPost(t, nil, "?0")
+	wantStatus(t, resp, body, http.StatusCreated)
+	u := resp.Header.Get("Location")
+	const sent = 50000
+	ts.stalePatch(t, u, 0, data, sent, "Upload-Draft-Interop-Version", "8", "Upload-Complete", "?1",
+		"Content-Type", "application/partial-upload")
+
+	h, took := boundedDo(t, request(t, http.MethodHead, u, nil, "Upload-Draft-Interop-Version", "8"))
+	t.Logf("IETF hand-off latency (HEAD while a stale PATCH holds the upload): %v", took)
+	if h.StatusCode != http.StatusNoContent {
+		t.Fatalf("HEAD: status %d, want 204", h.StatusCode)
+	}
+	wantHeader(t, h, "Upload-Offset", strconv.Itoa(sent))
+	wantHeader(t, h, "Upload-Complete", "?0")
+
+	p, pb := ietfPatch(t, u, sent, data[sent:], "?1")
+	if p.StatusCode/100 != 2 {
+		t.Fatalf("completing PATCH: status %d (%q)", p.StatusCode, pb)
+	}
+	wantHeader(t, p, "Upload-Complete", "?1")
+	wantGetSHA256(t, ts.fileURL(uploadID(u)), data)
+}
+
+// A stale PATCH that delivered the upload's last byte but not the end of its (chunked) body
+// still completes the upload: a HEAD that reports the offset equal to the length must not
+// leave the file uncommitted, or a client that believes it done never gets it served.
+func TestHandoffStaleRequestHadEveryByte(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(5000, 24)
+	u := ts.tusNew(t, len(data))
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPatch, pathAndQuery(t, u), "Tus-Resumable", tusVer,
+		"Content-Type", "application/offset+octet-stream", "Upload-Offset", "0", "Transfer-Encoding", "chunked"))
+	rc.write(fmt.Sprintf("%x\r\n%s\r\n", len(data), data))
+	ts.waitPartialSize(t, uploadID(u), int64(len(data)))
+
+	h, _ := boundedDo(t, request(t, http.MethodHead, u, nil, "Tus-Resumable", tusVer))
+	if h.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD: status %d, want 200", h.StatusCode)
+	}
+	wantHeader(t, h, "Upload-Offset", strconv.Itoa(len(data)))
+	wantGetSHA256(t, u, data)
+}

@@ -1,0 +1,294 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"fileserver/internal/chunking"
+	"fileserver/internal/hmacauth"
+)
+
+// The IETF "Resumable Uploads for HTTP" draft (draft-ietf-httpbis-resumable-upload, interop
+// version 8), on the same sessions as tus. Creation is a POST to the resumable endpoint, or
+// any signed upload PUT, carrying Upload-Complete; the upload resource lives at
+// resumable.prefix + id.
+
+const (
+	ietfInteropVersion = "8"
+	ietfPartialType    = "application/partial-upload"
+	problemOffset      = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+	problemLength      = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+	// statusUploadResumptionSupported is the draft's interim 104 response.
+	statusUploadResumptionSupported = 104
+)
+
+// isIETF tells an IETF draft request from a tus one: tus clients send neither header.
+func isIETF(r *http.Request) bool {
+	return r.Header.Get("Upload-Draft-Interop-Version") != "" || r.Header.Get("Upload-Complete") != ""
+}
+
+// sfBool parses a Structured Field Boolean (RFC 9651 §3.3.6), ignoring parameters. ok is
+// false for an absent or malformed value, which the draft says to ignore.
+func sfBool(v string) (b, ok bool) {
+	v, _, _ = strings.Cut(strings.TrimSpace(v), ";")
+	switch strings.TrimSpace(v) {
+	case "?1":
+		return true, true
+	case "?0":
+		return false, true
+	}
+	return false, false
+}
+
+// sfInt parses a non-negative Structured Field Integer (RFC 9651 §3.3.1: at most 15 digits),
+// ignoring parameters.
+func sfInt(v string) (int64, bool) {
+	v, _, _ = strings.Cut(strings.TrimSpace(v), ";")
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 15 {
+		return 0, false
+	}
+	n, present, err := parseOffset("", v)
+	return n, present && err == nil
+}
+
+// ietfState writes the headers that describe an upload to an IETF client.
+func (s *Server) ietfState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
+	h := w.Header()
+	h.Set("Upload-Offset", itoa(sess.Offset))
+	h.Set("Upload-Complete", sfBoolString(sess.Completed))
+	if sess.Length >= 0 {
+		h.Set("Upload-Length", itoa(sess.Length))
+	}
+	h.Set("Upload-Limit", s.uploadLimit(r))
+	h.Set("Cache-Control", "no-store")
+	if sess.Completed {
+		s.completedHeaders(w, r, sess)
+	}
+}
+
+func sfBoolString(b bool) string {
+	if b {
+		return "?1"
+	}
+	return "?0"
+}
+
+// problem answers with an RFC 9457 problem document.
+func problem(w http.ResponseWriter, status int, typ, title string, extra map[string]any) {
+	doc := map[string]any{"type": typ, "title": title}
+	for k, v := range extra {
+		doc[k] = v
+	}
+	body, _ := json.Marshal(doc)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// ietfCreate is an upload creation at the resumable endpoint: POST with Upload-Complete,
+// authorized like tus creation, the file named by Content-Disposition's filename.
+func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
+	g, err := s.authorizeCreate(r)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	meta := map[string]string{}
+	if name := dispositionName(r.Header.Get("Content-Disposition")); name != "" {
+		meta["filename"] = name
+	}
+	sess := chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Length: -1,
+		Uploader: g.Subject, FileExpires: g.Expires, Metadata: meta}
+	if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	declared := r.Header.Get("Content-Type")
+	if g.Scheme == hmacauth.SchemeToken {
+		declared = g.ContentType
+	}
+	sess.ContentType = storedType(declared, sess.Target)
+	if g.Scheme == hmacauth.SchemeToken && g.Size >= 0 {
+		sess.Length = g.Size
+	}
+	return s.ietfUpload(w, r, sess)
+}
+
+// ietfUpload creates the session, announces it with 104 when the client speaks the draft's
+// interop version, and appends the request's content.
+func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunking.Session) error {
+	complete, ok := sfBool(r.Header.Get("Upload-Complete"))
+	if !ok {
+		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Complete must be ?0 or ?1"))
+	}
+	if !s.exts.permits(sess.Target) {
+		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "file type not allowed"))
+	}
+	req := s.appendRequest(w, r, 0, "ietf")
+	length, err := ietfLength(r, 0, complete)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	if length >= 0 && sess.Length >= 0 && length != sess.Length {
+		return s.ietfError(w, r, nil, chunking.ErrLengthMismatch)
+	}
+	if length >= 0 {
+		sess.Length = length
+	}
+	created, err := s.uploads.Create(r.Context(), sess)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	location := s.uploadURL(r, created.ID)
+	if r.Header.Get("Upload-Draft-Interop-Version") == ietfInteropVersion {
+		h := w.Header()
+		h.Set("Location", location)
+		h.Set("Upload-Limit", s.uploadLimit(r))
+		w.WriteHeader(statusUploadResumptionSupported)
+		h.Del("Upload-Limit")
+	}
+	req.Complete = complete
+	got, err := s.uploads.Append(r.Context(), created.ID, req)
+	if got == nil {
+		got = created
+	}
+	if err != nil && !s.interrupted(err) {
+		return s.ietfError(w, r, got, err)
+	}
+	w.Header().Set("Location", location)
+	if got.Completed {
+		return s.ietfDone(w, r, got, http.StatusCreated)
+	}
+	s.ietfState(w, r, got)
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// ietfLength is the length a request declares: Upload-Length, or, with Upload-Complete: ?1
+// and a Content-Length, offset + Content-Length. The two must agree. -1 when unknown.
+func ietfLength(r *http.Request, offset int64, complete bool) (int64, error) {
+	length := int64(-1)
+	if v := r.Header.Get("Upload-Length"); v != "" {
+		if n, ok := sfInt(v); ok {
+			length = n
+		}
+	}
+	if complete && r.ContentLength >= 0 {
+		implied := offset + r.ContentLength
+		if length >= 0 && length != implied {
+			return 0, chunking.ErrLengthMismatch
+		}
+		length = implied
+	}
+	return length, nil
+}
+
+// ietfDone answers for a completed upload: the upload's own resource semantics (the file's
+// URL and digest), marked Upload-Complete: ?1.
+func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking.Session, status int) error {
+	s.ietfState(w, r, sess)
+	h := w.Header()
+	h.Del("Upload-Limit")
+	body, _ := json.Marshal(postResult{
+		URL: s.downloadURL(r, sess.Target), Name: sess.Target,
+		Size: sess.Length, ContentType: sess.ContentType, SHA256: sess.SHA256,
+	})
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+	return nil
+}
+
+// ietfError renders a failure for an IETF client: problem details for the offset and length
+// conflicts the draft defines, Upload-Complete on every response.
+func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunking.Session, err error) error {
+	h := w.Header()
+	h.Set("Upload-Complete", "?0")
+	if sess != nil && sess.Completed {
+		h.Set("Upload-Complete", "?1")
+	}
+	var oe *chunking.OffsetError
+	switch {
+	case errors.As(err, &oe):
+		h.Set("Upload-Offset", itoa(oe.Expected))
+		problem(w, http.StatusConflict, problemOffset, "offset does not match the upload",
+			map[string]any{"expected-offset": oe.Expected, "provided-offset": oe.Provided})
+		return nil
+	case errors.Is(err, chunking.ErrLengthMismatch):
+		problem(w, http.StatusConflict, problemLength, "inconsistent upload length", nil)
+		return nil
+	case errors.Is(err, chunking.ErrTooLarge):
+		h.Set("Upload-Limit", s.uploadLimit(r))
+	}
+	return err
+}
+
+func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.uploads.Sync(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return s.ietfError(w, r, sess, err)
+	}
+	s.ietfState(w, r, sess)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	if mt := bareType(r.Header.Get("Content-Type")); mt != ietfPartialType {
+		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+ietfPartialType))
+	}
+	offset, ok := sfInt(r.Header.Get("Upload-Offset"))
+	if !ok {
+		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer"))
+	}
+	complete, ok := sfBool(r.Header.Get("Upload-Complete"))
+	if !ok {
+		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Complete must be ?0 or ?1"))
+	}
+	req := s.appendRequest(w, r, offset, "ietf")
+	var err error
+	if req.Length, err = ietfLength(r, offset, complete); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	req.Complete = complete
+	sess, err := s.uploads.Append(r.Context(), id, req)
+	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset && r.ContentLength <= 0 {
+		// The final response was lost and the client asks again: replay it.
+		return s.ietfDone(w, r, sess, http.StatusOK)
+	}
+	if err != nil && !(sess != nil && s.interrupted(err)) {
+		return s.ietfError(w, r, sess, err)
+	}
+	if sess.Completed {
+		return s.ietfDone(w, r, sess, http.StatusCreated)
+	}
+	s.ietfState(w, r, sess)
+	w.Header().Del("Upload-Limit")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) ietfDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.uploads.Terminate(r.Context(), chi.URLParam(r, "id")); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// dispositionName is the filename a Content-Disposition header gives, if any.
+func dispositionName(v string) string {
+	if v == "" {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
+}

@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"fileserver/internal/chunking"
+	"fileserver/internal/streaming"
+)
+
+// What the resumable protocols (tus, the IETF draft, Content-Range PUT) share: moving a
+// request's body into a session through the engine, and cutting that request off when a
+// newer one takes the session over.
+
+// appendRequest builds the chunking request that copies r's body through the engine. The
+// returned context is the one the copy runs under; a newer request for the same upload
+// cancels it and expires the connection's read deadline, so a body read blocked on a silent
+// client returns at once.
+func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset int64, protocol string) chunking.AppendRequest {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	rc := http.NewResponseController(w)
+	info := infoFrom(r.Context())
+	if info != nil {
+		info.protocol = protocol
+	}
+	return chunking.AppendRequest{
+		Offset: offset,
+		Length: -1,
+		Copy: func(dst io.Writer, limit int64) (int64, error) {
+			if limit == 0 {
+				return 0, emptyBody(r.Body)
+			}
+			res, err := s.engine.Copy(ctx, dst, r.Body, streaming.Transfer{
+				Protocol:    protocol,
+				Direction:   streaming.Upload,
+				Client:      remoteHost(r),
+				Limit:       max(limit, 0),
+				Idle:        s.cfg.Upload.ReadIdleTimeout.D(),
+				SetDeadline: rc.SetReadDeadline,
+			})
+			if info != nil {
+				info.bytesIn += res.Bytes
+				info.bufferSize = res.BufferSize
+			}
+			if ctx.Err() != nil && context.Cause(ctx) == chunking.ErrHandedOff {
+				// Whatever the read reported, the reason is the hand-off.
+				rc.SetReadDeadline(time.Now())
+				return res.Bytes, chunking.ErrHandedOff
+			}
+			if errors.Is(err, streaming.ErrTooLarge) {
+				err = chunking.ErrTooLarge
+			}
+			if errors.Is(err, streaming.ErrIdle) {
+				// Keep the deadline expired: net/http must not wait to drain a silent client.
+				rc.SetReadDeadline(time.Now())
+			}
+			return res.Bytes, err
+		},
+		Cancel: func() {
+			cancel(chunking.ErrHandedOff)
+			rc.SetReadDeadline(time.Now())
+		},
+	}
+}
+
+// emptyBody checks that a body that may carry no more bytes indeed has none.
+func emptyBody(body io.Reader) error {
+	var b [1]byte
+	n, err := body.Read(b[:])
+	if n > 0 {
+		return chunking.ErrTooLarge
+	}
+	if err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// chunkSize is the append size recommended to this client.
+func (s *Server) chunkSize(r *http.Request) int64 {
+	return s.engine.ChunkSize(remoteHost(r))
+}
+
+// httpDate renders t for Upload-Expires and similar headers.
+func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,396 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"fileserver/internal/chunking"
+	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
+)
+
+// tus 1.0 (https://tus.io/protocols/resumable-upload): core, creation, creation-with-upload,
+// creation-defer-length, termination, expiration, checksum and concatenation, over the one
+// session model in internal/chunking. The upload URL (prefix + id) is the capability: only
+// creation needs a credential.
+
+const (
+	tusVersion    = "1.0.0"
+	tusExtensions = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation"
+	tusChunkType  = "application/offset+octet-stream"
+)
+
+// statusChecksumMismatch is tus's 460 Checksum Mismatch.
+const statusChecksumMismatch = 460
+
+// tusRoutes mounts the tus endpoint under prefix.
+func (s *Server) tusRoutes(r chi.Router, prefix string) {
+	r.Route(strings.TrimSuffix(prefix, "/"), func(r chi.Router) {
+		r.Use(s.tusCommon)
+		r.Options("/*", s.tusOptions)
+		r.Options("/", s.tusOptions)
+		r.Method(http.MethodPost, "/", handlerFunc(s.tusCreate))
+		r.Method(http.MethodHead, "/{id}", handlerFunc(s.tusHead))
+		r.Method(http.MethodGet, "/{id}", handlerFunc(s.tusGet))
+		r.Method(http.MethodPatch, "/{id}", handlerFunc(s.tusPatch))
+		r.Method(http.MethodDelete, "/{id}", handlerFunc(s.tusDelete))
+	})
+}
+
+// tusCommon adds Tus-Resumable to every response, honours X-HTTP-Method-Override and
+// refuses other protocol versions with 412 (tus core, "Tus-Resumable"). Requests that carry
+// IETF draft headers instead are passed on to the IETF handlers.
+func (s *Server) tusCommon(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := r.Header.Get("X-HTTP-Method-Override"); m != "" && r.Method == http.MethodPost {
+			r.Method = strings.ToUpper(m)
+			// chi routes by the method the outer router saw, not r.Method.
+			if rctx := chi.RouteContext(r.Context()); rctx != nil {
+				rctx.RouteMethod = r.Method
+			}
+		}
+		if r.Method == http.MethodOptions || isIETF(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Tus-Resumable", tusVersion)
+		if r.Method != http.MethodGet && r.Header.Get("Tus-Resumable") != tusVersion {
+			w.Header().Set("Tus-Version", tusVersion)
+			writeError(w, r, errorf(http.StatusPreconditionFailed, "unsupported or missing Tus-Resumable; this server speaks "+tusVersion))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Tus-Resumable", tusVersion)
+	h.Set("Tus-Version", tusVersion)
+	h.Set("Tus-Extension", tusExtensions)
+	h.Set("Tus-Checksum-Algorithm", strings.Join(checksumAlgorithms, ","))
+	if max := s.uploads.MaxSize(); max > 0 {
+		h.Set("Tus-Max-Size", itoa(max))
+	}
+	h.Set("Upload-Limit", s.uploadLimit(r))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) uploadURL(r *http.Request, id string) string {
+	return s.baseURL(r) + s.cfg.Resumable.Prefix + id
+}
+
+// tusCreate is POST: a new upload, authorized by a v3 URL signed for the endpoint or a bearer
+// token (whose slot and filename name the target), optionally with its first bytes.
+func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
+	if isIETF(r) {
+		return s.ietfCreate(w, r)
+	}
+	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, err.Error())
+	}
+	deferred := r.Header.Get("Upload-Defer-Length")
+	if deferred != "" && deferred != "1" {
+		return errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+	}
+	rawMeta := r.Header.Get("Upload-Metadata")
+	meta, err := parseMetadata(rawMeta)
+	if err != nil {
+		return errorf(http.StatusBadRequest, err.Error())
+	}
+	var partial bool
+	var parts []string
+	if c := r.Header.Get("Upload-Concat"); c != "" {
+		if partial, parts, err = parseConcat(c, s.cfg.Resumable.Prefix); err != nil {
+			return errorf(http.StatusBadRequest, err.Error())
+		}
+	}
+	final := len(parts) > 0
+	switch {
+	case final && hasLength:
+		return errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
+	case !final && hasLength == (deferred == "1"):
+		return errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
+	}
+	if !hasLength {
+		length = -1
+	}
+	if max := s.uploads.MaxSize(); max > 0 && length > max {
+		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length exceeds Tus-Max-Size")
+	}
+	g, err := s.authorizeCreate(r)
+	if err != nil {
+		return err
+	}
+	if g.Scheme == hmacauth.SchemeToken && g.Size >= 0 && length >= 0 && g.Size != length {
+		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length does not match the token's filesize")
+	}
+	sess := chunking.Session{
+		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
+		Partial: partial, Uploader: g.Subject, FileExpires: g.Expires,
+		ContentType: storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta)),
+	}
+	if !partial {
+		if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
+			return err
+		}
+		if !s.exts.permits(sess.Target) {
+			return errorf(http.StatusUnsupportedMediaType, "file type not allowed")
+		}
+	}
+	h := w.Header()
+	if final {
+		created, err := s.uploads.Concat(r.Context(), sess, parts, storage.Meta{})
+		if err != nil {
+			return err
+		}
+		h.Set("Location", s.uploadURL(r, created.ID))
+		h.Set("Upload-Concat", r.Header.Get("Upload-Concat"))
+		h.Set("Upload-Offset", itoa(created.Offset))
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	}
+	created, err := s.uploads.Create(r.Context(), sess)
+	if err != nil {
+		return err
+	}
+	h.Set("Location", s.uploadURL(r, created.ID))
+	h.Set("Upload-Limit", s.uploadLimit(r))
+	if partial {
+		h.Set("Upload-Concat", "partial")
+	}
+	if r.ContentLength != 0 && r.Header.Get("Content-Type") == tusChunkType {
+		// creation-with-upload: as much of the body as arrives is kept.
+		created, err = s.uploads.Append(r.Context(), created.ID, s.appendRequest(w, r, 0, "tus"))
+		if created == nil {
+			return err
+		}
+		if err != nil && !s.interrupted(err) {
+			return err
+		}
+	} else if length == 0 {
+		// An empty upload is complete at creation.
+		if created, err = s.uploads.Append(r.Context(), created.ID, chunking.AppendRequest{Length: 0, Copy: noBody}); err != nil {
+			return err
+		}
+	}
+	h.Set("Upload-Offset", itoa(created.Offset))
+	h.Set("Upload-Expires", httpDate(created.Expires))
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// interrupted reports whether an append error only means the body ended early: the bytes
+// that arrived are kept, so the request still succeeds with the offset reached.
+func (s *Server) interrupted(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, streaming.ErrIdle) ||
+		errors.Is(err, chunking.ErrHandedOff) || errors.As(err, &te) && te.Timeout()
+}
+
+// authorizeCreate checks the credential for creating a resumable upload: a v3 URL signed for
+// the request's path and method, or a bearer token (its slot need not be in the path).
+func (s *Server) authorizeCreate(r *http.Request) (hmacauth.Grant, error) {
+	g, err := s.verifier.Verify(hmacauth.Request{
+		Method: r.Method, URLPath: r.URL.Path, Query: r.URL.Query(),
+		Authorization: r.Header.Get("Authorization"), ContentLength: -1, AnySlot: true,
+	})
+	if err != nil && !errors.Is(err, hmacauth.ErrLengthRequired) {
+		return g, err
+	}
+	// v1 and v2 (which ask for a Content-Length) bind a file path, which creation has not.
+	if err != nil || g.Scheme != hmacauth.SchemeV3 && g.Scheme != hmacauth.SchemeToken {
+		return g, errorf(http.StatusForbidden, "creating a resumable upload needs a v3 signed URL or a bearer token")
+	}
+	return g, nil
+}
+
+// resumableTarget is where a finished upload is committed: the token's slot and filename, or
+// the upload id and the client's file name, so that it is also served under the upload prefix.
+func (s *Server) resumableTarget(id string, g hmacauth.Grant, meta map[string]string) (string, error) {
+	var name string
+	if g.Scheme == hmacauth.SchemeToken && g.Slot != "" && g.Filename != "" {
+		name = g.Slot + "/" + g.Filename
+	} else {
+		name = id
+		if base := metaName(meta); base != "" {
+			name = id + "/" + base
+		}
+	}
+	if storage.ValidName(name) != nil {
+		return "", errorf(http.StatusBadRequest, "invalid file name")
+	}
+	return name, nil
+}
+
+// metaName is the file name a client gave in its metadata, reduced to a base name.
+func metaName(meta map[string]string) string {
+	n := firstNonEmpty(meta["filename"], meta["name"])
+	n = path.Base(strings.ReplaceAll(n, "\\", "/"))
+	if n == "." || n == "/" || n == ".." {
+		return ""
+	}
+	return n
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// tusState writes the headers that describe an upload's state.
+func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if len(sess.Parts) == 0 || sess.Completed {
+		h.Set("Upload-Offset", itoa(sess.Offset))
+	}
+	if sess.Length >= 0 {
+		h.Set("Upload-Length", itoa(sess.Length))
+	} else {
+		h.Set("Upload-Defer-Length", "1")
+	}
+	if sess.RawMetadata != "" {
+		h.Set("Upload-Metadata", sess.RawMetadata)
+	}
+	if !sess.Completed {
+		h.Set("Upload-Expires", httpDate(sess.Expires))
+	} else {
+		s.completedHeaders(w, r, sess)
+	}
+	switch {
+	case sess.Partial:
+		h.Set("Upload-Concat", "partial")
+	case len(sess.Parts) > 0:
+		urls := make([]string, len(sess.Parts))
+		for i, p := range sess.Parts {
+			urls[i] = s.cfg.Resumable.Prefix + p
+		}
+		h.Set("Upload-Concat", "final;"+strings.Join(urls, " "))
+	}
+}
+
+// tusHead reports the offset. It first takes the upload over from any request still writing
+// to it, so the offset is final and the client can resume at once.
+func (s *Server) tusHead(w http.ResponseWriter, r *http.Request) error {
+	if isIETF(r) {
+		return s.ietfHead(w, r)
+	}
+	sess, err := s.uploads.Sync(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	s.tusState(w, r, sess)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// tusGet serves a finished upload like any download; an unfinished one is not served.
+func (s *Server) tusGet(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.uploads.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	if !sess.Completed || sess.Target == "" {
+		return errorf(http.StatusNotFound, "upload not complete")
+	}
+	return s.serveFile(w, r, sess.Target)
+}
+
+func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
+	if isIETF(r) {
+		return s.ietfPatch(w, r)
+	}
+	id := chi.URLParam(r, "id")
+	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
+		return errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
+	}
+	offset, ok, err := parseOffset("Upload-Offset", r.Header.Get("Upload-Offset"))
+	if err != nil || !ok {
+		return errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer")
+	}
+	req := s.appendRequest(w, r, offset, "tus")
+	if v := r.Header.Get("Upload-Length"); v != "" {
+		if req.Length, _, err = parseOffset("Upload-Length", v); err != nil {
+			return errorf(http.StatusBadRequest, err.Error())
+		}
+	}
+	if v := r.Header.Get("Upload-Checksum"); v != "" {
+		if req.Checksum, req.ChecksumWant, err = parseChecksum(v); err != nil {
+			return errorf(http.StatusBadRequest, err.Error())
+		}
+	}
+	// A final upload takes no data (tus concatenation).
+	if cur, err := s.uploads.Get(r.Context(), id); err == nil && len(cur.Parts) > 0 {
+		return errorf(http.StatusForbidden, "a final upload takes no PATCH")
+	}
+	sess, err := s.uploads.Append(r.Context(), id, req)
+	if sess != nil && (err == nil || s.interrupted(err)) {
+		w.Header().Set("Upload-Offset", itoa(sess.Offset))
+		if sess.Completed {
+			s.completedHeaders(w, r, sess)
+		} else {
+			w.Header().Set("Upload-Expires", httpDate(sess.Expires))
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	var oe *chunking.OffsetError
+	if errors.As(err, &oe) {
+		w.Header().Set("Upload-Offset", itoa(oe.Expected))
+	}
+	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset && r.ContentLength == 0 {
+		// A retry of the last PATCH whose answer was lost.
+		w.Header().Set("Upload-Offset", itoa(sess.Offset))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return err
+}
+
+func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
+	if isIETF(r) {
+		return s.ietfDelete(w, r)
+	}
+	if err := s.uploads.Terminate(r.Context(), chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// uploadLimit renders the IETF Upload-Limit dictionary: the size cap and the append size the
+// engine recommends for this client.
+func (s *Server) uploadLimit(r *http.Request) string {
+	v := "max-append-size=" + strconv.FormatInt(s.chunkSize(r), 10) +
+		", max-age=" + strconv.FormatInt(int64(s.cfg.Resumable.SessionTTL.D().Seconds()), 10)
+	if max := s.uploads.MaxSize(); max > 0 {
+		v = "max-size=" + itoa(max) + ", " + v
+	}
+	return v
+}
+
+// completedHeaders tell a client where its finished upload is served and what it holds.
+func (s *Server) completedHeaders(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
+	if sess.Target != "" {
+		w.Header().Set("Content-Location", s.downloadURL(r, sess.Target))
+	}
+	if d := reprDigest(sess.SHA256); d != "" {
+		w.Header().Set("Repr-Digest", d)
+	}
+}
+
+// noBody is the copy of a request that carries no data.
+func noBody(_ io.Writer, _ int64) (int64, error) { return 0, nil }
