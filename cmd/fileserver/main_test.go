@@ -292,3 +292,35 @@ func TestHealthcheck(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestGCDryRunThenRemove(t *testing.T) {
+	data := t.TempDir()
+	secret := "gc-secret-0123456789-0123456789-abcdefghij"
+	env := []string{"FILESERVER_AUTH_SECRET=" + secret}
+	s := startServer(t, env, "--storage", data)
+	out, _, _ := runCLI(t, env, "sign", "--listen", s.addr, "--protocol", "v1", "--path", "old/file.txt", "--size", "2")
+	req, _ := http.NewRequest(http.MethodPut, strings.TrimSpace(out), strings.NewReader("hi"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %v %v", err, resp)
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	out, _, code := runCLI(t, env, "gc", "--storage", data, "--dry-run")
+	if code != 0 || !strings.Contains(out, "would remove 0 files") {
+		t.Fatalf("gc without a ttl: %d %q", code, out)
+	}
+	out, _, code = runCLI(t, env, "gc", "--storage", data, "--dry-run", "--set", "upload.ttl=1ns")
+	if code != 0 || !strings.Contains(out, "would remove old/file.txt") {
+		t.Fatalf("gc --dry-run: %d %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "files", "old", "file.txt")); err != nil {
+		t.Fatal("dry run removed the file")
+	}
+	out, _, code = runCLI(t, env, "gc", "--storage", data, "--set", "upload.ttl=1ns")
+	if code != 0 || !strings.Contains(out, "removed 1 files") {
+		t.Fatalf("gc: %d %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "files", "old")); !os.IsNotExist(err) {
+		t.Fatal("file or its emptied directory left behind")
+	}
+}

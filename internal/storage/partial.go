@@ -190,13 +190,21 @@ func (w *partialWriter) Write(b []byte) (int, error) {
 func (l *Local) link(src, name string) error {
 	dst := filePath(name)
 	dir := path.Dir(dst)
-	if err := l.root.MkdirAll(dir, 0o750); err != nil {
-		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
-			return fmt.Errorf("%w: a path component is a file", ErrExists)
+	// The reaper prunes empty directories; one may vanish between MkdirAll and Link, so try
+	// again a few times before calling it an error.
+	var err error
+	for range 3 {
+		if err = l.root.MkdirAll(dir, 0o750); err != nil {
+			if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
+				return fmt.Errorf("%w: a path component is a file", ErrExists)
+			}
+			return mapErr("create directory", err)
 		}
-		return mapErr("create directory", err)
+		if err = l.root.Link(src, dst); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	if err := l.root.Link(src, dst); err != nil {
+	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return ErrExists
 		}

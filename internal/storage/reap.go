@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Expired is one file the reaper removes (or, in a dry run, would remove).
+type Expired struct {
+	Name    string
+	Size    int64
+	Expires time.Time
+}
+
+// ReapResult sums up one pass of the reaper.
+type ReapResult struct {
+	Files      []Expired
+	Bytes      int64
+	DirsPruned int
+	// TempRemoved counts leftovers of uploads a crash interrupted.
+	TempRemoved int
+}
+
+// tempGrace is how old a temporary file must be before the reaper takes it for a crash's
+// leftover rather than an upload in progress.
+const tempGrace = 24 * time.Hour
+
+// Reap removes files whose time is up: those whose metadata names an expiry in the past, and,
+// when ttl > 0, those created more than ttl ago. It then prunes directories left empty and
+// temporary files older than a day. It walks only the files tree through the store's root,
+// never following a symlink, so nothing outside storage and no upload in progress (their
+// data lives elsewhere) is touched. With dryRun it only reports.
+func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (ReapResult, error) {
+	var res ReapResult
+	var dirs []string
+	fsys := l.root.FS()
+	err := fs.WalkDir(fsys, filesDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() {
+			if p != filesDir {
+				dirs = append(dirs, p)
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil // symlinks and other oddities are not ours to judge
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		name := strings.TrimPrefix(p, filesDir+"/")
+		meta := l.readMeta(name, info)
+		expires := meta.Expires
+		if ttl > 0 {
+			if byTTL := meta.Created.Add(ttl); expires.IsZero() || byTTL.Before(expires) {
+				expires = byTTL
+			}
+		}
+		if expires.IsZero() || now.Before(expires) {
+			return nil
+		}
+		if !dryRun {
+			if err := l.Delete(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		res.Files = append(res.Files, Expired{Name: name, Size: info.Size(), Expires: expires})
+		res.Bytes += info.Size()
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if dryRun {
+		return res, nil
+	}
+	// Deepest first, so a parent emptied by its children's removal goes too. Remove fails on
+	// a directory that is not empty, which is what keeps the others.
+	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
+	for _, d := range dirs {
+		if l.root.Remove(d) == nil {
+			res.DirsPruned++
+		}
+	}
+	if ents, err := fs.ReadDir(fsys, tmpDir); err == nil {
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil && e.Type().IsRegular() && now.Sub(info.ModTime()) > tempGrace {
+				if l.root.Remove(path.Join(tmpDir, e.Name())) == nil {
+					res.TempRemoved++
+				}
+			}
+		}
+	}
+	return res, nil
+}
