@@ -5,7 +5,7 @@
 # cannot be installed or started fails the run, it is never skipped.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh lint|unit|fuzz|e2e   one stage
+#   scripts/test.sh lint|unit|fuzz|deploy|e2e   one stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -count=1"
@@ -39,6 +39,11 @@ fuzz() {
 	done
 }
 
+deploy() {
+	echo "== deploy (systemd unit)"
+	./scripts/check-systemd.sh
+}
+
 e2e() {
 	echo "== e2e (real Prosody and XMPP client)"
 	./e2e/install-deps.sh
@@ -49,6 +54,7 @@ if [ $# -eq 0 ]; then
 	lint
 	unit
 	fuzz
+	deploy
 	e2e
 else
 	for stage in "$@"; do "$stage"; done

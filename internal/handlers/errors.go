@@ -75,6 +75,8 @@ func toHTTP(err error) *Error {
 		return m(http.StatusInsufficientStorage, "not enough storage space")
 	case errors.Is(err, streaming.ErrTooLarge):
 		return m(http.StatusRequestEntityTooLarge, "upload too large")
+	case errors.Is(err, streaming.ErrBusy):
+		return m(http.StatusServiceUnavailable, "server busy, retry later")
 	case errors.Is(err, streaming.ErrIdle):
 		return m(http.StatusRequestTimeout, "client sent nothing for too long")
 	case errors.Is(err, chunking.ErrNotFound):
@@ -115,8 +117,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		info.err = err
 	}
 	h := w.Header()
-	if he.Status == http.StatusUnauthorized {
+	switch he.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="fileserver"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(int(streaming.RetryAfter.Seconds())))
 	}
 	if r.ContentLength != 0 {
 		// The body may be unread. Closing after the reply, instead of letting net/http drain

@@ -68,7 +68,7 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 		Uploads: uploads,
 		Config:  cfg,
 		Store:   store,
-		Engine:  streaming.New(streaming.Options{BufferSize: int(cfg.Streaming.BufferSize)}),
+		Engine:  streaming.New(streaming.FromConfig(cfg.Streaming)),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
 			Secret:     cfg.Auth.Secret,
 			ClockSkew:  cfg.Auth.ClockSkew.D(),

@@ -1,0 +1,50 @@
+package handlers_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"fileserver/internal/config"
+)
+
+// With the buffer budget spent and the policy "refuse", a new upload is answered 503 with
+// Retry-After before its body is read, and the upload holding the budget is unharmed.
+func TestUploadRefusedWhenBudgetSpent(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Streaming.MinBuffer = 64 * config.KiB
+		c.Streaming.MaxBuffer = 64 * config.KiB
+		c.Streaming.BufferSize = 64 * config.KiB
+		c.Streaming.MemoryBudget = 64 * config.KiB
+		c.Streaming.OnBudgetExhausted = "refuse"
+	})
+	body := pattern(100_000, 7)
+	holder := ts.dial(t)
+	holder.write(rawRequest(http.MethodPut, pathAndQuery(t, ts.v1URL("held.bin", len(body))),
+		"Content-Length", strconv.Itoa(len(body))) + string(body[:1000]))
+	// Wait until the holder's transfer has its buffer: a second upload then finds none.
+	var resp *http.Response
+	var rb []byte
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, rb = put(t, ts.v1URL("second.bin", 10), []byte("0123456789"))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second upload: %d %q, want 503", resp.StatusCode, rb)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" || strings.Trim(ra, "0123456789") != "" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	ts.assertNotStored(t, "second.bin")
+	holder.write(string(body[1000:]))
+	if r, _ := holder.readResponse(http.MethodPut); r.StatusCode != http.StatusCreated {
+		t.Fatalf("holder finished with %d", r.StatusCode)
+	}
+	ts.assertStored(t, "held.bin", body)
+}
