@@ -324,3 +324,27 @@ func TestGCDryRunThenRemove(t *testing.T) {
 		t.Fatal("file or its emptied directory left behind")
 	}
 }
+
+// metrics.listen moves /metrics off the public listener; an address that cannot bind stops
+// start-up with the reason.
+func TestMetricsOnSeparateListener(t *testing.T) {
+	maddr := freePort(t)
+	s := startServer(t, nil, "--storage", t.TempDir(), "--set", "metrics.listen="+maddr)
+	if resp, err := http.Get("http://" + s.addr + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("metrics on the main listener: %v %v", err, resp)
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics listener: %v %v", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "fileserver_http_requests_total") {
+		t.Fatal("metrics listener serves no fileserver metrics")
+	}
+	// The address is taken now: a second server must refuse to start.
+	_, errOut, code := runCLI(t, nil, "serve", "--storage", t.TempDir(), "--listen", freePort(t), "--set", "metrics.listen="+maddr)
+	if code == 0 || !strings.Contains(errOut, "metrics.listen") {
+		t.Fatalf("bind failure: code %d, stderr %q", code, errOut)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/config"
+	"fileserver/internal/counters"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/metrics"
@@ -101,10 +102,19 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}
+	httpStats := counters.NewHTTP()
+	metricsHandler := metrics.Handler(metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads, Store: store})
 	h := handlers.New(handlers.Options{
 		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
-		Metrics: metrics.Handler(engine),
+		Metrics: metricsHandler, Stats: httpStats,
 	})
+	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
+		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, metricsHandler, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
@@ -181,4 +191,18 @@ func every(interval time.Duration, log zerolog.Logger, what string, job func(con
 		}
 	}()
 	return cancel
+}
+
+// serveMetrics serves the metrics handler alone on its own address.
+func serveMetrics(addr, path string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info().Str("listen", ln.Addr().String()).Msg("serving metrics")
+	return func() { srv.Close() }, nil
 }

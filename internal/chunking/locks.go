@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"fileserver/internal/counters"
 )
 
 // locks gives each session one writer at a time. A request that wants a session held by
@@ -17,6 +19,7 @@ type locks struct {
 
 	handoffs     atomic.Int64
 	handoffNanos atomic.Int64
+	handoffTime  *counters.Histogram
 }
 
 type holder struct {
@@ -24,7 +27,9 @@ type holder struct {
 	done   chan struct{}
 }
 
-func newLocks() *locks { return &locks{held: map[string]*holder{}} }
+func newLocks() *locks {
+	return &locks{held: map[string]*holder{}, handoffTime: counters.NewHistogram(counters.SecondBuckets)}
+}
 
 // acquire takes the session's lock, cutting off any holder. cancel is how a later request
 // will cut this one off. The returned release must be called exactly once.
@@ -38,8 +43,10 @@ func (l *locks) acquire(ctx context.Context, id string, cancel func()) (release 
 			l.held[id] = mine
 			l.mu.Unlock()
 			if !start.IsZero() {
+				took := time.Since(start)
 				l.handoffs.Add(1)
-				l.handoffNanos.Add(int64(time.Since(start)))
+				l.handoffNanos.Add(int64(took))
+				l.handoffTime.Observe(took.Seconds())
 			}
 			return func() {
 				l.mu.Lock()

@@ -1,8 +1,11 @@
 package chunking
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
+
+	"fileserver/internal/counters"
 )
 
 // Stats are the session counters; the metrics package reads them.
@@ -28,4 +31,24 @@ func (u *Uploads) Snapshot() StatsSnapshot {
 		Handoffs:        u.locks.handoffs.Load(),
 		HandoffTime:     time.Duration(u.locks.handoffNanos.Load()),
 	}
+}
+
+// HandoffTimes is the distribution of hand-off latencies: from a request finding its upload
+// held to holding it.
+func (u *Uploads) HandoffTimes() counters.Snapshot { return u.locks.handoffTime.Snapshot() }
+
+// Active counts the uploads that are neither complete nor expired.
+func (u *Uploads) Active(ctx context.Context) (int, error) {
+	ids, err := u.sessions.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := u.opts.Now()
+	n := 0
+	for _, id := range ids {
+		if s, err := u.sessions.Get(ctx, id); err == nil && !s.Completed && now.Before(s.Expires) {
+			n++
+		}
+	}
+	return n, nil
 }

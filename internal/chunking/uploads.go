@@ -177,17 +177,24 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	if err := u.sessions.Put(ctx, s); err != nil {
 		return s, err
 	}
-	if copyErr != nil {
+	// An upload whose offset reached its length is complete even when the request then ended
+	// badly (cut off, more bytes than the length): a client that reads that offset is done.
+	full := s.Length >= 0 && s.Offset == s.Length
+	if copyErr != nil && !full {
 		return s, copyErr
 	}
-	if s.Length >= 0 && s.Offset == s.Length && !s.Partial {
-		return s, u.complete(ctx, s, req.Meta)
+	if full && !s.Partial {
+		if err := u.complete(ctx, s, req.Meta); err != nil {
+			return s, err
+		}
 	}
-	if s.Partial && s.Length >= 0 && s.Offset == s.Length {
+	if full && s.Partial {
 		s.Completed = true
-		return s, u.sessions.Put(ctx, s)
+		if err := u.sessions.Put(ctx, s); err != nil {
+			return s, err
+		}
 	}
-	return s, nil
+	return s, copyErr
 }
 
 // declareLength records a declared total length, refusing one that contradicts what is known.
@@ -256,6 +263,7 @@ func (u *Uploads) complete(ctx context.Context, s *Session, meta storage.Meta) e
 	if err := u.commit(ctx, s, meta); err != nil {
 		return err
 	}
+	u.stats.completed.Add(1)
 	return u.sessions.Put(ctx, s)
 }
 
@@ -284,7 +292,6 @@ func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) err
 		return err
 	}
 	s.Completed, s.SHA256, s.HashState = true, meta.SHA256, nil
-	u.stats.completed.Add(1)
 	return nil
 }
 

@@ -87,6 +87,17 @@ type Upload struct {
 type Download struct {
 	// WriteIdleTimeout cuts off a download whose client reads nothing for this long. 0 disables it.
 	WriteIdleTimeout Duration `toml:"write_idle_timeout"`
+	// SmallFileCache bounds the bytes of small files kept in memory, with their response
+	// headers, so a plain GET or HEAD of one is answered without touching the disk. 0 disables it.
+	SmallFileCache Size `toml:"small_file_cache"`
+	// SmallFileMax is the largest file the small-file cache holds. 0 disables the cache.
+	SmallFileMax Size `toml:"small_file_max"`
+	// OpenFiles is how many open file handles (with their metadata) are kept for reuse by
+	// downloads the small-file cache does not answer (Range requests, larger files). 0 disables it.
+	OpenFiles int `toml:"open_files"`
+	// Revalidate is how often a cached file or handle is checked against the disk, in case
+	// another process (fileserver gc) removed it; deletes by this process take effect at once.
+	Revalidate Duration `toml:"revalidate"`
 }
 
 // Resumable configures uploads that survive dropped connections and restarts: tus 1.0 and
@@ -153,8 +164,11 @@ type CORS struct {
 type Metrics struct {
 	// Enabled serves Prometheus metrics.
 	Enabled bool `toml:"enabled"`
-	// Path is where metrics are served on the main listener.
+	// Path is where metrics are served.
 	Path string `toml:"path"`
+	// Listen, when set, serves metrics on this address (host:port) instead of the main
+	// listener, so they need not be public.
+	Listen string `toml:"listen"`
 }
 
 // Log configures logging.
@@ -183,7 +197,10 @@ func Default() Config {
 			ReadIdleTimeout: Duration(60 * time.Second),
 			ReapInterval:    Duration(time.Hour),
 		},
-		Download: Download{WriteIdleTimeout: Duration(60 * time.Second)},
+		Download: Download{
+			WriteIdleTimeout: Duration(60 * time.Second),
+			SmallFileCache:   64 * MiB, SmallFileMax: 64 * KiB, OpenFiles: 256, Revalidate: Duration(time.Second),
+		},
 		Resumable: Resumable{
 			Enabled:      true,
 			Prefix:       "/files/",

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MinSecretLength is the shortest secret accepted unless auth.allow_short_secret is set.
@@ -73,11 +74,19 @@ func (c *Config) Validate() error {
 			return bad("upload.allowed_extensions", "extension "+`"`+e+`"`+" is not a file extension")
 		}
 	}
+	if err := c.Download.validate(); err != nil {
+		return err
+	}
 	if err := c.Streaming.validate(); err != nil {
 		return err
 	}
 	if c.Metrics.Enabled && !strings.HasPrefix(c.Metrics.Path, "/") {
 		return bad("metrics.path", "must start with /")
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
+			return bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9090")
+		}
 	}
 	if c.Metrics.Enabled && strings.HasPrefix(c.Metrics.Path, c.Upload.Prefix) {
 		return bad("metrics.path", "must not lie under upload.prefix")
@@ -150,6 +159,30 @@ func (s *Streaming) validate() error {
 	}
 	if s.ProfileTTL <= 0 {
 		return bad("profile_ttl", "must be positive, e.g. 1h")
+	}
+	return nil
+}
+
+// validate checks [download]: cache bounds that are either off or make sense together.
+func (d *Download) validate() error {
+	bad := func(key, reason string) error { return &Error{Key: "download." + key, Reason: reason} }
+	if d.WriteIdleTimeout < 0 {
+		return bad("write_idle_timeout", "must not be negative")
+	}
+	if d.SmallFileCache < 0 {
+		return bad("small_file_cache", "must not be negative")
+	}
+	if d.SmallFileMax < 0 || d.SmallFileMax > 16*MiB {
+		return bad("small_file_max", "must be between 0 and 16MiB")
+	}
+	if d.SmallFileCache > 0 && d.SmallFileMax > d.SmallFileCache {
+		return bad("small_file_max", "must not exceed small_file_cache")
+	}
+	if d.OpenFiles < 0 || d.OpenFiles > 65536 {
+		return bad("open_files", "must be between 0 and 65536")
+	}
+	if d.Revalidate <= 0 || d.Revalidate.D() > time.Minute {
+		return bad("revalidate", "must be positive and at most 1m: a file another process removed is served until then")
 	}
 	return nil
 }

@@ -115,6 +115,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	he := toHTTP(err)
 	if info := infoFrom(r.Context()); info != nil {
 		info.err = err
+		if info.stats != nil {
+			info.stats.storageFailed(err)
+		}
 	}
 	h := w.Header()
 	switch he.Status {

@@ -20,6 +20,7 @@ type requestInfo struct {
 	bytesIn    int64
 	bufferSize int
 	err        error
+	stats      *Stats
 }
 
 type infoKey struct{}
@@ -51,11 +52,11 @@ func validRequestID(s string) bool {
 
 // logRequests gives every request an id (echoed as X-Request-Id) and writes one event when it
 // ends. The path is logged without its query, which holds signatures.
-func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
+func logRequests(log zerolog.Logger, stats *Stats) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+			info := &requestInfo{id: r.Header.Get("X-Request-Id"), stats: stats}
 			if !validRequestID(info.id) {
 				info.id = newRequestID()
 			}
@@ -75,6 +76,8 @@ func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK
 				}
+				elapsed := time.Since(start)
+				stats.observe(r, status, elapsed.Seconds())
 				lvl := zerolog.InfoLevel
 				if status >= 500 {
 					lvl = zerolog.ErrorLevel
@@ -87,7 +90,7 @@ func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
 					Int("status", status).
 					Int64("bytes_in", info.bytesIn).
 					Int("bytes_out", ww.BytesWritten()).
-					Dur("duration", time.Since(start))
+					Dur("duration", elapsed)
 				if info.protocol != "" {
 					ev = ev.Str("protocol", info.protocol)
 				}

@@ -105,6 +105,7 @@ func (s *Server) authorizePost(r *http.Request, name string, size int64) (hmacau
 		return g, err
 	}
 	if g.Scheme != hmacauth.SchemeV3 && g.Scheme != hmacauth.SchemeToken {
+		s.stats.AuthFailures.Add(1, presentedScheme(r), "scheme_not_allowed")
 		return g, errorf(http.StatusForbidden, "POST needs a v3 signed URL or a bearer token")
 	}
 	return g, nil

@@ -30,6 +30,9 @@ func (s *Server) authorize(r *http.Request, name string, size int64) (hmacauth.G
 	if info != nil {
 		info.protocol = string(g.Scheme)
 	}
+	if err != nil {
+		s.stats.authFailed(r, err)
+	}
 	return g, err
 }
 

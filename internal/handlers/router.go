@@ -10,6 +10,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/config"
+	"fileserver/internal/counters"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
@@ -26,6 +27,8 @@ type Options struct {
 	Uploads *chunking.Uploads
 	// Metrics, when not nil, is served at Config.Metrics.Path.
 	Metrics http.Handler
+	// Stats receives the HTTP counters; nil makes new ones (see Server.Stats).
+	Stats *counters.HTTP
 }
 
 // Server holds the HTTP handlers of fileserver.
@@ -37,6 +40,7 @@ type Server struct {
 	uploads  *chunking.Uploads
 	log      zerolog.Logger
 	exts     extensionPolicy
+	stats    *Stats
 	draining atomic.Bool
 	handler  http.Handler
 }
@@ -49,15 +53,19 @@ func New(o Options) *Server {
 		engine:   o.Engine,
 		verifier: o.Verifier,
 		uploads:  o.Uploads,
+		stats:    &Stats{o.Stats},
 		log:      o.Log,
 		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
+	}
+	if s.stats.HTTP == nil {
+		s.stats.HTTP = counters.NewHTTP()
 	}
 	r := chi.NewRouter()
 	resumablePrefix := ""
 	if o.Uploads != nil {
 		resumablePrefix = o.Config.Resumable.Prefix
 	}
-	r.Use(logRequests(o.Log), securityHeaders, cors(o.Config.CORS, resumablePrefix))
+	r.Use(logRequests(o.Log, s.stats), securityHeaders, cors(o.Config.CORS, resumablePrefix))
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)
@@ -80,7 +88,7 @@ func New(o Options) *Server {
 	r.Head("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Head("/readyz", s.readyz)
-	if o.Metrics != nil && o.Config.Metrics.Enabled {
+	if o.Metrics != nil && o.Config.Metrics.Enabled && o.Config.Metrics.Listen == "" {
 		r.Method(http.MethodGet, o.Config.Metrics.Path, o.Metrics)
 	}
 	s.handler = r

@@ -204,10 +204,12 @@ func (s *Server) authorizeCreate(r *http.Request) (hmacauth.Grant, error) {
 		Authorization: r.Header.Get("Authorization"), ContentLength: -1, AnySlot: true,
 	})
 	if err != nil && !errors.Is(err, hmacauth.ErrLengthRequired) {
+		s.stats.authFailed(r, err)
 		return g, err
 	}
 	// v1 and v2 (which ask for a Content-Length) bind a file path, which creation has not.
 	if err != nil || g.Scheme != hmacauth.SchemeV3 && g.Scheme != hmacauth.SchemeToken {
+		s.stats.AuthFailures.Add(1, presentedScheme(r), "scheme_not_allowed")
 		return g, errorf(http.StatusForbidden, "creating a resumable upload needs a v3 signed URL or a bearer token")
 	}
 	return g, nil

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,11 @@ type LocalOptions struct {
 type Local struct {
 	root *os.Root
 	opts LocalOptions
+	// files and bytes count what is stored: counted once at open, kept up to date by commits
+	// and deletions, and counted again by every reaper pass (another process may delete).
+	files, bytes atomic.Int64
+	// deleted are told of every removed file (download caches).
+	deleted deleteHooks
 }
 
 var _ Store = (*Local)(nil)
@@ -56,7 +62,28 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 			return nil, fmt.Errorf("storage: create %s: %w", d, err)
 		}
 	}
-	return &Local{root: root, opts: opts}, nil
+	l := &Local{root: root, opts: opts}
+	go l.recount()
+	return l, nil
+}
+
+// Usage is how many files, and bytes in them, the store holds.
+func (l *Local) Usage() (files, bytes int64) { return l.files.Load(), l.bytes.Load() }
+
+// recount walks the files tree and sets the usage counters.
+func (l *Local) recount() {
+	var files, bytes int64
+	fs.WalkDir(l.root.FS(), filesDir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				files++
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	l.files.Store(files)
+	l.bytes.Store(bytes)
 }
 
 // Close releases the data directory.
@@ -139,8 +166,14 @@ func (l *Local) Delete(_ context.Context, name string) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
+	st, statErr := l.root.Lstat(filePath(name))
 	if err := l.root.Remove(filePath(name)); err != nil {
 		return mapErr("delete", err)
+	}
+	l.deleted.notify(name)
+	if statErr == nil {
+		l.files.Add(-1)
+		l.bytes.Add(-st.Size())
 	}
 	if err := l.root.Remove(metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return mapErr("delete metadata", err)
@@ -224,7 +257,7 @@ func mapErr(op string, err error) error {
 	if errors.As(err, &le) {
 		err = le.Err
 	}
-	return fmt.Errorf("storage: %s: %w", op, err)
+	return fmt.Errorf("%w: %s: %w", ErrIO, op, err)
 }
 
 type localObject struct {

@@ -261,3 +261,21 @@ func FuzzValidName(f *testing.F) {
 		}
 	})
 }
+
+func TestUsageFollowsCommitsAndDeletes(t *testing.T) {
+	l, _ := openTest(t)
+	// The initial count runs in the background; a fresh store is empty either way.
+	put(t, l, "a", []byte("12345"))
+	put(t, l, "b/c", []byte("123"))
+	if f, b := l.Usage(); f != 2 || b != 8 {
+		t.Fatalf("usage %d files %d bytes, want 2, 8", f, b)
+	}
+	l.Delete(context.Background(), "a")
+	if f, b := l.Usage(); f != 1 || b != 3 {
+		t.Fatalf("after delete: %d files %d bytes, want 1, 3", f, b)
+	}
+	l.recount()
+	if f, b := l.Usage(); f != 1 || b != 3 {
+		t.Fatalf("after recount: %d files %d bytes", f, b)
+	}
+}

@@ -88,6 +88,7 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 	if dryRun {
 		return res, nil
 	}
+	l.recount()
 	// Deepest first, so a parent emptied by its children's removal goes too. Remove fails on
 	// a directory that is not empty, which is what keeps the others.
 	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })

@@ -21,6 +21,8 @@ var (
 	ErrInvalidName = errors.New("storage: invalid name")
 	// ErrNoSpace: the device is full (or below the configured free-space floor).
 	ErrNoSpace = errors.New("storage: no space left")
+	// ErrIO: the storage failed in a way that says nothing about the request (an I/O error).
+	ErrIO = errors.New("storage: I/O error")
 )
 
 // Meta describes a stored file. It is kept in a sidecar beside the data.

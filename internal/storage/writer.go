@@ -89,6 +89,8 @@ func (l *Local) finishCommit(name string, meta Meta) Meta {
 		meta.Created = time.Now()
 	}
 	_ = l.writeMeta(meta)
+	l.files.Add(1)
+	l.bytes.Add(meta.Size)
 	return meta
 }
 

@@ -127,3 +127,18 @@ func (ps *profiles) len() int {
 	defer ps.mu.Unlock()
 	return len(ps.m)
 }
+
+// all returns a copy of every remembered profile, for distributions across clients.
+func (t *profiles) all() []Profile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Profile, 0, len(t.m))
+	for _, p := range t.m {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// AllProfiles returns a copy of every client profile the engine remembers (no client keys:
+// the metrics adapter turns them into distributions without per-client labels).
+func (e *Engine) AllProfiles() []Profile { return e.profiles.all() }

@@ -14,6 +14,7 @@ const sendSegment = 4 << 20
 // If-Range, conditional requests) while counting the bytes sent. When content is an *os.File
 // the bytes still leave by sendfile: the wrapper passes ReadFrom through to the connection.
 func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name string, modtime time.Time, content io.ReadSeeker, t Transfer) Result {
+	start := time.Now()
 	done := e.track(t)
 	cw := &countingWriter{ResponseWriter: w, dl: newDeadline(t.Idle, t.SetDeadline)}
 	var out http.ResponseWriter = cw
@@ -23,6 +24,9 @@ func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name strin
 	http.ServeContent(out, r, name, modtime, content)
 	cw.dl.disarm()
 	res := Result{Bytes: cw.n}
+	if !cw.first.IsZero() {
+		e.stats.TTFB.With(t.Protocol).Observe(cw.first.Sub(start).Seconds())
+	}
 	if e.opts.Adaptive && cw.n >= minSample {
 		// Only transfers large enough to measure feed the profile's RTT: a 4 KiB GET is not
 		// worth the extra getsockopt.
@@ -33,12 +37,23 @@ func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name strin
 
 type countingWriter struct {
 	http.ResponseWriter
-	n   int64
-	err error
-	dl  *deadline
+	n     int64
+	err   error
+	dl    *deadline
+	first time.Time // when the response's header went out: time to first byte
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.first.IsZero() && code >= 200 {
+		c.first = time.Now()
+	}
+	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.first.IsZero() {
+		c.first = time.Now()
+	}
 	c.dl.arm()
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)

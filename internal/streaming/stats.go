@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"fileserver/internal/counters"
 )
 
 // TransferKey labels a group of transfers in Stats.
@@ -32,10 +34,17 @@ type Stats struct {
 	chunks   map[int64]int64 // chunk recommendations by size, rounded down to a power of two
 	resizes  int64
 	stalls   int64
+	// Durations and Sizes of finished transfers, by protocol and direction.
+	Durations, Sizes *counters.HistogramVec
+	// TTFB is the time from a download's start to its response header, by protocol.
+	TTFB *counters.HistogramVec
 }
 
 func newStats() *Stats {
-	return &Stats{byKey: map[TransferKey]TransferCount{}, buffers: map[int]int64{}, chunks: map[int64]int64{}}
+	return &Stats{byKey: map[TransferKey]TransferCount{}, buffers: map[int]int64{}, chunks: map[int64]int64{},
+		Durations: counters.NewHistogramVec(counters.SecondBuckets),
+		Sizes:     counters.NewHistogramVec(counters.ByteBuckets),
+		TTFB:      counters.NewHistogramVec(counters.SecondBuckets)}
 }
 
 func dirIndex(d Direction) int {
@@ -62,6 +71,8 @@ func (s *Stats) end(t Transfer, r Result, err error) {
 	s.resizes += int64(r.Resizes)
 	s.stalls += int64(r.Stalls)
 	s.mu.Unlock()
+	s.Durations.With(t.Protocol, string(t.Direction)).Observe(r.Duration.Seconds())
+	s.Sizes.With(t.Protocol, string(t.Direction)).Observe(float64(r.Bytes))
 }
 
 func (s *Stats) chunk(size int64) {

@@ -1,0 +1,100 @@
+package metrics
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"fileserver/internal/chunking"
+	"fileserver/internal/counters"
+)
+
+var (
+	requestsDesc = desc("http_requests_total", "HTTP requests, by route pattern, method and status class.",
+		"route", "method", "code")
+	requestDurationDesc = desc("http_request_duration_seconds", "HTTP request duration, by route pattern and method.",
+		"route", "method")
+	authFailuresDesc  = desc("auth_failures_total", "Refused credentials, by scheme and reason.", "scheme", "reason")
+	storageErrorsDesc = desc("storage_errors_total", "Storage failures, by kind (no_space, io).", "kind")
+
+	sessionsActiveDesc    = desc("sessions_active", "Resumable uploads neither complete nor expired.")
+	sessionsCreatedDesc   = desc("sessions_created_total", "Resumable uploads created.")
+	sessionsCompletedDesc = desc("sessions_completed_total", "Resumable uploads completed and committed.")
+	sessionsExpiredDesc   = desc("sessions_expired_total", "Unfinished resumable uploads removed on expiry.")
+	sessionsResumedDesc   = desc("sessions_resumed_total", "Appends that continued an upload from a non-zero offset.")
+	offsetConflictsDesc   = desc("session_offset_conflicts_total", "Appends refused because their offset was not the upload's.")
+	handoffsDesc          = desc("session_handoffs_total", "Uploads taken over from a stale request by a new one.")
+	handoffSecondsDesc    = desc("session_handoff_seconds", "Time for a new request to take an upload over from a stale one.")
+
+	storedFilesDesc = desc("stored_files", "Files stored.")
+	storedBytesDesc = desc("stored_bytes", "Bytes in stored files.")
+)
+
+type httpCollector struct{ stats *counters.HTTP }
+
+func (c *httpCollector) Describe(ch chan<- *prometheus.Desc) {
+	describeAll(ch, requestsDesc, requestDurationDesc, authFailuresDesc, storageErrorsDesc)
+}
+
+func (c *httpCollector) Collect(ch chan<- prometheus.Metric) {
+	e := emitter{ch}
+	c.stats.Requests.Each(func(l []string, n int64) { e.counter(requestsDesc, float64(n), l...) })
+	c.stats.Durations.Each(func(l []string, s counters.Snapshot) { e.histogram(requestDurationDesc, s, l...) })
+	c.stats.AuthFailures.Each(func(l []string, n int64) { e.counter(authFailuresDesc, float64(n), l...) })
+	c.stats.StorageErrors.Each(func(l []string, n int64) { e.counter(storageErrorsDesc, float64(n), l...) })
+}
+
+// sessionCollector exports resumable-upload counters. Counting active uploads reads every
+// session's state, so the count is cached for a few seconds.
+type sessionCollector struct {
+	uploads *chunking.Uploads
+	mu      sync.Mutex
+	active  int
+	counted time.Time
+}
+
+const activeCacheTime = 10 * time.Second
+
+func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	describeAll(ch, sessionsActiveDesc, sessionsCreatedDesc, sessionsCompletedDesc, sessionsExpiredDesc,
+		sessionsResumedDesc, offsetConflictsDesc, handoffsDesc, handoffSecondsDesc)
+}
+
+func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	e := emitter{ch}
+	c.mu.Lock()
+	if time.Since(c.counted) > activeCacheTime {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if n, err := c.uploads.Active(ctx); err == nil {
+			c.active, c.counted = n, time.Now()
+		}
+		cancel()
+	}
+	active := c.active
+	c.mu.Unlock()
+	s := c.uploads.Snapshot()
+	e.gauge(sessionsActiveDesc, float64(active))
+	e.counter(sessionsCreatedDesc, float64(s.Created))
+	e.counter(sessionsCompletedDesc, float64(s.Completed))
+	e.counter(sessionsExpiredDesc, float64(s.Expired))
+	e.counter(sessionsResumedDesc, float64(s.Resumed))
+	e.counter(offsetConflictsDesc, float64(s.OffsetConflicts))
+	e.counter(handoffsDesc, float64(s.Handoffs))
+	e.histogram(handoffSecondsDesc, c.uploads.HandoffTimes())
+}
+
+type storeCollector struct {
+	store interface{ Usage() (files, bytes int64) }
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	describeAll(ch, storedFilesDesc, storedBytesDesc)
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	files, bytes := c.store.Usage()
+	emitter{ch}.gauge(storedFilesDesc, float64(files))
+	emitter{ch}.gauge(storedBytesDesc, float64(bytes))
+}
