@@ -20,8 +20,13 @@ type Sources struct {
 	Engine  *streaming.Engine
 	HTTP    *counters.HTTP
 	Uploads *chunking.Uploads
-	// Store reports how many files and bytes are stored.
-	Store interface{ Usage() (files, bytes int64) }
+	Store   Store
+}
+
+// Store is what the metrics read of storage: usage and the filesystem's space.
+type Store interface {
+	Usage() (files, bytes int64)
+	DiskSpace() (free, total int64, err error)
 }
 
 // Handler returns the /metrics handler: Go and process collectors plus the core's counters,

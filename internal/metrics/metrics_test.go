@@ -109,6 +109,8 @@ func TestTrafficMovesCounters(t *testing.T) {
 		`fileserver_sessions_resumed_total 1`,
 		`fileserver_stored_files 2`,
 		`fileserver_stored_bytes 300010`,
+		`fileserver_storage_free_bytes `,
+		`fileserver_storage_capacity_bytes `,
 		`fileserver_buffer_pool_budget_bytes `,
 		`fileserver_buffer_size_bytes_count `,
 		`fileserver_client_profiles `,

@@ -30,6 +30,8 @@ var (
 
 	storedFilesDesc = desc("stored_files", "Files stored.")
 	storedBytesDesc = desc("stored_bytes", "Bytes in stored files.")
+	diskFreeDesc    = desc("storage_free_bytes", "Free bytes on the filesystem of the data directory.")
+	diskSizeDesc    = desc("storage_capacity_bytes", "Size of the filesystem of the data directory.")
 )
 
 type httpCollector struct{ stats *counters.HTTP }
@@ -85,16 +87,19 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	e.histogram(handoffSecondsDesc, c.uploads.HandoffTimes())
 }
 
-type storeCollector struct {
-	store interface{ Usage() (files, bytes int64) }
-}
+type storeCollector struct{ store Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, storedFilesDesc, storedBytesDesc)
+	describeAll(ch, storedFilesDesc, storedBytesDesc, diskFreeDesc, diskSizeDesc)
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	e := emitter{ch}
 	files, bytes := c.store.Usage()
-	emitter{ch}.gauge(storedFilesDesc, float64(files))
-	emitter{ch}.gauge(storedBytesDesc, float64(bytes))
+	e.gauge(storedFilesDesc, float64(files))
+	e.gauge(storedBytesDesc, float64(bytes))
+	if free, total, err := c.store.DiskSpace(); err == nil {
+		e.gauge(diskFreeDesc, float64(free))
+		e.gauge(diskSizeDesc, float64(total))
+	}
 }
