@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs what the end-to-end suite (go test -tags e2e ./e2e/) needs on Debian 12:
 # Prosody 0.12 with the community modules, slixmpp and aiohttp for Debian's
-# /usr/bin/python3, go-sendxmpp, and openssl. Idempotent: installs only what is
-# missing and does nothing when all is there. Run as root (or with sudo).
+# /usr/bin/python3, go-sendxmpp, openssl, curl, Node.js (only when no node is on
+# the PATH), and the pinned tus-js-client in e2e/tusjs (`npm ci` from its
+# package-lock.json when e2e/tusjs/node_modules is missing). Idempotent: installs
+# only what is missing and does nothing when all is there. Run as root (or with sudo).
 #
 # The packaged Prosody service must not start on the standard ports during the
 # install (the suite runs its own instances on free ports): a policy-rc.d that
@@ -10,16 +12,37 @@
 # removed again afterwards.
 set -eu
 
-PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl"
+PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus"
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+# tus-js-client for resumable_test.go (TestTusJSClientResume): exactly what e2e/tusjs/package-lock.json pins.
+npm_ci() {
+	if [ -d "$here/tusjs/node_modules/tus-js-client" ]; then
+		echo "install-deps: tus-js-client present in $here/tusjs/node_modules"
+		return 0
+	fi
+	echo "install-deps: npm ci in $here/tusjs"
+	(cd "$here/tusjs" && npm ci --no-audit --no-fund)
+}
 
 missing=""
 for pkg in $PACKAGES; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $pkg"
 done
+# Node.js may come from elsewhere (e.g. a nodejs package that bundles npm): install
+# Debian's only when there is none.
+if ! command -v node >/dev/null 2>&1; then
+	missing="$missing nodejs"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+	missing="$missing npm"
+fi
 
 if [ -z "$missing" ]; then
-	echo "install-deps: all present:$(printf ' %s' $PACKAGES)"
+	echo "install-deps: all present:$(printf ' %s' $PACKAGES) node npm"
+	npm_ci
 	exit 0
 fi
 
@@ -63,4 +86,14 @@ fi
 if pgrep -x lua5.4 >/dev/null 2>&1; then
 	echo "install-deps: note: a Prosody (lua5.4) process is running; the suite uses its own instances on free ports"
 fi
+npm_ci
 echo "install-deps: done"
+
+# Prometheus: TestPrometheusDashboard starts its own instance on a free loopback port with its
+# own config and storage. The packaged service (port 9090, /var/lib/prometheus) is not
+# needed; if it started despite the policy-rc.d, stop it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+	systemctl stop prometheus && echo "install-deps: stopped the packaged prometheus service"
+elif [ -x /etc/init.d/prometheus ] && pgrep -u prometheus -x prometheus >/dev/null 2>&1; then
+	/etc/init.d/prometheus stop && echo "install-deps: stopped the packaged prometheus service"
+fi
