@@ -29,7 +29,8 @@ build_fileserver() {
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BENCH_DIR/fileserver" ./cmd/fileserver)
 }
 
-# start_fileserver PORT DATA [extra toml for [streaming]] -> sets FS_PID
+# start_fileserver PORT DATA [extra toml for [streaming]] -> sets FS_PID. FS_BIN runs another
+# binary (e.g. an older build to compare with); FS_EXTRA_DOWNLOAD adds [download] lines.
 start_fileserver() {
 	local port=$1 data=$2 streaming=${3:-}
 	mkdir -p "$data"
@@ -47,8 +48,10 @@ level = "warn"
 format = "json"
 [streaming]
 $streaming
+[download]
+${FS_EXTRA_DOWNLOAD:-}
 TOML
-	"$BENCH_DIR/fileserver" serve --config "$BENCH_DIR/fileserver-$port.toml" 2>>"$BENCH_DIR/fileserver.log" &
+	"${FS_BIN:-$BENCH_DIR/fileserver}" serve --config "$BENCH_DIR/fileserver-$port.toml" 2>>"$BENCH_DIR/fileserver.log" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")
 	wait_port "$port"

@@ -127,6 +127,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ln = streaming.Listener(ln) // a small cached file's header and body leave in one write
 	tlsOn := cfg.Server.TLSCert != ""
 	if tlsOn {
 		certs, err := newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey)

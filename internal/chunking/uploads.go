@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"fileserver/internal/storage"
@@ -31,6 +32,9 @@ type Uploads struct {
 	locks    *locks
 	opts     Options
 	stats    Stats
+	// putting holds the length of every plain PUT in progress, whose state is written only
+	// if it ends early: a HEAD needs that length to check its signature and take over.
+	putting sync.Map // id -> int64
 }
 
 // New builds Uploads over a session store and a store's partial-data capability.
@@ -238,6 +242,12 @@ func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, erro
 		p.Truncate(s.Offset)
 		return 0, ErrChecksum
 	}
+	if errors.Is(copyErr, storage.ErrNoSpace) {
+		// A full disk keeps nothing of this request: the offset stays where it was
+		// acknowledged, and the space goes back.
+		p.Truncate(s.Offset)
+		return 0, copyErr
+	}
 	if req.Checksum != nil && copyErr != nil {
 		// tus: a chunk whose checksum cannot be verified is not kept.
 		p.Truncate(s.Offset)
@@ -308,6 +318,8 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
+	u.putting.Store(s.ID, s.Length)
+	defer u.putting.Delete(s.ID)
 	_, statErr := u.sessions.Get(ctx, s.ID)
 	hadState := statErr == nil
 	now := u.opts.Now()
@@ -347,6 +359,16 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		u.sessions.Delete(ctx, s.ID)
 	}
 	return &s, nil
+}
+
+// PendingLength is the announced length of a plain PUT in progress for id (-1 when it
+// announced none), whose state is not yet written.
+func (u *Uploads) PendingLength(id string) (int64, bool) {
+	v, ok := u.putting.Load(id)
+	if !ok {
+		return 0, false
+	}
+	return v.(int64), true
 }
 
 // discard drops an upload's data and, if it had any, its state.

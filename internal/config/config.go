@@ -11,6 +11,7 @@ type Config struct {
 	Upload    Upload    `toml:"upload"`
 	Download  Download  `toml:"download"`
 	Resumable Resumable `toml:"resumable"`
+	Limits    Limits    `toml:"limits"`
 	Streaming Streaming `toml:"streaming"`
 	CORS      CORS      `toml:"cors"`
 	Metrics   Metrics   `toml:"metrics"`
@@ -37,6 +38,10 @@ type Server struct {
 	TLSCert string `toml:"tls_cert"`
 	// TLSKey is the private key matching TLSCert.
 	TLSKey string `toml:"tls_key"`
+	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose X-Forwarded-For
+	// and Forwarded headers are believed. From anyone else those headers are ignored and the
+	// client is the connection's peer: logs, limits and metrics use that address.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Storage configures where files live.
@@ -47,6 +52,10 @@ type Storage struct {
 	Path string `toml:"path"`
 	// Fsync makes every upload durable (file and directory synced) before its 201.
 	Fsync bool `toml:"fsync"`
+	// MinFree is the free space the filesystem must keep: an upload that would go below it
+	// is refused with 507 before its body is read. 0 turns the floor off (a full disk still
+	// gives 507 and leaves nothing half-written).
+	MinFree Size `toml:"min_free"`
 }
 
 // Auth configures the shared secret behind every signature scheme.
@@ -98,6 +107,26 @@ type Download struct {
 	// Revalidate is how often a cached file or handle is checked against the disk, in case
 	// another process (fileserver gc) removed it; deletes by this process take effect at once.
 	Revalidate Duration `toml:"revalidate"`
+}
+
+// Limits protect the server from floods and slow clients. Each is off at 0. Clients are told
+// apart by address (see server.trusted_proxies).
+type Limits struct {
+	// MaxConcurrentUploads caps uploads in progress server-wide; more get 503 with Retry-After.
+	MaxConcurrentUploads int `toml:"max_concurrent_uploads"`
+	// PerClientUploads caps one address's uploads in progress; more get 429 with Retry-After.
+	PerClientUploads int `toml:"per_client_uploads"`
+	// PerClientRate caps one address's requests per second (with a burst of twice that); more
+	// get 429 with Retry-After.
+	PerClientRate float64 `toml:"per_client_rate"`
+	// MinUploadRate cuts off an upload whose average rate stays below it (bytes per second)
+	// after MinRateGrace; a resumable upload keeps what arrived.
+	MinUploadRate Size `toml:"min_upload_rate"`
+	// MinRateGrace is how long an upload may be slow before MinUploadRate applies.
+	MinRateGrace Duration `toml:"min_rate_grace"`
+	// DailyQuota caps the bytes one uploader may store per UTC day: the JID of a Prosody
+	// token, else the client's address. Past it uploads get 429 until the day turns.
+	DailyQuota Size `toml:"daily_quota"`
 }
 
 // Resumable configures uploads that survive dropped connections and restarts: tus 1.0 and
@@ -189,7 +218,8 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage: Storage{Backend: "local", Path: "./data", Fsync: true},
+		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, MinFree: 256 * MiB},
+		Limits:  Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:    Auth{ClockSkew: Duration(30 * time.Second)},
 		Upload: Upload{
 			Prefix:          "/upload/",

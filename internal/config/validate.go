@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -29,6 +31,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxHeaderBytes < 4*KiB {
 		return bad("server.max_header_bytes", "must be at least 4KiB")
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			return bad("server.trusted_proxies", err.Error())
+		}
+	}
+	if c.Storage.MinFree < 0 {
+		return bad("storage.min_free", "must not be negative")
+	}
+	if c.Limits.MaxConcurrentUploads < 0 || c.Limits.PerClientUploads < 0 || c.Limits.PerClientRate < 0 || c.Limits.MinUploadRate < 0 || c.Limits.DailyQuota < 0 {
+		return bad("limits", "limits must not be negative (0 turns one off)")
 	}
 	switch c.Storage.Backend {
 	case "local":
@@ -185,4 +198,21 @@ func (d *Download) validate() error {
 		return bad("revalidate", "must be positive and at most 1m: a file another process removed is served until then")
 	}
 	return nil
+}
+
+// ParsePrefix reads an address ("192.0.2.1", "::1") or a CIDR ("10.0.0.0/8") as a prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

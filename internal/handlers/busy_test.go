@@ -28,8 +28,12 @@ func TestUploadRefusedWhenBudgetSpent(t *testing.T) {
 	var resp *http.Response
 	var rb []byte
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, rb = put(t, ts.v1URL("second.bin", 10), []byte("0123456789"))
+	refused := ""
+	for i := 0; time.Now().Before(deadline); i++ {
+		// Until the holder has its buffer an upload may still get one: each try takes a new
+		// name, so an early success does not turn the next try into a 409.
+		refused = "second-" + strconv.Itoa(i) + ".bin"
+		resp, rb = put(t, ts.v1URL(refused, 10), []byte("0123456789"))
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			break
 		}
@@ -41,7 +45,7 @@ func TestUploadRefusedWhenBudgetSpent(t *testing.T) {
 	if ra := resp.Header.Get("Retry-After"); ra == "" || strings.Trim(ra, "0123456789") != "" {
 		t.Fatalf("Retry-After %q", ra)
 	}
-	ts.assertNotStored(t, "second.bin")
+	ts.assertNotStored(t, refused)
 	holder.write(string(body[1000:]))
 	if r, _ := holder.readResponse(http.MethodPut); r.StatusCode != http.StatusCreated {
 		t.Fatalf("holder finished with %d", r.StatusCode)

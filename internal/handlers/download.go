@@ -1,10 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"path"
 
 	"fileserver/internal/streaming"
 )
@@ -25,39 +25,68 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	return s.serveFile(w, r, name)
 }
 
-// serveFile sends a stored file with http.ServeContent semantics through the engine.
+// serveFile sends a stored file with http.ServeContent semantics through the engine. Small
+// files come from memory (see downloadCache): a plain GET or HEAD, or one whose conditional
+// headers can be answered exactly, with precomputed headers and header and body in one write;
+// any other request for them (Range, If-Match...) through ServeContent on the cached bytes.
+// Other files go through ServeContent on a kept or newly opened handle, by sendfile.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) error {
-	obj, err := s.store.Open(r.Context(), name)
+	if info := infoFrom(r.Context()); info != nil && info.protocol == "" {
+		info.protocol = "get"
+	}
+	if f := s.downloads.lookup(r.Context(), name); f != nil {
+		s.serveSmall(w, r, f)
+		return nil
+	}
+	of, err := s.downloads.open(r.Context(), s.store, name)
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
-	meta := obj.Meta()
-	ctype := meta.ContentType
-	if ctype == "" {
-		ctype = storedType("", name)
+	meta := of.obj.Meta()
+	hdr := newFileHeaders(name, meta, of.obj.ModTime(), meta.Size)
+	if s.downloads.fits(meta.Size) {
+		if f := s.downloads.fill(of, hdr); f != nil {
+			of.obj.Close()
+			s.serveSmall(w, r, f)
+			return nil
+		}
 	}
+	defer s.downloads.done(of)
+	hdr.set(w.Header())
+	s.engine.ServeContent(w, r, "", of.obj.ModTime(), of.obj.Content(), s.downloadTransfer(w, r))
+	return nil
+}
+
+// serveSmall answers from a cached small file with the headers the uncached path would send.
+func (s *Server) serveSmall(w http.ResponseWriter, r *http.Request, f *smallFile) {
 	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", contentDisposition(inlineType(ctype), path.Base(name)))
-	// The canonical key is "Etag": ServeContent's precondition checks read it under that key.
-	h.Set("Etag", meta.ETag())
-	if d := reprDigest(meta.SHA256); d != "" {
-		h.Set("Repr-Digest", d)
+	f.hdr.set(h)
+	status, exact := f.hdr.precondition(r)
+	if !exact {
+		s.engine.ServeContent(w, r, "", f.hdr.modtime, bytes.NewReader(f.body), s.downloadTransfer(w, r))
+		return
 	}
-	h.Set("Cache-Control", "public, max-age=0, must-revalidate")
+	if status == http.StatusNotModified {
+		// As ServeContent does (RFC 9110 §15.4.5): no representation metadata beyond the
+		// validators, and no Last-Modified beside an ETag.
+		delete(h, "Content-Type")
+		delete(h, "Last-Modified")
+	} else {
+		h["Accept-Ranges"] = acceptRangesValue
+		h["Content-Length"] = f.hdr.length
+	}
+	s.engine.ServeBytes(w, r, status, f.body, s.downloadTransfer(w, r))
+}
+
+func (s *Server) downloadTransfer(w http.ResponseWriter, r *http.Request) streaming.Transfer {
 	rc := http.NewResponseController(w)
-	s.engine.ServeContent(w, r, "", obj.ModTime(), obj.Content(), streaming.Transfer{
+	return streaming.Transfer{
 		Protocol:    "get",
 		Direction:   streaming.Download,
 		Client:      remoteHost(r),
 		Idle:        s.cfg.Download.WriteIdleTimeout.D(),
 		SetDeadline: rc.SetWriteDeadline,
-	})
-	if info := infoFrom(r.Context()); info != nil && info.protocol == "" {
-		info.protocol = "get"
 	}
-	return nil
 }
 
 // reprDigest renders a hex SHA-256 as an RFC 9530 Repr-Digest value, so clients can verify

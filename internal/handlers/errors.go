@@ -77,6 +77,8 @@ func toHTTP(err error) *Error {
 		return m(http.StatusRequestEntityTooLarge, "upload too large")
 	case errors.Is(err, streaming.ErrBusy):
 		return m(http.StatusServiceUnavailable, "server busy, retry later")
+	case errors.Is(err, ErrTooSlow):
+		return m(http.StatusRequestTimeout, "upload slower than the minimum rate")
 	case errors.Is(err, streaming.ErrIdle):
 		return m(http.StatusRequestTimeout, "client sent nothing for too long")
 	case errors.Is(err, chunking.ErrNotFound):

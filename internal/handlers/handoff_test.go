@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -143,4 +145,36 @@ func TestHandoffStaleRequestHadEveryByte(t *testing.T) {
 	}
 	wantHeader(t, h, "Upload-Offset", strconv.Itoa(len(data)))
 	wantGetSHA256(t, u, data)
+}
+
+// putSessionID is the id the server keys a signed path's PUT session by.
+func putSessionID(name string) string {
+	sum := sha256.Sum256([]byte("put\x00" + name))
+	return "put-" + hex.EncodeToString(sum[:20])
+}
+
+// A plain PUT that stalls mid-body: HEAD on its signed URL takes the upload over at once and
+// reports the bytes that arrived, and a Content-Range PUT finishes it.
+func TestHandoffHeadCutsStalledPlainPut(t *testing.T) {
+	ts := newTestServer(t)
+	body := pattern(200_000, 9)
+	u := ts.v1URL("stalled.bin", len(body))
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPut, pathAndQuery(t, u), "Content-Length", strconv.Itoa(len(body))))
+	rc.write(string(body[:70_000]))
+	ts.waitPartialSize(t, putSessionID("stalled.bin"), 70_000)
+	resp, took := boundedDo(t, request(t, http.MethodHead, u, nil))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Upload-Offset") != "70000" {
+		t.Fatalf("HEAD during a stalled PUT: %d, Upload-Offset %q", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+	}
+	t.Logf("hand-off from a stalled plain PUT took %v", took)
+	rest, _ := put(t, u, body[70_000:], "Content-Range", fmt.Sprintf("bytes 70000-%d/%d", len(body)-1, len(body)))
+	if rest.StatusCode != http.StatusCreated {
+		t.Fatalf("finishing PUT: %d", rest.StatusCode)
+	}
+	ts.assertStored(t, "stalled.bin", body)
+	// An unsigned HEAD cannot take anyone's upload: it is just a download HEAD.
+	if r, _ := do(t, request(t, http.MethodHead, ts.fileURL("other.bin")+"?v=00", nil)); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD with a bogus signature and no upload: %d", r.StatusCode)
+	}
 }

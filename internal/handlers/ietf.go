@@ -98,12 +98,15 @@ func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
+	if err := s.checkQuota(w, r, g, r.ContentLength); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
 	meta := map[string]string{}
 	if name := dispositionName(r.Header.Get("Content-Disposition")); name != "" {
 		meta["filename"] = name
 	}
 	sess := chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Length: -1,
-		Uploader: g.Subject, FileExpires: g.Expires, Metadata: meta}
+		Uploader: s.uploaderKey(r, g), FileExpires: g.Expires, Metadata: meta}
 	if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}

@@ -21,6 +21,7 @@ type requestInfo struct {
 	bufferSize int
 	err        error
 	stats      *Stats
+	client     string // the client's address, forwarding headers of trusted proxies applied
 }
 
 type infoKey struct{}
@@ -52,11 +53,11 @@ func validRequestID(s string) bool {
 
 // logRequests gives every request an id (echoed as X-Request-Id) and writes one event when it
 // ends. The path is logged without its query, which holds signatures.
-func logRequests(log zerolog.Logger, stats *Stats) func(http.Handler) http.Handler {
+func logRequests(log zerolog.Logger, stats *Stats, px proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			info := &requestInfo{id: r.Header.Get("X-Request-Id"), stats: stats}
+			info := &requestInfo{id: r.Header.Get("X-Request-Id"), stats: stats, client: px.clientAddr(r)}
 			if !validRequestID(info.id) {
 				info.id = newRequestID()
 			}
@@ -107,9 +108,11 @@ func logRequests(log zerolog.Logger, stats *Stats) func(http.Handler) http.Handl
 	}
 }
 
-// remoteHost is the peer's address without its port. (Trusted-proxy handling of
-// X-Forwarded-For belongs here once proxies can be configured.)
+// remoteHost is the client's address: the peer's, or the one a trusted proxy forwarded for.
 func remoteHost(r *http.Request) string {
+	if info := infoFrom(r.Context()); info != nil && info.client != "" {
+		return info.client
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -69,7 +69,10 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.Expires, Uploader: g.Subject}
+	if err := s.checkQuota(w, r, g, want); err != nil {
+		return err
+	}
+	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.Expires, Uploader: s.uploaderKey(r, g)}
 	switch {
 	case s.uploads == nil:
 		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
@@ -79,12 +82,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 		return s.rangePut(w, r, name, cr, meta)
 	case isIETF(r):
 		return s.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
-			Length: want, ContentType: meta.ContentType, Uploader: g.Subject, FileExpires: g.Expires})
+			Length: want, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires})
 	default:
 		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
 		req.Meta = meta
 		sess := chunking.Session{ID: rangeID(name), Protocol: "put", Target: name, Length: want,
-			ContentType: meta.ContentType, Uploader: g.Subject, FileExpires: g.Expires}
+			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires}
 		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
 			return lengthError(err, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/storage"
@@ -123,17 +124,31 @@ func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, c
 }
 
 // signedHead answers HEAD on a signed upload URL while an upload there is unfinished: the
-// offset to continue from. The signature covers the upload's total length.
+// offset to continue from. The signature covers the upload's total length. A PUT still in
+// flight is cut off first (it keeps what it received), so the offset is final at once.
 func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string) (bool, error) {
-	sess, err := s.uploads.Get(r.Context(), rangeID(name))
-	if err != nil || sess.Completed || sess.Length < 0 {
+	id := rangeID(name)
+	length := int64(-1)
+	if sess, err := s.uploads.Get(r.Context(), id); err == nil && !sess.Completed {
+		length = sess.Length
+	} else if n, ok := s.uploads.PendingLength(id); ok {
+		length = n
+	}
+	if length < 0 {
 		return false, nil
 	}
-	if _, err := s.authorize(r, name, sess.Length); err != nil {
+	if _, err := s.authorize(r, name, length); err != nil {
 		return true, err
 	}
-	if sess, err = s.uploads.Sync(r.Context(), rangeID(name)); err != nil {
+	sess, err := s.uploads.Sync(r.Context(), id)
+	switch {
+	case errors.Is(err, chunking.ErrNotFound):
+		// The PUT it cut off had received nothing: start from zero.
+		sess = &chunking.Session{Length: length, Expires: time.Now()}
+	case err != nil:
 		return true, err
+	case sess.Completed:
+		return false, nil
 	}
 	h := w.Header()
 	h.Set("Upload-Offset", itoa(sess.Offset))

@@ -43,6 +43,9 @@ type Server struct {
 	stats    *Stats
 	draining atomic.Bool
 	handler  http.Handler
+
+	// downloads keeps small files and open handles for downloads; nil keeps nothing.
+	downloads *downloadCache
 }
 
 // New builds the router.
@@ -57,6 +60,7 @@ func New(o Options) *Server {
 		log:      o.Log,
 		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
 	}
+	s.downloads = newDownloadCache(o.Config.Download, o.Store)
 	if s.stats.HTTP == nil {
 		s.stats.HTTP = counters.NewHTTP()
 	}
@@ -65,7 +69,8 @@ func New(o Options) *Server {
 	if o.Uploads != nil {
 		resumablePrefix = o.Config.Resumable.Prefix
 	}
-	r.Use(logRequests(o.Log, s.stats), securityHeaders, cors(o.Config.CORS, resumablePrefix))
+	r.Use(logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies)), securityHeaders,
+		cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)

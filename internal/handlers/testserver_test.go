@@ -49,6 +49,7 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 	for _, m := range mods {
 		m(&cfg)
 	}
+	dataDir = cfg.Storage.Path // a test may move storage (onto a small tmpfs, say)
 	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: true})
 	if err != nil {
 		t.Fatal(err)

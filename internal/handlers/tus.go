@@ -130,12 +130,15 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkQuota(w, r, g, length); err != nil {
+		return err
+	}
 	if g.Scheme == hmacauth.SchemeToken && g.Size >= 0 && length >= 0 && g.Size != length {
 		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length does not match the token's filesize")
 	}
 	sess := chunking.Session{
 		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
-		Partial: partial, Uploader: g.Subject, FileExpires: g.Expires,
+		Partial: partial, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires,
 		ContentType: storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta)),
 	}
 	if !partial {
@@ -192,7 +195,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 // that arrived are kept, so the request still succeeds with the offset reached.
 func (s *Server) interrupted(err error) bool {
 	var te interface{ Timeout() bool }
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, streaming.ErrIdle) ||
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, streaming.ErrIdle) || errors.Is(err, ErrTooSlow) ||
 		errors.Is(err, chunking.ErrHandedOff) || errors.As(err, &te) && te.Timeout()
 }
 

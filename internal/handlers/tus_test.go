@@ -241,6 +241,9 @@ func TestTusCreateAndHead(t *testing.T) {
 	if !strings.HasPrefix(loc, ts.URL+"/files/") || len(uploadID(loc)) < 32 {
 		t.Fatalf("Location %q: want an absolute, unguessable URL under /files/", loc)
 	}
+	if lim := resp.Header.Get("Upload-Limit"); !strings.Contains(lim, "max-append-size=") {
+		t.Errorf("creation Upload-Limit %q does not offer the engine's chunk size", lim)
+	}
 	exp, err := http.ParseTime(resp.Header.Get("Upload-Expires"))
 	if err != nil || !exp.After(before) {
 		t.Fatalf("Upload-Expires %q: want an HTTP date in the future (%v)", resp.Header.Get("Upload-Expires"), err)
@@ -477,6 +480,23 @@ func TestTusBeyondLength(t *testing.T) {
 		resp, body = tusPatch(t, u, int(off), data[off:])
 		wantStatus(t, resp, body, http.StatusNoContent)
 	}
+	wantGetSHA256(t, u, data)
+
+	// The PATCH's bytes reach the length, then more follow: the upload is complete with
+	// exactly its length, and the excess is refused.
+	u = ts.tusNew(t, len(data))
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPatch, pathAndQuery(t, u), "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream",
+		"Upload-Offset", "0", "Content-Length", strconv.Itoa(len(data)+5)))
+	rc.write(string(data))
+	ts.waitPartialSize(t, uploadID(u), int64(len(data)))
+	rc.write("extra")
+	resp, body = rc.readResponse(http.MethodPatch)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("PATCH past the length: status %d (%q), want 413", resp.StatusCode, body)
+	}
+	h = tusHead(t, u)
+	wantHeader(t, h, "Upload-Offset", strconv.Itoa(len(data)))
 	wantGetSHA256(t, u, data)
 
 	// Same with a deferred length declared in the offending PATCH.

@@ -43,6 +43,8 @@ type Local struct {
 	files, bytes atomic.Int64
 	// deleted are told of every removed file (download caches).
 	deleted deleteHooks
+	// quota counts each uploader's bytes of the day (see UsedToday).
+	quota quotaBook
 }
 
 var _ Store = (*Local)(nil)
@@ -63,6 +65,7 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 		}
 	}
 	l := &Local{root: root, opts: opts}
+	l.loadQuota()
 	go l.recount()
 	return l, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openTest(t *testing.T) (*Local, string) {
@@ -277,5 +278,31 @@ func TestUsageFollowsCommitsAndDeletes(t *testing.T) {
 	l.recount()
 	if f, b := l.Usage(); f != 1 || b != 3 {
 		t.Fatalf("after recount: %d files %d bytes", f, b)
+	}
+}
+
+func TestQuotaSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := l.Create(context.Background(), "q.bin")
+	w.Write([]byte("12345"))
+	if _, err := w.Commit(context.Background(), Meta{Uploader: "romeo@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, err := OpenLocal(dir, LocalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	now := time.Now()
+	if got := l2.UsedToday("romeo@example.org", now); got != 5 {
+		t.Fatalf("used today after a restart: %d, want 5", got)
+	}
+	if got := l2.UsedToday("romeo@example.org", now.Add(48*time.Hour)); got != 0 {
+		t.Fatalf("used on another day: %d, want 0", got)
 	}
 }

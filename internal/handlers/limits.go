@@ -1,0 +1,246 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fileserver/internal/config"
+	"fileserver/internal/hmacauth"
+)
+
+// ErrTooSlow: an upload's average rate stayed below limits.min_upload_rate past the grace.
+var ErrTooSlow = errors.New("upload slower than the minimum rate")
+
+// limiter enforces [limits] and storage.min_free on requests before their body is read.
+type limiter struct {
+	cfg     config.Limits
+	minFree int64
+	space   func() (free int64, ok bool)
+	isUp    func(*http.Request) bool
+
+	inflight atomic.Int64
+	mu       sync.Mutex
+	clients  map[string]*clientState
+	sweptAt  time.Time
+}
+
+type clientState struct {
+	uploads int
+	tokens  float64
+	last    time.Time
+}
+
+// retryAfter is what Retry-After says when a limit refuses a request.
+const retryAfter = 5 * time.Second
+
+func (s *Server) newLimiter() *limiter {
+	l := &limiter{cfg: s.cfg.Limits, minFree: int64(s.cfg.Storage.MinFree), clients: map[string]*clientState{}}
+	if ds, ok := s.store.(interface {
+		DiskSpace() (free, total int64, err error)
+	}); ok {
+		l.space = func() (int64, bool) {
+			free, _, err := ds.DiskSpace()
+			return free, err == nil
+		}
+	}
+	prefixes := []string{s.cfg.Upload.Prefix}
+	if s.uploads != nil {
+		prefixes = append(prefixes, s.cfg.Resumable.Prefix)
+	}
+	l.isUp = func(r *http.Request) bool {
+		if r.Method != http.MethodPut && r.Method != http.MethodPost && r.Method != http.MethodPatch {
+			return false
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(r.URL.Path, strings.TrimSuffix(p, "/")) {
+				return true
+			}
+		}
+		return false
+	}
+	return l
+}
+
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+}
+
+// middleware refuses what a limit forbids, and holds upload slots for the request's length.
+func (l *limiter) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := remoteHost(r)
+		if wait, ok := l.allowRate(client); !ok {
+			setRetryAfter(w, wait)
+			writeError(w, r, errorf(http.StatusTooManyRequests, "too many requests from this address"))
+			return
+		}
+		if !l.isUp(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := l.checkSpace(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		release, err := l.acquireUpload(client)
+		if err != nil {
+			setRetryAfter(w, retryAfter)
+			writeError(w, r, err)
+			return
+		}
+		defer release()
+		if l.cfg.MinUploadRate > 0 && r.Body != nil && r.Body != http.NoBody {
+			r.Body = &minRateBody{ReadCloser: r.Body, min: float64(l.cfg.MinUploadRate),
+				grace: l.cfg.MinRateGrace.D(), start: time.Now()}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowRate takes a token from the client's bucket (rate per second, burst twice that).
+func (l *limiter) allowRate(client string) (time.Duration, bool) {
+	rate := l.cfg.PerClientRate
+	if rate <= 0 {
+		return 0, true
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	c := l.client(client, now)
+	burst := math.Max(2*rate, 1)
+	c.tokens = math.Min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
+	c.last = now
+	if c.tokens < 1 {
+		return time.Duration((1 - c.tokens) / rate * float64(time.Second)), false
+	}
+	c.tokens--
+	return 0, true
+}
+
+func (l *limiter) client(addr string, now time.Time) *clientState {
+	c := l.clients[addr]
+	if c == nil {
+		c = &clientState{tokens: math.Max(2*l.cfg.PerClientRate, 1), last: now}
+		l.clients[addr] = c
+	}
+	return c
+}
+
+// sweep forgets clients idle for a minute with no upload running, so the map stays small.
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.sweptAt) < time.Minute && len(l.clients) < 10000 {
+		return
+	}
+	l.sweptAt = now
+	for k, c := range l.clients {
+		if c.uploads == 0 && now.Sub(c.last) > time.Minute {
+			delete(l.clients, k)
+		}
+	}
+}
+
+// acquireUpload takes a server-wide and a per-client upload slot.
+func (l *limiter) acquireUpload(client string) (release func(), err error) {
+	if max := int64(l.cfg.MaxConcurrentUploads); max > 0 {
+		if l.inflight.Add(1) > max {
+			l.inflight.Add(-1)
+			return nil, errorf(http.StatusServiceUnavailable, "too many uploads in progress, retry later")
+		}
+	}
+	perClient := l.cfg.PerClientUploads
+	if perClient > 0 {
+		l.mu.Lock()
+		c := l.client(client, time.Now())
+		if c.uploads >= perClient {
+			l.mu.Unlock()
+			if l.cfg.MaxConcurrentUploads > 0 {
+				l.inflight.Add(-1)
+			}
+			return nil, errorf(http.StatusTooManyRequests, "too many uploads in progress from this address")
+		}
+		c.uploads++
+		l.mu.Unlock()
+	}
+	return func() {
+		if l.cfg.MaxConcurrentUploads > 0 {
+			l.inflight.Add(-1)
+		}
+		if perClient > 0 {
+			l.mu.Lock()
+			if c := l.clients[client]; c != nil {
+				c.uploads--
+				c.last = time.Now()
+			}
+			l.mu.Unlock()
+		}
+	}, nil
+}
+
+// checkSpace refuses, with 507, an upload that would take the filesystem below min_free.
+func (l *limiter) checkSpace(r *http.Request) error {
+	if l.minFree <= 0 || l.space == nil {
+		return nil
+	}
+	free, ok := l.space()
+	if !ok {
+		return nil
+	}
+	if free-max(r.ContentLength, 0) < l.minFree {
+		return errorf(http.StatusInsufficientStorage, "not enough storage space")
+	}
+	return nil
+}
+
+// minRateBody ends an upload whose average rate is below min once grace has passed.
+type minRateBody struct {
+	io.ReadCloser
+	min   float64
+	grace time.Duration
+	start time.Time
+	n     int64
+}
+
+func (b *minRateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if el := time.Since(b.start); el > b.grace && float64(b.n)/el.Seconds() < b.min && err == nil {
+		return n, ErrTooSlow
+	}
+	return n, err
+}
+
+// uploaderKey names who an upload is charged to: the JID a token names, else the address.
+func (s *Server) uploaderKey(r *http.Request, g hmacauth.Grant) string {
+	if g.Subject != "" {
+		return g.Subject
+	}
+	return "addr:" + remoteHost(r)
+}
+
+// checkQuota refuses, with 429 and a Retry-After that points at the next UTC day, an upload
+// of size bytes (-1 unknown) that would take its uploader past limits.daily_quota.
+func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, g hmacauth.Grant, size int64) error {
+	quota := int64(s.cfg.Limits.DailyQuota)
+	book, ok := s.store.(interface {
+		UsedToday(uploader string, now time.Time) int64
+	})
+	if quota <= 0 || !ok {
+		return nil
+	}
+	now := time.Now()
+	used := book.UsedToday(s.uploaderKey(r, g), now)
+	if used+max(size, 0) > quota || size < 0 && used >= quota {
+		tomorrow := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		setRetryAfter(w, tomorrow.Sub(now))
+		return errorf(http.StatusTooManyRequests, "daily upload quota exceeded")
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package handlers_test
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"fileserver/internal/config"
+)
+
+func getWith(t *testing.T, u string, hdr ...string) int {
+	t.Helper()
+	resp, _ := get(t, u, hdr...)
+	return resp.StatusCode
+}
+
+// A client's address comes from X-Forwarded-For only when the peer is a trusted proxy, so
+// spoofing the header does not escape the per-client rate.
+func TestPerClientRateAndTrustedProxies(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		ts := newTestServer(t, func(c *config.Config) {
+			c.Limits.PerClientRate = 1 // bursts of 2
+			if trusted {
+				c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+			}
+		})
+		u := ts.fileURL("nothing")
+		codes := []int{
+			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
+			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
+			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
+			getWith(t, u, "X-Forwarded-For", "198.51.100.9"),
+		}
+		if codes[2] != http.StatusTooManyRequests {
+			t.Fatalf("trusted=%v: third request from one client got %d, want 429", trusted, codes[2])
+		}
+		want := http.StatusTooManyRequests // untrusted: the header is ignored, all one client
+		if trusted {
+			want = http.StatusNotFound // trusted: another client, its own bucket
+		}
+		if codes[3] != want {
+			t.Fatalf("trusted=%v: request for another forwarded client got %d, want %d", trusted, codes[3], want)
+		}
+	}
+	ts := newTestServer(t, func(c *config.Config) { c.Limits.PerClientRate = 1 })
+	getWith(t, ts.fileURL("a"))
+	getWith(t, ts.fileURL("a"))
+	resp, _ := get(t, ts.fileURL("a"))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("rate limited response %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// holdUpload starts an upload on a raw connection that sends half its body and waits.
+func holdUpload(t *testing.T, ts *testServer, name string, body []byte) *rawConn {
+	t.Helper()
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPut, pathAndQuery(t, ts.v1URL(name, len(body))),
+		"Content-Length", strconv.Itoa(len(body))) + string(body[:len(body)/2]))
+	ts.waitUploading(t, name)
+	return rc
+}
+
+// waitUploading waits until an upload of name has reached the server.
+func (ts *testServer) waitUploading(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if ents, _ := os.ReadDir(filepath.Join(ts.dataDir, "partial")); len(ents) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("upload of %s never started", name)
+}
+
+func TestConcurrentUploadLimits(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*config.Config)
+		want int
+	}{
+		{"per client", func(c *config.Config) { c.Limits.PerClientUploads = 1 }, http.StatusTooManyRequests},
+		{"server-wide", func(c *config.Config) { c.Limits.MaxConcurrentUploads = 1 }, http.StatusServiceUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, tc.mod)
+			body := pattern(4000, 3)
+			holder := holdUpload(t, ts, "first.bin", body)
+			resp, rb := put(t, ts.v1URL("second.bin", 3), []byte("abc"))
+			if resp.StatusCode != tc.want || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("second upload: %d %q (Retry-After %q), want %d", resp.StatusCode, rb, resp.Header.Get("Retry-After"), tc.want)
+			}
+			// Downloads are not uploads: they pass.
+			if code := getWith(t, ts.fileURL("nothing")); code != http.StatusNotFound {
+				t.Fatalf("download during a held upload: %d", code)
+			}
+			holder.write(string(body[len(body)/2:]))
+			if r, _ := holder.readResponse(http.MethodPut); r.StatusCode != http.StatusCreated {
+				t.Fatalf("held upload ended with %d", r.StatusCode)
+			}
+			ts.assertStored(t, "first.bin", body)
+			if resp, _ := put(t, ts.v1URL("second.bin", 3), []byte("abc")); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("after the slot freed: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// A trickling client is cut off after the grace; a tus upload keeps what arrived.
+func TestMinUploadRate(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.MinUploadRate = 100 * config.KiB
+		c.Limits.MinRateGrace = config.Duration(200 * time.Millisecond)
+	})
+	loc := ts.tusCreateForLimits(t, 100_000)
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPatch, pathAndQuery(t, loc), "Tus-Resumable", "1.0.0",
+		"Content-Type", "application/offset+octet-stream", "Upload-Offset", "0", "Content-Length", "100000"))
+	sent := 0
+	for i := 0; i < 40; i++ { // about 100 bytes every 25 ms: far below 100 KiB/s
+		if _, err := rc.c.Write(pattern(100, byte(i))); err != nil {
+			break
+		}
+		sent += 100
+		time.Sleep(25 * time.Millisecond)
+	}
+	rc.c.CloseWrite()
+	resp, _ := rc.readResponse(http.MethodPatch)
+	if resp.StatusCode >= 500 {
+		t.Fatalf("slow PATCH ended with %d", resp.StatusCode)
+	}
+	head, _ := do(t, request(t, http.MethodHead, loc, nil, "Tus-Resumable", "1.0.0"))
+	off, _ := strconv.Atoi(head.Header.Get("Upload-Offset"))
+	if off == 0 || off > sent {
+		t.Fatalf("offset after the cut %d, sent %d: the bytes that arrived must be kept", off, sent)
+	}
+}
+
+func (ts *testServer) tusCreateForLimits(t *testing.T, length int) string {
+	t.Helper()
+	u := ts.URL + "/files/?" + v3Query(http.MethodPost, "/files/")
+	resp, body := do(t, request(t, http.MethodPost, u, nil, "Tus-Resumable", "1.0.0", "Upload-Length", strconv.Itoa(length)))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("tus create: %d %q", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// Below storage.min_free an upload is refused before its body is read.
+func TestMinFreeRefusesUploads(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Storage.MinFree = 1 << 60 })
+	resp, rb := put(t, ts.v1URL("big.bin", 10), []byte("0123456789"))
+	if resp.StatusCode != http.StatusInsufficientStorage {
+		t.Fatalf("upload below the floor: %d %q", resp.StatusCode, rb)
+	}
+	ts.assertNotStored(t, "big.bin")
+}
+
+// A disk that fills mid-upload gives 507 and leaves nothing behind; what was stored before
+// is intact. The test mounts a 2 MiB tmpfs, which needs root.
+func TestDiskFullMidUpload(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Storage.Path = filepath.Join(dir, "data")
+		c.Storage.MinFree = 0
+	})
+	small := pattern(300_000, 1)
+	ts.upload(t, "kept.bin", small)
+	big := pattern(3<<20, 2)
+	resp, rb := put(t, ts.v1URL("big.bin", len(big)), big)
+	if resp.StatusCode != http.StatusInsufficientStorage {
+		t.Fatalf("upload past a full disk: %d %q", resp.StatusCode, rb)
+	}
+	ts.assertNotStored(t, "big.bin")
+	ts.assertStored(t, "kept.bin", small)
+	for _, sub := range []string{"partial", "tmp"} {
+		if ents, _ := os.ReadDir(filepath.Join(dir, "data", sub)); len(ents) != 0 {
+			t.Errorf("%s/ keeps %d entries after a full disk", sub, len(ents))
+		}
+	}
+	// Space is back: a small upload succeeds again.
+	ts.upload(t, "after.bin", pattern(100_000, 3))
+}
+
+// The daily quota is kept per uploader: the JID in a token, else the address.
+func TestDailyQuota(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Limits.DailyQuota = 1000 })
+	if resp, _ := put(t, ts.v1URL("one.bin", 600), pattern(600, 1)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("first upload: %d", resp.StatusCode)
+	}
+	resp, rb := put(t, ts.v1URL("two.bin", 600), pattern(600, 2))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over quota: %d %q Retry-After %q", resp.StatusCode, rb, resp.Header.Get("Retry-After"))
+	}
+	ts.assertNotStored(t, "two.bin")
+	// Another uploader, named by its token, has a quota of its own.
+	c := tokenClaims("slot1", "three.bin", 600)
+	c.Sub = "juliet@example.org"
+	if resp, rb := put(t, ts.fileURL("slot1/three.bin"), pattern(600, 3), "Authorization", bearer(c)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("token uploader: %d %q", resp.StatusCode, rb)
+	}
+}

@@ -1,0 +1,86 @@
+package streaming
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// Listener wraps a TCP listener so that ServeBytes can send an HTTP/1 response's header and
+// body in one write. net/http writes a response through a 4 KiB buffer: a 4 KiB body and
+// its header leave in two writes, two segments, and two wake-ups of the client, which costs a
+// small-file GET about a sixth of its rate. Connections are otherwise untouched: sendfile,
+// CloseWrite, deadlines and TCP_INFO reach the *net.TCPConn underneath.
+func Listener(l net.Listener) net.Listener { return listener{l} }
+
+type listener struct{ net.Listener }
+
+func (l listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		return &coalescingConn{TCPConn: tc}, nil
+	}
+	return c, err
+}
+
+// holdPool keeps the buffers that gather a held response.
+var holdPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// coalescingConn gathers what is written between hold and release and sends it in one write.
+type coalescingConn struct {
+	*net.TCPConn
+	mu   sync.Mutex
+	held *[]byte // nil unless held
+}
+
+// NetConn is the connection underneath, for TCP_INFO.
+func (c *coalescingConn) NetConn() net.Conn { return c.TCPConn }
+
+func (c *coalescingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.held != nil {
+		*c.held = append(*c.held, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.TCPConn.Write(p)
+}
+
+// ReadFrom keeps sendfile (net/http asks the connection for io.ReaderFrom) after sending
+// anything still held.
+func (c *coalescingConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.release(); err != nil {
+		return 0, err
+	}
+	return c.TCPConn.ReadFrom(r)
+}
+
+// hold starts gathering writes.
+func (c *coalescingConn) hold() {
+	c.mu.Lock()
+	if c.held == nil {
+		c.held = holdPool.Get().(*[]byte)
+	}
+	c.mu.Unlock()
+}
+
+// release sends what was gathered in one write and stops gathering.
+func (c *coalescingConn) release() error {
+	c.mu.Lock()
+	b := c.held
+	c.held = nil
+	c.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	var err error
+	if len(*b) > 0 {
+		_, err = c.TCPConn.Write(*b)
+	}
+	if cap(*b) <= 128<<10 {
+		*b = (*b)[:0]
+		holdPool.Put(b)
+	}
+	return err
+}
