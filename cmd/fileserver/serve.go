@@ -75,7 +75,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if created {
 		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
-	store, err := storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: true})
+	store, err := storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum})
 	if err != nil {
 		return err
 	}
@@ -99,6 +99,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		uploads = chunking.New(sessions, store, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+			SkipDigest: !cfg.Storage.Checksum,
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}

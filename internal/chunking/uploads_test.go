@@ -320,3 +320,18 @@ func TestConcat(t *testing.T) {
 		t.Fatalf("concat with an unfinished part: %v", err)
 	}
 }
+
+func TestSkipDigest(t *testing.T) {
+	f := newFixture(t, 0)
+	f.u.opts.SkipDigest = true
+	ctx := context.Background()
+	s, _ := f.u.Create(ctx, Session{Target: "nd.bin", Length: 6})
+	f.u.Append(ctx, s.ID, body(0, []byte("abc")))
+	s, err := f.u.Append(ctx, s.ID, body(3, []byte("def")))
+	if err != nil || !s.Completed || s.SHA256 != "" || len(s.HashState) != 0 {
+		t.Fatalf("without a digest: %v %+v", err, s)
+	}
+	if string(f.stored(t, "nd.bin")) != "abcdef" {
+		t.Fatal("content")
+	}
+}

@@ -52,6 +52,10 @@ type Storage struct {
 	Path string `toml:"path"`
 	// Fsync makes every upload durable (file and directory synced) before its 201.
 	Fsync bool `toml:"fsync"`
+	// Checksum keeps a SHA-256 of every upload, computed while it streams in: clients get it
+	// as Repr-Digest (fileserver upload checks it) and downloads a content-based ETag. It
+	// costs about 0.6 CPU-seconds per GB received.
+	Checksum bool `toml:"checksum"`
 	// MinFree is the free space the filesystem must keep: an upload that would go below it
 	// is refused with 507 before its body is read. 0 turns the floor off (a full disk still
 	// gives 507 and leaves nothing half-written).
@@ -218,7 +222,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, MinFree: 256 * MiB},
+		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, MinFree: 256 * MiB},
 		Limits:  Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:    Auth{ClockSkew: Duration(30 * time.Second)},
 		Upload: Upload{

@@ -63,6 +63,7 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 		}
 		uploads = chunking.New(sessions, store, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+			SkipDigest: !cfg.Storage.Checksum,
 		})
 	}
 	h := handlers.New(handlers.Options{
