@@ -1,6 +1,7 @@
 package chunking
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding"
@@ -249,7 +250,7 @@ func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, erro
 		dst = io.MultiWriter(writers...)
 	}
 	n, copyErr := req.Copy(dst, limit)
-	if req.Checksum != nil && copyErr == nil && !equalBytes(req.Checksum.Sum(nil), req.ChecksumWant) {
+	if req.Checksum != nil && copyErr == nil && !bytes.Equal(req.Checksum.Sum(nil), req.ChecksumWant) {
 		p.Truncate(s.Offset)
 		return 0, ErrChecksum
 	}
@@ -450,16 +451,4 @@ func restoreHash(state []byte) (hash.Hash, error) {
 		return nil, fmt.Errorf("chunking: restore checksum state: %w", err)
 	}
 	return h, nil
-}
-
-func equalBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,20 +122,19 @@ func TestUploadBothProtocolsVerified(t *testing.T) {
 }
 
 // cutProxy forwards TCP to target but cuts the first `cuts` connections after `after` bytes
-// from the client: a network that drops mid-request.
+// in one direction (requests when upstream is set, responses otherwise): a network that
+// drops mid-transfer.
 type cutProxy struct {
-	ln    net.Listener
-	cuts  atomic.Int32
-	after int64
-	wg    sync.WaitGroup
+	ln   net.Listener
+	cuts atomic.Int32
 }
 
-func newCutProxy(t *testing.T, target string, cuts int32, after int64) *cutProxy {
+func newCutProxy(t *testing.T, target string, cuts int32, after int64, upstream bool) *cutProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, after: after}
+	p := &cutProxy{ln: ln}
 	p.cuts.Store(cuts)
 	go func() {
 		for {
@@ -151,18 +149,14 @@ func newCutProxy(t *testing.T, target string, cuts int32, after int64) *cutProxy
 			}
 			limit := int64(1 << 62)
 			if p.cuts.Add(-1) >= 0 {
-				limit = p.after
+				limit = after
 			}
-			go func() {
-				io.CopyN(up, c, limit)
-				c.Close()
-				up.Close()
-			}()
-			go func() {
-				io.Copy(c, up)
-				c.Close()
-				up.Close()
-			}()
+			upLimit, downLimit := int64(1<<62), limit
+			if upstream {
+				upLimit, downLimit = limit, 1<<62
+			}
+			go func() { io.CopyN(up, c, upLimit); c.Close(); up.Close() }()
+			go func() { io.CopyN(c, up, downLimit); c.Close(); up.Close() }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
@@ -175,7 +169,7 @@ func (p *cutProxy) addr() string { return p.ln.Addr().String() }
 // server's offset each time and finishes with the right bytes.
 func TestUploadSurvivesDroppedConnections(t *testing.T) {
 	s := startServer(t, "", t.TempDir())
-	proxy := newCutProxy(t, s.addr, 3, 700_000)
+	proxy := newCutProxy(t, s.addr, 3, 700_000, true)
 	path, sum := randomFile(t, 3<<20)
 	endpoint := "http://" + proxy.addr() + s.endpoint()[len("http://"+s.addr):]
 	u := &client.Upload{Endpoint: endpoint, ChunkSize: 2 << 20,
@@ -241,7 +235,7 @@ func TestDownloadResumesWithIfRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Cut the response side: a proxy that closes downloads after 1 MB.
-	cutter := newResponseCutter(t, s.addr, 2, 1_000_000)
+	cutter := newCutProxy(t, s.addr, 2, 1_000_000, false)
 	fileURL := "http://" + cutter.addr() + res.FileURL[len("http://"+s.addr):]
 	out := filepath.Join(t.TempDir(), "out.bin")
 	d := &client.Download{URL: fileURL, Retry: client.Retry{Attempts: 5, Base: time.Millisecond, Max: 5 * time.Millisecond},
@@ -291,42 +285,3 @@ func TestPermanentErrorsStop(t *testing.T) {
 		t.Fatalf("unsigned creation: %v, want a 403 without retries", err)
 	}
 }
-
-// responseCutter forwards TCP but cuts the first `cuts` connections after `after` bytes of
-// response.
-type responseCutter struct {
-	ln   net.Listener
-	cuts atomic.Int32
-}
-
-func newResponseCutter(t *testing.T, target string, cuts int32, after int64) *responseCutter {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &responseCutter{ln: ln}
-	p.cuts.Store(cuts)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			limit := int64(1 << 62)
-			if p.cuts.Add(-1) >= 0 {
-				limit = after
-			}
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.CopyN(c, up, limit); c.Close(); up.Close() }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return p
-}
-
-func (p *responseCutter) addr() string { return p.ln.Addr().String() }
