@@ -6,7 +6,7 @@
 # can be judged before/after against the same nginx. Usage: bench/get.sh [rounds]
 # Env: BENCH_DIR, SIZE_MIB (1024; range.lua addresses 1 GiB), WRK_SECONDS (5),
 # FS_DOWNLOAD (extra [download] TOML lines for fileserver), FS_BEFORE, ONLY (small or range:
-# run just that part).
+# run just that part), FS_AFTER (a binary to run instead of the fresh build).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
@@ -27,7 +27,7 @@ declare -A URL
 URL[nginx]="http://127.0.0.1:$np/upload"
 servers="nginx fileserver"
 fp=$(free_port)
-FS_EXTRA_DOWNLOAD=${FS_DOWNLOAD:-} start_fileserver "$fp" "$BENCH_DIR/fs-data"
+FS_BIN=${FS_AFTER:-$BENCH_DIR/fileserver} FS_EXTRA_DOWNLOAD=${FS_DOWNLOAD:-} start_fileserver "$fp" "$BENCH_DIR/fs-data"
 URL[fileserver]="http://127.0.0.1:$fp/upload"
 if [ -n "${FS_BEFORE:-}" ]; then
 	bp=$(free_port)
@@ -67,6 +67,8 @@ for r in $(seq "$ROUNDS"); do
 done
 
 med() { echo "$1" | tr ' ' '\n' | grep . | median; }
+# pr A B -> the median of the per-round ratios B/A: load that drifts between rounds cancels.
+pr() { paste <(echo "$1" | tr ' ' '\n' | grep .) <(echo "$2" | tr ' ' '\n' | grep .) | awk '{print $2 / $1}' | median; }
 printf '%-24s %12s %12s %7s' metric nginx fileserver ratio
 [ -n "${FS_BEFORE:-}" ] && printf ' %12s %7s' before ratio
 echo
@@ -80,6 +82,8 @@ for m in small range; do
 		bv=$(med "${R[${m}_before]}")
 		awk -v n="$nv" -v b="$bv" 'BEGIN {printf " %12.0f %6.2fx", b, b / n}'
 	fi
+	printf '   per-round ratio median: %.2fx' "$(pr "${R[${m}_nginx]}" "${R[${m}_fileserver]}")"
+	[ -n "${FS_BEFORE:-}" ] && printf ', before %.2fx' "$(pr "${R[${m}_nginx]}" "${R[${m}_before]}")"
 	echo
 done
 echo "rounds=$ROUNDS wrk=${WRK_SECONDS}s cpus=$(nproc) kernel=$(uname -r) nginx=$(nginx -v 2>&1 | sed 's/.*\///')"

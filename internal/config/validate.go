@@ -179,13 +179,8 @@ func (s *Streaming) validate() error {
 // validate checks [download]: cache bounds that are either off or make sense together.
 func (d *Download) validate() error {
 	bad := func(key, reason string) error { return &Error{Key: "download." + key, Reason: reason} }
-	if d.WriteIdleTimeout < 0 {
-		return bad("write_idle_timeout", "must not be negative")
-	}
-	if d.SmallFileCache < 0 {
-		return bad("small_file_cache", "must not be negative")
-	}
-	if d.SmallFileMax < 0 || d.SmallFileMax > 16*MiB {
+	// Negative sizes and durations do not parse.
+	if d.SmallFileMax > 16*MiB {
 		return bad("small_file_max", "must be between 0 and 16MiB")
 	}
 	if d.SmallFileCache > 0 && d.SmallFileMax > d.SmallFileCache {

@@ -19,12 +19,17 @@ func TestUploadRefusedWhenBudgetSpent(t *testing.T) {
 		c.Streaming.BufferSize = 64 * config.KiB
 		c.Streaming.MemoryBudget = 64 * config.KiB
 		c.Streaming.OnBudgetExhausted = "refuse"
+		// Fixed buffers: an adaptive engine would shrink the stalled holder's buffer and so
+		// make room for the second upload.
+		c.Streaming.Adaptive = false
 	})
 	body := pattern(100_000, 7)
 	holder := ts.dial(t)
 	holder.write(rawRequest(http.MethodPut, pathAndQuery(t, ts.v1URL("held.bin", len(body))),
 		"Content-Length", strconv.Itoa(len(body))) + string(body[:1000]))
-	// Wait until the holder's transfer has its buffer: a second upload then finds none.
+	// Wait until the holder's transfer is copying (so it has its buffer): a second upload
+	// then finds none.
+	ts.waitUploading(t, "held.bin")
 	var resp *http.Response
 	var rb []byte
 	deadline := time.Now().Add(5 * time.Second)

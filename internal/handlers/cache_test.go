@@ -288,10 +288,18 @@ func TestCachedDownloadsCounted(t *testing.T) {
 	for range 5 {
 		get(t, p.url(p.cached, "c/x.bin"))
 	}
+	// The server counts a transfer once its write returns, which may be just after the
+	// client has read the response: wait (bounded) for the count to settle.
 	var n, bytes int64
-	for k, v := range p.engine.Stats().Transfers() {
-		if k.Protocol == "get" && k.Direction == streaming.Download && k.Result == "ok" {
-			n, bytes = n+v.Count, bytes+v.Bytes
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		n, bytes = 0, 0
+		for k, v := range p.engine.Stats().Transfers() {
+			if k.Protocol == "get" && k.Direction == streaming.Download && k.Result == "ok" {
+				n, bytes = n+v.Count, bytes+v.Bytes
+			}
+		}
+		if n >= 5 {
+			break
 		}
 	}
 	if n != 5 || bytes != 5*4096 {

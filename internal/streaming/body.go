@@ -22,7 +22,6 @@ func (e *Engine) ServeBytes(w http.ResponseWriter, r *http.Request, status int, 
 		e.stats.TTFB.With(t.Protocol).Observe(time.Since(start).Seconds())
 		return done(Result{}, nil)
 	}
-	dl := newDeadline(t.Idle, t.SetDeadline)
 	var held *coalescingConn
 	if c, ok := connFrom(r.Context()).(*coalescingConn); ok && r.ProtoMajor == 1 && len(body) <= maxHeldBody {
 		held = c
@@ -30,19 +29,23 @@ func (e *Engine) ServeBytes(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	w.WriteHeader(status)
 	e.stats.TTFB.With(t.Protocol).Observe(time.Since(start).Seconds())
-	dl.arm()
-	n, err := w.Write(body)
 	if held != nil {
+		// Everything up to release only fills memory; release writes, with its own deadline.
+		n, err := w.Write(body)
 		if err == nil {
 			err = http.NewResponseController(w).Flush()
 		}
-		if rerr := held.release(); err == nil {
+		if rerr := held.release(t.Idle); err == nil {
 			err = rerr
 		}
+		if isTimeout(err) {
+			err = ErrIdle
+		}
+		return done(Result{Bytes: int64(n)}, err)
 	}
+	dl := newDeadline(t.Idle, t.SetDeadline)
+	dl.arm()
+	n, err := w.Write(body)
 	dl.disarm()
-	if err != nil {
-		err = dl.explain(err)
-	}
-	return done(Result{Bytes: int64(n)}, err)
+	return done(Result{Bytes: int64(n)}, dl.explain(err))
 }

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // Listener wraps a TCP listener so that ServeBytes can send an HTTP/1 response's header and
@@ -50,7 +52,7 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 // ReadFrom keeps sendfile (net/http asks the connection for io.ReaderFrom) after sending
 // anything still held.
 func (c *coalescingConn) ReadFrom(r io.Reader) (int64, error) {
-	if err := c.release(); err != nil {
+	if err := c.release(0); err != nil {
 		return 0, err
 	}
 	return c.TCPConn.ReadFrom(r)
@@ -65,8 +67,11 @@ func (c *coalescingConn) hold() {
 	c.mu.Unlock()
 }
 
-// release sends what was gathered in one write and stops gathering.
-func (c *coalescingConn) release() error {
+// release sends what was gathered in one write and stops gathering. A write that the socket
+// takes at once (the usual case for a small response) needs no deadline; only when the
+// client's window is full does the wait get one, idle from then (0: none), so a client that
+// reads nothing is cut off and a prompt one costs no timer.
+func (c *coalescingConn) release(idle time.Duration) error {
 	c.mu.Lock()
 	b := c.held
 	c.held = nil
@@ -74,13 +79,50 @@ func (c *coalescingConn) release() error {
 	if b == nil {
 		return nil
 	}
-	var err error
-	if len(*b) > 0 {
-		_, err = c.TCPConn.Write(*b)
-	}
+	err := c.writeAll(*b, idle)
 	if cap(*b) <= 128<<10 {
 		*b = (*b)[:0]
 		holdPool.Put(b)
+	}
+	return err
+}
+
+func (c *coalescingConn) writeAll(p []byte, idle time.Duration) error {
+	raw, err := c.TCPConn.SyscallConn()
+	if err != nil {
+		_, err = c.TCPConn.Write(p)
+		return err
+	}
+	var werr error
+	armed := false
+	err = raw.Write(func(fd uintptr) bool {
+		for len(p) > 0 {
+			n, err := syscall.Write(int(fd), p)
+			if n > 0 {
+				p = p[n:]
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				if idle > 0 && !armed {
+					armed = c.TCPConn.SetWriteDeadline(time.Now().Add(idle)) == nil
+				}
+				return false // wait until writable
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				werr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	})
+	if armed {
+		c.TCPConn.SetWriteDeadline(time.Time{})
+	}
+	if err == nil {
+		err = werr
 	}
 	return err
 }

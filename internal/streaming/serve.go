@@ -91,6 +91,13 @@ func (c readFromWriter) ReadFrom(src io.Reader) (int64, error) {
 		c.n += n
 		return n, c.note(err)
 	}
+	// Send the header now: net/http would otherwise read the file's first 512 bytes to send
+	// them with it (for sniffing, which a set Content-Type makes moot), one more read and copy
+	// per download; this way every byte of the file leaves by sendfile.
+	c.dl.arm()
+	if err := http.NewResponseController(c.ResponseWriter).Flush(); err != nil {
+		return 0, c.note(err)
+	}
 	var total int64
 	for remain != 0 {
 		seg := int64(sendSegment)
