@@ -120,7 +120,7 @@ func (p *localPartial) AppendAt(offset int64) (io.Writer, error) {
 	if _, err := p.f.Seek(offset, io.SeekStart); err != nil {
 		return nil, mapErr("seek partial", err)
 	}
-	w := &partialWriter{f: p.f}
+	w := &partialWriter{f: p.f, base: offset}
 	if p.store.opts.Fsync {
 		w.flusher = newRangeFlusherAt(p.f, offset)
 	}
@@ -168,8 +168,12 @@ func (p *localPartial) Close() error { return p.f.Close() }
 type partialWriter struct {
 	f       *os.File
 	flusher *rangeFlusher
+	base    int64 // file offset where this writer started
 	n       int64
 }
+
+// Preallocate implements Preallocator: it reserves the n bytes after what this writer wrote.
+func (w *partialWriter) Preallocate(n int64) error { return preallocate(w.f, w.base+w.n, n) }
 
 func (w *partialWriter) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)

@@ -21,7 +21,66 @@ type localWriter struct {
 	hash    hash.Hash
 	flusher *rangeFlusher
 	n       int64
+	alloc   int64 // end of the space Preallocate reserved (0: none)
 	done    bool
+}
+
+// Preallocator is an optional capability of the writers Local hands out (Create's Writer and
+// Partial.AppendAt's io.Writer): reserve the disk space of the next n bytes before they
+// arrive, when the length is announced. A full device (or quota) is ErrNoSpace, before any
+// byte of the body is read, so the caller can answer 507 at once; a filesystem without
+// fallocate(2) is not an error. The reservation is fallocate mode 0, which also sets the
+// file's size to the current position + n at once: measured on ext4 (bench/README.md,
+// "Ingest: what we tried") it takes 4-28 % off the CPU of a durable 1 GiB PUT and 1-16 % off
+// its time, because the writes no longer extend the file (FALLOC_FL_KEEP_SIZE gained
+// nothing). So bytes past what was written read as zeros until the data arrives: a Writer
+// trims them at Commit, and a Partial's caller must Truncate to what it wrote when an append
+// ends short (Commit truncates to the committed length anyway).
+type Preallocator interface {
+	Preallocate(n int64) error
+}
+
+var (
+	_ Preallocator = (*localWriter)(nil)
+	_ Preallocator = (*partialWriter)(nil)
+)
+
+// Preallocate implements Preallocator.
+func (w *localWriter) Preallocate(n int64) error {
+	if w.done {
+		return errors.New("storage: preallocate after commit or abort")
+	}
+	if err := preallocate(w.f, w.n, n); err != nil {
+		return err
+	}
+	w.alloc = max(w.alloc, w.n+n)
+	return nil
+}
+
+// fallocate is a variable so tests can make the device full.
+var fallocate = unix.Fallocate
+
+// preallocate reserves [off, off+n) of f (see Preallocator). On failure it gives back what
+// a partly successful fallocate took, by truncating to off, which is the file's size when
+// the writers call it.
+func preallocate(f *os.File, off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	var err error
+	for {
+		if err = fallocate(int(f.Fd()), 0, off, n); !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EINVAL):
+		return nil // not supported here: the writes allocate as they go
+	}
+	f.Truncate(off)
+	return mapErr("preallocate", err)
 }
 
 // Write appends to the temporary file. localWriter is deliberately not an io.ReaderFrom, so a
@@ -58,6 +117,12 @@ func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
 	}
 	defer w.Abort()
 	l := w.store
+	if w.alloc > w.n {
+		// Fewer bytes arrived than were reserved: the file ends where the data does.
+		if err := w.f.Truncate(w.n); err != nil {
+			return Meta{}, mapErr("truncate", err)
+		}
+	}
 	if l.opts.Fsync {
 		if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
 			return Meta{}, mapErr("sync", err)
