@@ -107,7 +107,14 @@ func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
 		return nil, err
 	}
 	defer release()
-	return u.Get(ctx, id)
+	s, err := u.Get(ctx, id)
+	if err == nil && !s.Completed && !s.Partial && s.Length >= 0 && s.Offset == s.Length && s.Target != "" {
+		// Every byte is durable but the commit never happened (a crash or shutdown between
+		// the last append and the commit): finish it now, so the offset a client sees as
+		// complete is a file.
+		err = u.complete(ctx, s, storage.Meta{})
+	}
+	return s, err
 }
 
 // AppendRequest is one request's data for an upload.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -332,6 +333,37 @@ func TestSkipDigest(t *testing.T) {
 		t.Fatalf("without a digest: %v %+v", err, s)
 	}
 	if string(f.stored(t, "nd.bin")) != "abcdef" {
+		t.Fatal("content")
+	}
+}
+
+// A crash after the last append was made durable but before the commit leaves a session at
+// its full length: the next look at it (a HEAD) commits it.
+func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	s, _ := f.u.Create(ctx, Session{Target: "late.bin", Length: 4})
+	f.u.Append(ctx, s.ID, body(0, []byte("ab")))
+	// Simulate the crash: the data and offset are durable, the file was never linked.
+	p, _ := f.store.OpenPartial(s.ID, false)
+	w, _ := p.AppendAt(2)
+	w.Write([]byte("cd"))
+	p.Sync()
+	p.Close()
+	st, _ := f.u.sessions.Get(ctx, s.ID)
+	h, _ := restoreHash(st.HashState)
+	h.Write([]byte("cd"))
+	st.HashState, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
+	st.Offset = 4
+	f.u.sessions.Put(ctx, st)
+	if _, err := f.store.Stat(ctx, "late.bin"); err == nil {
+		t.Fatal("file visible before the commit")
+	}
+	got, err := f.u.Sync(ctx, s.ID)
+	if err != nil || !got.Completed || got.SHA256 == "" {
+		t.Fatalf("Sync: %v %+v", err, got)
+	}
+	if string(f.stored(t, "late.bin")) != "abcd" {
 		t.Fatal("content")
 	}
 }
