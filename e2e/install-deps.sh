@@ -2,8 +2,9 @@
 # Installs what the end-to-end suite (go test -tags e2e ./e2e/) needs on Debian 12:
 # Prosody 0.12 with the community modules, slixmpp and aiohttp for Debian's
 # /usr/bin/python3, go-sendxmpp, openssl, curl, Node.js (only when no node is on
-# the PATH), and the pinned tus-js-client in e2e/tusjs (`npm ci` from its
-# package-lock.json when e2e/tusjs/node_modules is missing). Idempotent: installs
+# the PATH), the pinned tus-js-client in e2e/tusjs (`npm ci` from its
+# package-lock.json when e2e/tusjs/node_modules is missing), and versitygw v1.8.0 (an S3
+# server, `go install` into $(go env GOPATH)/bin when missing). Idempotent: installs
 # only what is missing and does nothing when all is there. Run as root (or with sudo).
 #
 # The packaged Prosody service must not start on the standard ports during the
@@ -25,6 +26,27 @@ npm_ci() {
 	echo "install-deps: npm ci in $here/tusjs"
 	(cd "$here/tusjs" && npm ci --no-audit --no-fund)
 }
+
+# versitygw (Apache-2.0 S3 server) for s3_test.go: built with the Go toolchain into
+# $(go env GOPATH)/bin, where the suite looks for it. Done first, as the invoking user (before
+# any sudo below), so that it lands in the GOPATH of whoever runs the tests. 2-3 min cold.
+versitygw_install() {
+	if [ -n "${INSTALL_DEPS_AS_ROOT:-}" ]; then
+		return 0 # done by the invoking user before sudo
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		echo "install-deps: no go on the PATH: cannot install versitygw (needed by s3_test.go)" >&2
+		return 1
+	fi
+	bin="$(go env GOPATH | cut -d: -f1)/bin/versitygw"
+	if [ -x "$bin" ]; then
+		echo "install-deps: versitygw present at $bin"
+		return 0
+	fi
+	echo "install-deps: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+}
+versitygw_install
 
 missing=""
 for pkg in $PACKAGES; do
@@ -48,7 +70,7 @@ fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$0" "$@"
+		exec sudo -- env INSTALL_DEPS_AS_ROOT=1 "$0" "$@"
 	fi
 	echo "install-deps: missing:$missing; run this script as root" >&2
 	exit 1

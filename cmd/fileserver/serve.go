@@ -24,6 +24,7 @@ import (
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/metrics"
 	"fileserver/internal/storage"
+	s3store "fileserver/internal/storage/s3"
 	"fileserver/internal/streaming"
 )
 
@@ -75,11 +76,42 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if created {
 		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
-	store, err := storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum})
-	if err != nil {
-		return err
+	// local is the local store, nil with another backend: the reaper, resumable sessions and
+	// the disk-space metrics need it.
+	var (
+		local     *storage.Local
+		store     storage.Store
+		storeDesc = cfg.Storage.Path
+	)
+	switch cfg.Storage.Backend {
+	case "s3":
+		if store, err = openS3(cfg.Storage); err != nil {
+			return err
+		}
+		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
+		if cfg.Resumable.Enabled {
+			// Resumable uploads keep partial data through storage.Partials, which only the
+			// local store offers so far.
+			log.Warn().Msg(`resumable uploads are off: storage.backend = "s3" does not support them yet (plain PUT and POST work)`)
+			cfg.Resumable.Enabled = false
+		}
+		if cfg.Upload.TTL > 0 {
+			log.Warn().Msg(`upload.ttl is not applied with storage.backend = "s3" yet: expire files with a bucket lifecycle rule`)
+		}
+		if cfg.Limits.DailyQuota > 0 || cfg.Storage.MinFree > 0 && cfg.Storage.MinFree != config.Default().Storage.MinFree {
+			log.Warn().Msg(`limits.daily_quota and storage.min_free are not applied with storage.backend = "s3" yet`)
+		}
+	default:
+		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum}); err != nil {
+			return err
+		}
+		defer local.Close()
+		store = local
+		defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
+			res, err := local.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
+			return len(res.Files), err
+		})()
 	}
-	defer store.Close()
 	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:          cfg.Auth.Secret,
@@ -87,24 +119,24 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		ClockSkew:       cfg.Auth.ClockSkew.D(),
 		TypeByName:      handlers.TypeByName,
 	})
-	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
-		res, err := store.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
-		return len(res.Files), err
-	})()
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
-		sessions, err := chunking.NewDirStore(store.Root(), cfg.Storage.Fsync)
+		sessions, err := chunking.NewDirStore(local.Root(), cfg.Storage.Fsync)
 		if err != nil {
 			return err
 		}
-		uploads = chunking.New(sessions, store, chunking.Options{
+		uploads = chunking.New(sessions, local, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest: !cfg.Storage.Checksum,
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}
 	httpStats := counters.NewHTTP()
-	metricsHandler := metrics.Handler(metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads, Store: store})
+	sources := metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads}
+	if local != nil {
+		sources.Store = local // usage and disk space: not known of an object store
+	}
+	metricsHandler := metrics.Handler(sources)
 	h := handlers.New(handlers.Options{
 		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats,
@@ -146,7 +178,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", cfg.Storage.Path).
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", storeDesc).
 		Str("upload_prefix", cfg.Upload.Prefix).Str("version", version).Msg("serving")
 
 	sig := make(chan os.Signal, 1)
@@ -170,6 +202,23 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
+func openS3(c config.Storage) (*s3store.Store, error) {
+	access, secret, err := c.S3.Credentials()
+	if err != nil {
+		return nil, err
+	}
+	st, err := s3store.Open(context.Background(), s3store.Options{
+		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
+		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
+		Checksum: c.Checksum,
+	})
+	if err != nil {
+		return nil, err // it names the endpoint and bucket
+	}
+	return st, nil
 }
 
 // every runs job now and then on a schedule until the returned stop is called, logging what

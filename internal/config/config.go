@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"os"
+	"strings"
+	"time"
+)
 
 // Config is the whole server configuration. Field doc comments are the user documentation;
 // config-adaptive.toml repeats them next to each key with its default.
@@ -46,7 +50,8 @@ type Server struct {
 
 // Storage configures where files live.
 type Storage struct {
-	// Backend is the storage kind; "local" (a directory on local disk).
+	// Backend is the storage kind: "local" (a directory on local disk) or "s3" (an
+	// S3-compatible object store, see S3).
 	Backend string `toml:"backend"`
 	// Path is the data directory for the local backend. It is created if missing.
 	Path string `toml:"path"`
@@ -60,6 +65,53 @@ type Storage struct {
 	// is refused with 507 before its body is read. 0 turns the floor off (a full disk still
 	// gives 507 and leaves nothing half-written).
 	MinFree Size `toml:"min_free"`
+	// S3 configures the "s3" backend.
+	S3 S3 `toml:"s3"`
+}
+
+// S3 configures storage in an S3-compatible object store ([storage.s3]), shared by several
+// nodes. Resumable uploads are not available on it yet: serve turns them off.
+type S3 struct {
+	// Endpoint is the object store's URL, http://host:port or https://host.
+	Endpoint string `toml:"endpoint"`
+	// Bucket holds the files. It must exist: a missing bucket stops start-up.
+	Bucket string `toml:"bucket"`
+	// Region is the bucket's region.
+	Region string `toml:"region"`
+	// AccessKey and SecretKey are the credentials; both empty means anonymous requests.
+	AccessKey string `toml:"access_key"`
+	// AccessKeyFile, when set, is a file whose content is the access key.
+	AccessKeyFile string `toml:"access_key_file"`
+	// SecretKey is the secret of AccessKey.
+	SecretKey string `toml:"secret_key"`
+	// SecretKeyFile, when set, is a file whose content is the secret key.
+	SecretKeyFile string `toml:"secret_key_file"`
+	// PathStyle forces path-style requests (endpoint/bucket/key), which most servers other
+	// than AWS need; off, the client picks (virtual-hosted for AWS, path-style elsewhere).
+	PathStyle bool `toml:"path_style"`
+	// Prefix is put in front of every file's name to make its object key, e.g. "files/".
+	Prefix string `toml:"prefix"`
+}
+
+// Credentials returns the access and secret key, read from their files when those are set.
+func (s S3) Credentials() (access, secret string, err error) {
+	access, secret = s.AccessKey, s.SecretKey
+	for _, f := range []struct {
+		key, file string
+		dst       *string
+	}{{"storage.s3.access_key_file", s.AccessKeyFile, &access}, {"storage.s3.secret_key_file", s.SecretKeyFile, &secret}} {
+		if f.file == "" {
+			continue
+		}
+		data, err := os.ReadFile(f.file)
+		if err != nil {
+			return "", "", &Error{Key: f.key, Reason: err.Error()}
+		}
+		if *f.dst = strings.TrimSpace(string(data)); *f.dst == "" {
+			return "", "", &Error{Key: f.key, Reason: f.file + " is empty"}
+		}
+	}
+	return access, secret, nil
 }
 
 // Auth configures the shared secret behind every signature scheme.
@@ -222,7 +274,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, MinFree: 256 * MiB},
+		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1"}},
 		Limits:  Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:    Auth{ClockSkew: Duration(30 * time.Second)},
 		Upload: Upload{

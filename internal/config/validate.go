@@ -45,8 +45,12 @@ func (c *Config) Validate() error {
 	}
 	switch c.Storage.Backend {
 	case "local":
+	case "s3":
+		if err := c.Storage.S3.validate(); err != nil {
+			return err
+		}
 	default:
-		return bad("storage.backend", "must be \"local\"")
+		return bad("storage.backend", "must be \"local\" or \"s3\"")
 	}
 	if c.Storage.Path == "" {
 		return bad("storage.path", "must not be empty")
@@ -191,6 +195,35 @@ func (d *Download) validate() error {
 	}
 	if d.Revalidate <= 0 || d.Revalidate.D() > time.Minute {
 		return bad("revalidate", "must be positive and at most 1m: a file another process removed is served until then")
+	}
+	return nil
+}
+
+// validate checks [storage.s3] for the s3 backend: where the bucket is, and credentials given
+// one way each.
+func (s *S3) validate() error {
+	bad := func(key, reason string) error { return &Error{Key: "storage.s3." + key, Reason: reason} }
+	if s.Endpoint == "" {
+		return bad("endpoint", "must be set with storage.backend = \"s3\", e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:7070")
+	}
+	u, err := url.Parse(s.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return bad("endpoint", "must be http://host[:port] or https://host[:port], without a path (the bucket is storage.s3.bucket)")
+	}
+	if s.Bucket == "" {
+		return bad("bucket", "must be set with storage.backend = \"s3\"")
+	}
+	if s.AccessKey != "" && s.AccessKeyFile != "" {
+		return bad("access_key_file", "set access_key or access_key_file, not both")
+	}
+	if s.SecretKey != "" && s.SecretKeyFile != "" {
+		return bad("secret_key_file", "set secret_key or secret_key_file, not both")
+	}
+	if (s.AccessKey != "" || s.AccessKeyFile != "") != (s.SecretKey != "" || s.SecretKeyFile != "") {
+		return bad("secret_key", "access and secret key must be set together (or neither, for anonymous access)")
+	}
+	if strings.HasPrefix(s.Prefix, "/") {
+		return bad("prefix", "must not start with / (object keys are prefix + file name)")
 	}
 	return nil
 }

@@ -1,0 +1,282 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"fileserver/internal/storage"
+)
+
+// writer streams one upload into the object store. Bytes fill a part buffer; when a full
+// buffer is followed by more bytes it is sent as a part by a goroutine of its own while the
+// next buffer fills, at most Options.Concurrency parts at once, so memory stays within
+// (Concurrency + 1) * PartSize whatever the upload's size. An upload that never fills one
+// part is sent whole by Commit as a single PutObject. Write, Commit and Abort are called by
+// one goroutine; only the part goroutines run beside it.
+type writer struct {
+	s         *Store
+	name, key string
+	// ctx bounds every part upload; cancel stops them all (Abort, or a failed part).
+	ctx    context.Context
+	cancel context.CancelFunc
+	hash   hash.Hash
+	buf    []byte  // the part being filled
+	pooled *[]byte // buf's pool entry, when buf is a full-size pooled buffer
+	n      int64
+	// uploadID is the multipart upload, once one is started; "" again after it completes.
+	uploadID string
+	next     int           // number of the last part handed to a goroutine
+	inflight chan struct{} // one token per part being sent
+	wg       sync.WaitGroup
+	done     bool
+
+	mu    sync.Mutex
+	parts []minio.CompletePart
+	err   error // the first failed part's
+}
+
+var _ storage.Preallocator = (*writer)(nil)
+
+// abortTimeout bounds the clean-up of an abandoned multipart upload.
+const abortTimeout = 10 * time.Second
+
+func newWriter(ctx context.Context, s *Store, name string) *writer {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &writer{
+		s: s, name: name, key: s.key(name), ctx: ctx, cancel: cancel,
+		inflight: make(chan struct{}, s.opts.Concurrency),
+	}
+	if s.opts.Checksum {
+		w.hash = sha256.New()
+	}
+	return w
+}
+
+// Preallocate implements storage.Preallocator: with the upload's length announced, the first
+// buffer is sized for it at once (at most one part) instead of growing as bytes arrive.
+func (w *writer) Preallocate(n int64) error {
+	if w.n == 0 && w.buf == nil && n > 0 {
+		w.grow(int(min(n, int64(w.s.opts.PartSize))))
+	}
+	return nil
+}
+
+// Write implements storage.Writer.
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("s3: write after commit or abort")
+	}
+	written := 0
+	for len(p) > 0 {
+		if len(w.buf) == w.s.opts.PartSize {
+			if err := w.sendPart(); err != nil {
+				return written, err
+			}
+		}
+		if len(w.buf) == cap(w.buf) {
+			w.grow(len(p))
+		}
+		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+c]
+		if w.hash != nil {
+			w.hash.Write(p[:c])
+		}
+		w.n += int64(c)
+		written += c
+		p = p[c:]
+	}
+	return written, w.failed()
+}
+
+// grow makes room for at least need more bytes, up to a whole part. A small upload's buffer
+// grows geometrically from 64 KiB, so a 4 KiB file does not cost 8 MiB; once a buffer would
+// reach a part's size it is a pooled one.
+func (w *writer) grow(need int) {
+	size := w.s.opts.PartSize
+	if w.uploadID == "" && w.next == 0 {
+		size = min(size, max(2*cap(w.buf), len(w.buf)+need, 64<<10))
+	}
+	if size == w.s.opts.PartSize {
+		w.pooled = w.s.parts.Get().(*[]byte)
+		w.buf = append((*w.pooled)[:0], w.buf...)
+		return
+	}
+	w.buf = append(make([]byte, 0, size), w.buf...)
+}
+
+func (w *writer) Written() int64 { return w.n }
+
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// fail records the first error of a part and stops the others.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+// sendPart hands the buffer to a goroutine that uploads it as the next part, starting the
+// multipart upload first if needed. It waits while Concurrency parts are in flight.
+func (w *writer) sendPart() error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.next == maxParts {
+		return fmt.Errorf("%w: s3: upload longer than %d parts of %d bytes", storage.ErrIO, maxParts, w.s.opts.PartSize)
+	}
+	if w.uploadID == "" {
+		id, err := w.s.core.NewMultipartUpload(w.ctx, w.s.bucket, w.key, minio.PutObjectOptions{})
+		if err != nil {
+			return mapErr("start multipart upload", err)
+		}
+		w.uploadID = id
+	}
+	select {
+	case w.inflight <- struct{}{}:
+	case <-w.ctx.Done():
+		if err := w.failed(); err != nil {
+			return err
+		}
+		return fmt.Errorf("s3: upload part: %w", w.ctx.Err())
+	}
+	w.next++
+	num, data, pooled, id := w.next, w.buf, w.pooled, w.uploadID
+	w.buf, w.pooled = nil, nil
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		part, err := w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
+			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
+		if pooled != nil {
+			*pooled = data[:0]
+			w.s.parts.Put(pooled)
+		}
+		<-w.inflight
+		if err != nil {
+			w.fail(mapErr(fmt.Sprintf("upload part %d", num), err))
+			return
+		}
+		w.mu.Lock()
+		w.parts = append(w.parts, minio.CompletePart{PartNumber: num, ETag: part.ETag})
+		w.mu.Unlock()
+	}()
+	return nil
+}
+
+// Commit implements storage.Writer. The object appears only here, and only if no object of
+// that name exists: the final request (PutObject, or CompleteMultipartUpload) carries
+// If-None-Match: *, which the object store evaluates atomically against concurrent writers,
+// so the loser of two uploads of one name gets ErrExists and the winner's bytes stay whole.
+func (w *writer) Commit(ctx context.Context, meta storage.Meta) (storage.Meta, error) {
+	if w.done {
+		return storage.Meta{}, errors.New("s3: commit after commit or abort")
+	}
+	defer w.Abort() // a no-op once committed
+	if err := w.failed(); err != nil {
+		return storage.Meta{}, err
+	}
+	meta.Name, meta.Size = w.name, w.n
+	if w.hash != nil {
+		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
+	}
+	if w.uploadID == "" {
+		opts := minio.PutObjectOptions{ContentType: meta.ContentType, UserMetadata: userMetadata(meta)}
+		opts.SetMatchETagExcept("*")
+		// With the SHA-256 known, the client need not hash the body again to sign it.
+		if _, err := w.s.core.PutObject(ctx, w.s.bucket, w.key, bytes.NewReader(w.buf), w.n, "", meta.SHA256, opts); err != nil {
+			return storage.Meta{}, mapErr("put", err)
+		}
+	} else {
+		if err := w.sendPart(); err != nil { // the last part, never empty: see Write
+			return storage.Meta{}, err
+		}
+		w.wg.Wait()
+		if err := w.failed(); err != nil {
+			return storage.Meta{}, err
+		}
+		w.mu.Lock()
+		parts := slices.Clone(w.parts)
+		w.mu.Unlock()
+		slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+		opts := minio.PutObjectOptions{}
+		opts.SetMatchETagExcept("*")
+		info, err := w.s.core.CompleteMultipartUpload(ctx, w.s.bucket, w.key, w.uploadID, parts, opts)
+		if err != nil {
+			return storage.Meta{}, mapErr("complete multipart upload", err)
+		}
+		w.uploadID = ""
+		w.describe(ctx, info.ETag, meta)
+	}
+	w.done = true
+	w.cancel()
+	w.release()
+	meta.Created = time.Now()
+	return meta, nil
+}
+
+// describe sets a completed multipart object's metadata, which is only known once every byte
+// has arrived (the SHA-256) or is handed over at Commit (content type, uploader, expiry),
+// while S3 takes metadata when a multipart upload starts. It copies the object onto itself
+// with replaced metadata, guarded by the ETag so that it can only touch the object this
+// upload wrote. Object stores do this without copying the data (versitygw, MinIO); AWS
+// copies server-side, and refuses above 5 GiB. Like the local store's sidecar, it is best
+// effort: until it lands, or if it fails, the file is served with what the object itself
+// tells (size, time; no content type, so as an attachment).
+func (w *writer) describe(ctx context.Context, etag string, meta storage.Meta) {
+	um := userMetadata(meta)
+	if len(um) == 0 && meta.ContentType == "" {
+		return
+	}
+	w.s.core.Client.CopyObject(ctx,
+		minio.CopyDestOptions{Bucket: w.s.bucket, Object: w.key, ReplaceMetadata: true, UserMetadata: um, ContentType: meta.ContentType},
+		minio.CopySrcOptions{Bucket: w.s.bucket, Object: w.key, MatchETag: etag})
+}
+
+// Abort implements storage.Writer: it stops the parts in flight and aborts the multipart
+// upload, so the object store frees its parts. It is a no-op after Commit.
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.cancel()
+	w.wg.Wait()
+	w.release()
+	if w.uploadID == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	err := w.s.core.AbortMultipartUpload(ctx, w.s.bucket, w.key, w.uploadID)
+	w.uploadID = ""
+	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+		return mapErr("abort multipart upload", err)
+	}
+	return nil
+}
+
+// release gives the buffer back to the pool.
+func (w *writer) release() {
+	if w.pooled != nil {
+		*w.pooled = w.buf[:0]
+		w.s.parts.Put(w.pooled)
+	}
+	w.buf, w.pooled = nil, nil
+}
