@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -31,10 +33,26 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return info
 }
 
-func newRequestID() string {
-	var b [8]byte
+// requestIDs makes request ids: a random prefix chosen at start and a counter, so that ids
+// are unique per process without a random-number syscall on every request.
+type requestIDs struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	ids := &requestIDs{}
+	var b [4]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(ids.prefix[:], b[:])
+	return ids
+}
+
+func (ids *requestIDs) next() string {
+	buf := make([]byte, 0, 25)
+	buf = append(buf, ids.prefix[:]...)
+	buf = append(buf, '-')
+	return string(strconv.AppendUint(buf, ids.n.Add(1), 16))
 }
 
 // validRequestID accepts a proxy's request id when it is short and plain.
@@ -54,12 +72,13 @@ func validRequestID(s string) bool {
 // logRequests gives every request an id (echoed as X-Request-Id) and writes one event when it
 // ends. The path is logged without its query, which holds signatures.
 func logRequests(log zerolog.Logger, stats *Stats, px proxies) func(http.Handler) http.Handler {
+	ids := newRequestIDs()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			info := &requestInfo{id: r.Header.Get("X-Request-Id"), stats: stats, client: px.clientAddr(r)}
 			if !validRequestID(info.id) {
-				info.id = newRequestID()
+				info.id = ids.next()
 			}
 			w.Header().Set("X-Request-Id", info.id)
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
