@@ -223,7 +223,8 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "d", "soon", "-5s", "5", "1dd"} {
+	// 110000d overflowed time.Duration into a negative value (found by FuzzParseDuration).
+	for _, bad := range []string{"", "d", "soon", "-5s", "5", "1dd", "110000d", "36501d", "1000000h"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}

@@ -117,7 +117,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	if rest < 0 {
 		return 0, fmt.Errorf("duration %q is negative", s)
 	}
-	return time.Duration(days*24*float64(time.Hour)) + rest, nil
+	// time.Duration holds about 292 years; anything near that is a typo, not a setting.
+	const maxDays = 100 * 365
+	total := time.Duration(days*24*float64(time.Hour)) + rest
+	if days > maxDays || total < rest || total > maxDays*24*time.Hour {
+		return 0, fmt.Errorf("duration %q is too long (at most 100 years)", s)
+	}
+	return total, nil
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
