@@ -127,7 +127,8 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		uploads = chunking.New(sessions, local, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest: !cfg.Storage.Checksum,
+			SkipDigest:  !cfg.Storage.Checksum,
+			Preallocate: cfg.Storage.Preallocate,
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}

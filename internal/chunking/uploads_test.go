@@ -367,3 +367,36 @@ func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
 		t.Fatal("content")
 	}
 }
+
+// With preallocation the partial file is reserved to the full length while data arrives, and
+// an append that ends short gives the rest back: what is on disk is what was acknowledged.
+func TestPreallocatedAppends(t *testing.T) {
+	f := newFixture(t, 0)
+	f.u.opts.Preallocate = true
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789"), 10_000)
+	s, _ := f.u.Create(ctx, Session{Target: "pre.bin", Length: int64(len(data))})
+	var sizeDuring int64
+	r := AppendRequest{Offset: 0, Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+		n, _ := dst.Write(data[:30_000])
+		st, _ := os.Stat(filepath.Join(f.dir, "partial", s.ID))
+		sizeDuring = st.Size()
+		return int64(n), io.ErrUnexpectedEOF
+	}}
+	s, err := f.u.Append(ctx, s.ID, r)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || s.Offset != 30_000 {
+		t.Fatalf("short append: %v, offset %d", err, s.Offset)
+	}
+	if sizeDuring != int64(len(data)) {
+		t.Fatalf("partial file %d bytes while copying, want the reserved %d", sizeDuring, len(data))
+	}
+	if st, _ := os.Stat(filepath.Join(f.dir, "partial", s.ID)); st.Size() != 30_000 {
+		t.Fatalf("partial file %d bytes after a short append, want 30000", st.Size())
+	}
+	if s, err = f.u.Append(ctx, s.ID, body(30_000, data[30_000:])); err != nil || !s.Completed {
+		t.Fatalf("rest: %v", err)
+	}
+	if !bytes.Equal(f.stored(t, "pre.bin"), data) {
+		t.Fatal("content differs")
+	}
+}

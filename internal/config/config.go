@@ -61,6 +61,10 @@ type Storage struct {
 	// as Repr-Digest (fileserver upload checks it) and downloads a content-based ETag. It
 	// costs about 0.6 CPU-seconds per GB received.
 	Checksum bool `toml:"checksum"`
+	// Preallocate reserves an upload's announced length on disk (fallocate) before its body
+	// is read: a full disk is refused at once, and ingest costs less CPU. Turn it off on
+	// copy-on-write filesystems (btrfs, ZFS), where reserving space gains nothing.
+	Preallocate bool `toml:"preallocate"`
 	// MinFree is the free space the filesystem must keep: an upload that would go below it
 	// is refused with 507 before its body is read. 0 turns the floor off (a full disk still
 	// gives 507 and leaves nothing half-written).
@@ -274,7 +278,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1"}},
+		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1"}},
 		Limits:  Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:    Auth{ClockSkew: Duration(30 * time.Second)},
 		Upload: Upload{

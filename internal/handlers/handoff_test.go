@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fileserver/internal/config"
 	"fmt"
 	"net/http"
 	"os"
@@ -177,4 +179,35 @@ func TestHandoffHeadCutsStalledPlainPut(t *testing.T) {
 	if r, _ := do(t, request(t, http.MethodHead, ts.fileURL("other.bin")+"?v=00", nil)); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("HEAD with a bogus signature and no upload: %d", r.StatusCode)
 	}
+}
+
+// The default path reserves the announced length on disk: an interrupted PATCH still leaves
+// exactly the acknowledged bytes, and the upload finishes intact.
+func TestPreallocatedResumable(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Storage.Preallocate = true })
+	data := pattern(300_000, 5)
+	u := ts.tusCreateForLimits(t, len(data))
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPatch, pathAndQuery(t, u), "Tus-Resumable", "1.0.0",
+		"Content-Type", "application/offset+octet-stream", "Upload-Offset", "0",
+		"Content-Length", strconv.Itoa(len(data))))
+	rc.write(string(data[:100_000]))
+	rc.c.Close()
+	// A HEAD takes the upload over from the cut-off PATCH whenever it arrives; give the
+	// server a moment to read what was sent, though any offset up to it is correct.
+	time.Sleep(100 * time.Millisecond)
+	head, _ := do(t, request(t, http.MethodHead, u, nil, "Tus-Resumable", "1.0.0"))
+	off, err := strconv.Atoi(head.Header.Get("Upload-Offset"))
+	if err != nil || off < 0 || off > 100_000 {
+		t.Fatalf("offset after the interrupted PATCH: %q", head.Header.Get("Upload-Offset"))
+	}
+	if st, err := os.Stat(ts.partialPath(uploadID(u))); err != nil || st.Size() != int64(off) {
+		t.Fatalf("partial file %v bytes, want the acknowledged %d (reservation given back)", st, off)
+	}
+	resp, body := do(t, request(t, http.MethodPatch, u, bytes.NewReader(data[off:]), "Tus-Resumable", "1.0.0",
+		"Content-Type", "application/offset+octet-stream", "Upload-Offset", strconv.Itoa(off)))
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("rest: %d %q", resp.StatusCode, body)
+	}
+	wantGetSHA256(t, u, data)
 }

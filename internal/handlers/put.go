@@ -148,7 +148,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		return storage.Meta{}, err
 	}
 	defer wr.Abort()
-	if pa, ok := wr.(storage.Preallocator); ok && want > 0 {
+	if pa, ok := wr.(storage.Preallocator); ok && s.cfg.Storage.Preallocate && want > 0 {
 		// Reserve the space before reading a byte: a full disk is a 507 now, not halfway.
 		if err := pa.Preallocate(want); err != nil {
 			return storage.Meta{}, err

@@ -45,6 +45,9 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 	cfg := config.Default()
 	cfg.Storage.Path = dataDir
 	cfg.Storage.Fsync = false
+	// Hand-off tests watch a partial file's size for the server's progress; a preallocated
+	// file is full length from the start (TestPreallocatedResumable covers that path).
+	cfg.Storage.Preallocate = false
 	cfg.Auth.Secret = testSecret
 	for _, m := range mods {
 		m(&cfg)
@@ -63,7 +66,8 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 		}
 		uploads = chunking.New(sessions, store, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest: !cfg.Storage.Checksum,
+			SkipDigest:  !cfg.Storage.Checksum,
+			Preallocate: cfg.Storage.Preallocate,
 		})
 	}
 	h := handlers.New(handlers.Options{

@@ -41,6 +41,7 @@ type Local struct {
 	// files and bytes count what is stored: counted once at open, kept up to date by commits
 	// and deletions, and counted again by every reaper pass (another process may delete).
 	files, bytes atomic.Int64
+	counted      chan struct{} // closed when the count at open is done
 	// deleted are told of every removed file (download caches).
 	deleted deleteHooks
 	// quota counts each uploader's bytes of the day (see UsedToday).
@@ -66,7 +67,11 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 	}
 	l := &Local{root: root, opts: opts}
 	l.loadQuota()
-	go l.recount()
+	l.counted = make(chan struct{})
+	go func() {
+		l.recount()
+		close(l.counted)
+	}()
 	return l, nil
 }
 
