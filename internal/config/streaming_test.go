@@ -1,18 +1,10 @@
 package config
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // Misconfigured buffers, budgets and policies stop start-up with a message naming the key.
 func TestValidateStreaming(t *testing.T) {
-	cases := []struct {
-		set    map[string]string
-		key    string
-		reason string
-	}{
+	checkRefused(t, []validateCase{
 		{map[string]string{"streaming.min_buffer": "2MiB"}, "streaming.min_buffer", "max_buffer"},
 		{map[string]string{"streaming.min_buffer": "4KiB"}, "streaming.min_buffer", "16KiB"},
 		{map[string]string{"streaming.max_buffer": "8MiB"}, "streaming.max_buffer", "4MiB"},
@@ -25,31 +17,10 @@ func TestValidateStreaming(t *testing.T) {
 		{map[string]string{"streaming.min_chunk": "128MiB"}, "streaming.min_chunk", "max_chunk"},
 		{map[string]string{"streaming.min_chunk": "1KiB"}, "streaming.min_chunk", "64KiB"},
 		{map[string]string{"streaming.profile_ttl": "0s"}, "streaming.profile_ttl", "positive"},
-	}
-	for _, tc := range cases {
-		c := Default()
-		for k, v := range tc.set {
-			if err := c.Set(k, v); err != nil {
-				t.Fatalf("Set(%s=%s): %v", k, v, err)
-			}
-		}
-		err := c.Validate()
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Reason, tc.reason) {
-			t.Errorf("%v: err %v, want %s: ...%s...", tc.set, err, tc.key, tc.reason)
-		}
-	}
-	for _, ok := range []map[string]string{
+	})
+	checkAccepted(t, []map[string]string{
 		{"streaming.adaptive": "false", "streaming.buffer_size": "64KiB"},
 		{"streaming.memory_budget": "64MiB", "streaming.on_budget_exhausted": "refuse"},
 		{"streaming.min_buffer": "1MiB", "streaming.max_buffer": "1MiB", "streaming.memory_budget": "1MiB"},
-	} {
-		c := Default()
-		for k, v := range ok {
-			c.Set(k, v)
-		}
-		if err := c.Validate(); err != nil {
-			t.Errorf("%v refused: %v", ok, err)
-		}
-	}
+	})
 }
