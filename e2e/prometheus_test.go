@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -320,25 +319,10 @@ func checkMetricNames(t *testing.T, targets []panelTarget) {
 
 func startPromFileserver(t *testing.T) *fileserver {
 	t.Helper()
-	dir := t.TempDir()
-	port := freePort(t)
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	fs := &fileserver{base: fmt.Sprintf("http://127.0.0.1:%d", port), secret: hex.EncodeToString(secret)}
-	env := []string{
-		"FILESERVER_SERVER_LISTEN=" + fmt.Sprintf("127.0.0.1:%d", port),
-		"FILESERVER_SERVER_PUBLIC_URL=" + fs.base,
-		"FILESERVER_STORAGE_PATH=" + filepath.Join(dir, "data"),
-		"FILESERVER_AUTH_SECRET=" + fs.secret,
-		"FILESERVER_UPLOAD_PREFIX=/upload/",
-		"FILESERVER_UPLOAD_MAX_SIZE=100MiB",
-		"FILESERVER_RESUMABLE_PREFIX=" + promFilesPrefix,
+	return startFileserver(t,
+		"FILESERVER_RESUMABLE_PREFIX="+promFilesPrefix,
 		"FILESERVER_METRICS_ENABLED=true",
-		"FILESERVER_METRICS_PATH=/metrics",
-	}
-	fs.proc = startProc(t, "fileserver", dir, env, serverBinary(t), "serve")
-	fs.proc.waitHTTP200(t, fs.base+"/readyz", 20*time.Second)
-	return fs
+		"FILESERVER_METRICS_PATH=/metrics")
 }
 
 // promTraffic runs rounds of traffic in the background until stopped.

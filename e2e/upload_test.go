@@ -43,7 +43,7 @@ type fileserver struct {
 	proc   *proc
 }
 
-func startFileserver(t *testing.T) *fileserver {
+func startFileserver(t *testing.T, extraEnv ...string) *fileserver {
 	t.Helper()
 	bin := serverBinary(t)
 	dir := t.TempDir()
@@ -52,14 +52,14 @@ func startFileserver(t *testing.T) *fileserver {
 	rand.Read(secret)
 	fs := &fileserver{base: fmt.Sprintf("http://127.0.0.1:%d", port), secret: hex.EncodeToString(secret)}
 	// Only env vars: the test does not depend on any other config key.
-	env := []string{
+	env := append([]string{
 		"FILESERVER_SERVER_LISTEN=" + fmt.Sprintf("127.0.0.1:%d", port),
 		"FILESERVER_SERVER_PUBLIC_URL=" + fs.base,
 		"FILESERVER_STORAGE_PATH=" + filepath.Join(dir, "data"),
 		"FILESERVER_AUTH_SECRET=" + fs.secret,
 		"FILESERVER_UPLOAD_PREFIX=/upload/",
 		"FILESERVER_UPLOAD_MAX_SIZE=100MiB",
-	}
+	}, extraEnv...)
 	fs.proc = startProc(t, "fileserver", dir, env, bin, "serve")
 	fs.proc.waitHTTP200(t, fs.base+"/readyz", 20*time.Second)
 	return fs
