@@ -14,12 +14,7 @@ SIZE_MIB=${SIZE_MIB:-1024}
 WRK_SECONDS=${WRK_SECONDS:-5}
 trap cleanup EXIT
 
-"$ROOT/bench/setup.sh"
-rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR"
-build_fileserver
-big=$BENCH_DIR/big.bin small=$BENCH_DIR/small.bin
-head -c $((SIZE_MIB << 20)) /dev/urandom >"$big"
-head -c 4096 /dev/urandom >"$small"
+prepare_get_bench
 
 np=$(free_port)
 start_nginx "$np" "$BENCH_DIR/nginx-root"

@@ -14,40 +14,21 @@
 # splice and rw+sha (the prototype).
 # Env: BENCH_DIR (default /var/tmp/fileserver-ingest), SIZE_MIB (1024).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/fileserver-ingest}
+source "$(dirname "$0")/lib.sh"
 SIZE_MIB=${SIZE_MIB:-1024}
 ROUNDS=${1:-5}
 shift || true
-SECRET=bench-secret-0123456789abcdef0123456789
-TICKS=$(getconf CLK_TCK)
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+finish() {
+	cleanup
 	rm -rf "$BENCH_DIR"
 }
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-		sleep 0.1
-	done
-	echo "nothing answers on port $1" >&2
-	return 1
-}
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+trap finish EXIT
 sign_v1() { printf '%s' "$1 $2" | openssl dgst -sha256 -hmac "$SECRET" | awk '{print $NF}'; }
 
 rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR"
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BENCH_DIR/fileserver" ./cmd/fileserver &&
-	CGO_ENABLED=0 go build -trimpath -o "$BENCH_DIR/ingestsplice" ./bench/ingestsplice)
+build_fileserver
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BENCH_DIR/ingestsplice" ./bench/ingestsplice)
 if [ $# = 0 ]; then
 	set -- "today=fs:$BENCH_DIR/fileserver" \
 		"buf4m=fs:$BENCH_DIR/fileserver:max_buffer=\"4MiB\";buffer_size=\"4MiB\"" \
@@ -67,37 +48,20 @@ for v in "$@"; do
 	fs)
 		args=""
 		[ "${extra#*:}" != "$extra" ] && args=${extra#*:} extra=${extra%%:*}
-		cat >"$BENCH_DIR/$name.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-path = "$data"
-fsync = true
-[auth]
-secret = "$SECRET"
-[upload]
-max_size = "4GiB"
-[log]
-level = "warn"
-format = "json"
-[streaming]
-$(echo "$extra" | tr ';' '\n')
-TOML
-		# shellcheck disable=SC2086
-		"$arg" serve --config "$BENCH_DIR/$name.toml" $args 2>>"$BENCH_DIR/$name.log" &
-		URL[$name]="fs http://127.0.0.1:$port/upload"
+		FS_BIN=$arg FS_ARGS=$args start_fileserver "$port" "$data" "$(echo "$extra" | tr ';' '\n')"
+		URL[$name]="fs http://127.0.0.1:$port/upload" PID[$name]=$FS_PID
 		;;
 	proto)
 		# shellcheck disable=SC2086
 		"$BENCH_DIR/ingestsplice" -listen "127.0.0.1:$port" -dir "$data" -mode "$arg" $extra 2>>"$BENCH_DIR/$name.log" &
-		URL[$name]="proto http://127.0.0.1:$port/upload"
+		URL[$name]="proto http://127.0.0.1:$port/upload" PID[$name]=$!
+		PIDS+=("$!")
+		wait_port "$port"
 		;;
 	*) echo "unknown variant kind in $v" >&2; exit 2 ;;
 	esac
-	PID[$name]=$! DATA[$name]=$data
-	PIDS+=("$!")
+	DATA[$name]=$data
 	NAMES+=("$name")
-	wait_port "$port"
 done
 
 big=$BENCH_DIR/big.bin

@@ -25,12 +25,24 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
+# prepare_get_bench -> a fresh BENCH_DIR with nginx installed, fileserver built and the
+# payloads: $big (SIZE_MIB MiB) and $small (4 KiB), both random.
+prepare_get_bench() {
+	"$ROOT/bench/setup.sh"
+	rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR"
+	build_fileserver
+	big=$BENCH_DIR/big.bin small=$BENCH_DIR/small.bin
+	head -c $((SIZE_MIB << 20)) /dev/urandom >"$big"
+	head -c 4096 /dev/urandom >"$small"
+}
+
 build_fileserver() {
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BENCH_DIR/fileserver" ./cmd/fileserver)
 }
 
 # start_fileserver PORT DATA [extra toml for [streaming]] -> sets FS_PID. FS_BIN runs another
-# binary (e.g. an older build to compare with); FS_EXTRA_DOWNLOAD adds [download] lines.
+# binary (e.g. an older build to compare with); FS_EXTRA_DOWNLOAD adds [download] lines;
+# FS_ARGS are extra serve flags (e.g. "--set storage.fsync=false").
 start_fileserver() {
 	local port=$1 data=$2 streaming=${3:-}
 	mkdir -p "$data"
@@ -51,7 +63,8 @@ $streaming
 [download]
 ${FS_EXTRA_DOWNLOAD:-}
 TOML
-	"${FS_BIN:-$BENCH_DIR/fileserver}" serve --config "$BENCH_DIR/fileserver-$port.toml" 2>>"$BENCH_DIR/fileserver.log" &
+	# shellcheck disable=SC2086
+	"${FS_BIN:-$BENCH_DIR/fileserver}" serve --config "$BENCH_DIR/fileserver-$port.toml" ${FS_ARGS:-} 2>>"$BENCH_DIR/fileserver.log" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")
 	wait_port "$port"

@@ -44,28 +44,7 @@ head -c $((SIZE_MIB << 20)) /dev/urandom >"$big"
 size=$(stat -c %s "$big")
 
 # start_fs PORT DATA FSYNC -> sets FS_PID (lib.sh's start_fileserver, with storage.fsync)
-start_fs() {
-	local port=$1 data=$2 fsync=$3
-	mkdir -p "$data"
-	cat >"$BENCH_DIR/fileserver-$port.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-path = "$data"
-fsync = $fsync
-[auth]
-secret = "$SECRET"
-[upload]
-max_size = "4GiB"
-[log]
-level = "warn"
-format = "json"
-TOML
-	"$BENCH_DIR/fileserver" serve --config "$BENCH_DIR/fileserver-$port.toml" 2>>"$BENCH_DIR/fileserver.log" &
-	FS_PID=$!
-	PIDS+=("$FS_PID")
-	wait_port "$port"
-}
+start_fs() { FS_ARGS="--set storage.fsync=$3" start_fileserver "$1" "$2"; }
 
 declare -A PORT PID DATA SECRET_OF
 for s in "${SERVERS[@]}"; do
