@@ -36,6 +36,38 @@ func (h headerFlags) Set(v string) error {
 	return nil
 }
 
+// transferFlags are the flags upload and download share (--quiet, repeated --header) over a
+// command that takes exactly two arguments.
+type transferFlags struct {
+	*flag.FlagSet
+	quiet   *bool
+	headers headerFlags
+}
+
+func newTransferFlags(name, argsUsage, about string, stderr io.Writer) *transferFlags {
+	fl := &transferFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), headers: headerFlags{}}
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: fileserver %s [flags] %s\n\n%s\n\n", name, argsUsage, about)
+		fl.PrintDefaults()
+	}
+	fl.quiet = fl.Bool("quiet", false, "no progress bar")
+	fl.Var(fl.headers, "header", "extra request header \"Name: value\" (repeatable)")
+	return fl
+}
+
+// parse parses args and insists on the two arguments.
+func (fl *transferFlags) parse(args []string) bool {
+	if err := fl.Parse(args); err != nil {
+		return false
+	}
+	if fl.NArg() != 2 {
+		fl.Usage()
+		return false
+	}
+	return true
+}
+
 // progressFor draws progress on stderr when it is a terminal, and nothing otherwise.
 func progressFor(stderr io.Writer, quiet bool, label string, total int64) *client.Progress {
 	if quiet {
@@ -52,29 +84,19 @@ func interruptible() (context.Context, context.CancelFunc) {
 }
 
 func upload(args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("upload", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, "usage: fileserver upload [flags] FILE URL\n\nURL is the resumable endpoint, e.g. https://host/files/?v3=...&expires=...\n\n")
-		fl.PrintDefaults()
-	}
+	fl := newTransferFlags("upload", "FILE URL",
+		"URL is the resumable endpoint, e.g. https://host/files/?v3=...&expires=...", stderr)
 	var cf configFlags
-	cf.register(fl)
+	cf.register(fl.FlagSet)
 	protocol := fl.String("protocol", client.Tus, "tus or ietf")
 	resume := fl.String("resume", "", "upload URL of an earlier, interrupted run to continue")
 	chunk := fl.String("chunk-size", "0", "largest request, e.g. 8MiB (0: what the server recommends)")
 	signIt := fl.Bool("sign", false, "sign the endpoint URL with the local secret (v3, as serve finds it)")
 	token := fl.String("token", "", "bearer token for the creation (Authorization: Bearer)")
-	quiet := fl.Bool("quiet", false, "no progress bar")
-	headers := headerFlags{}
-	fl.Var(headers, "header", "extra request header \"Name: value\" (repeatable)")
-	if err := fl.Parse(args); err != nil {
+	if !fl.parse(args) {
 		return 2
 	}
-	if fl.NArg() != 2 {
-		fl.Usage()
-		return 2
-	}
+	headers, quiet := fl.headers, fl.quiet
 	path, endpoint := fl.Arg(0), fl.Arg(1)
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "fileserver upload:", err)
@@ -141,22 +163,11 @@ func signEndpoint(cf *configFlags, endpoint string) (string, error) {
 }
 
 func download(args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("download", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, "usage: fileserver download [flags] URL FILE\n\nAn interrupted download continues from FILE.part when run again.\n\n")
-		fl.PrintDefaults()
-	}
-	quiet := fl.Bool("quiet", false, "no progress bar")
-	headers := headerFlags{}
-	fl.Var(headers, "header", "extra request header \"Name: value\" (repeatable)")
-	if err := fl.Parse(args); err != nil {
+	fl := newTransferFlags("download", "URL FILE", "An interrupted download continues from FILE.part when run again.", stderr)
+	if !fl.parse(args) {
 		return 2
 	}
-	if fl.NArg() != 2 {
-		fl.Usage()
-		return 2
-	}
+	headers, quiet := fl.headers, fl.quiet
 	d := &client.Download{URL: fl.Arg(0), Header: http.Header(headers), Progress: progressFor(stderr, *quiet, "download", -1)}
 	ctx, stop := interruptible()
 	defer stop()

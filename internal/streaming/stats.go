@@ -3,6 +3,7 @@ package streaming
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,22 +91,14 @@ func (s *Stats) chunk(size int64) {
 func (s *Stats) BufferSizes() map[int]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[int]int64, len(s.buffers))
-	for k, v := range s.buffers {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.buffers)
 }
 
 // ChunkSizes counts chunk-size recommendations by size rounded down to a power of two.
 func (s *Stats) ChunkSizes() map[int64]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[int64]int64, len(s.chunks))
-	for k, v := range s.chunks {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.chunks)
 }
 
 // Resizes is how often transfers changed buffer size mid-way, in total; Stalls how many
@@ -123,11 +116,7 @@ func (s *Stats) InFlight(d Direction) int64 { return s.inFlight[dirIndex(d)].Loa
 func (s *Stats) Transfers() map[TransferKey]TransferCount {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[TransferKey]TransferCount, len(s.byKey))
-	for k, v := range s.byKey {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.byKey)
 }
 
 // ResultLabel names the outcome of a transfer for counters and logs.
