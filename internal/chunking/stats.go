@@ -39,16 +39,7 @@ func (u *Uploads) HandoffTimes() counters.Snapshot { return u.locks.handoffTime.
 
 // Active counts the uploads that are neither complete nor expired.
 func (u *Uploads) Active(ctx context.Context) (int, error) {
-	ids, err := u.sessions.List(ctx)
-	if err != nil {
-		return 0, err
-	}
 	now := u.opts.Now()
-	n := 0
-	for _, id := range ids {
-		if s, err := u.sessions.Get(ctx, id); err == nil && !s.Completed && now.Before(s.Expires) {
-			n++
-		}
-	}
-	return n, nil
+	active, err := u.sessionsWhere(ctx, func(s *Session) bool { return !s.Completed && now.Before(s.Expires) })
+	return len(active), err
 }

@@ -437,23 +437,20 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 // Reap removes every expired, unfinished upload and the state of completed ones past their
 // expiry. It returns how many it removed.
 func (u *Uploads) Reap(ctx context.Context) (int, error) {
-	ids, err := u.sessions.List(ctx)
+	now := u.opts.Now()
+	expired, err := u.sessionsWhere(ctx, func(s *Session) bool { return !now.Before(s.Expires) })
 	if err != nil {
 		return 0, err
 	}
-	now := u.opts.Now()
 	n := 0
-	for _, id := range ids {
-		s, err := u.sessions.Get(ctx, id)
-		if err != nil || now.Before(s.Expires) {
-			continue
-		}
-		release, err := u.locks.acquire(ctx, id, nil)
+	for _, old := range expired {
+		release, err := u.locks.acquire(ctx, old.ID, nil)
 		if err != nil {
 			return n, err
 		}
-		if s, err = u.sessions.Get(ctx, id); err == nil && !now.Before(s.Expires) {
-			if u.partials.RemovePartial(id) == nil && u.sessions.Delete(ctx, id) == nil {
+		// Read again under the lock: an append may have renewed it meanwhile.
+		if s, err := u.sessions.Get(ctx, old.ID); err == nil && !now.Before(s.Expires) {
+			if u.partials.RemovePartial(s.ID) == nil && u.sessions.Delete(ctx, s.ID) == nil {
 				n++
 				if !s.Completed {
 					u.stats.expired.Add(1)
@@ -463,6 +460,22 @@ func (u *Uploads) Reap(ctx context.Context) (int, error) {
 		release()
 	}
 	return n, nil
+}
+
+// sessionsWhere reads every session's state and returns those keep accepts. States that
+// cannot be read are skipped.
+func (u *Uploads) sessionsWhere(ctx context.Context, keep func(*Session) bool) ([]*Session, error) {
+	ids, err := u.sessions.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Session
+	for _, id := range ids {
+		if s, err := u.sessions.Get(ctx, id); err == nil && keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func restoreHash(state []byte) (hash.Hash, error) {
