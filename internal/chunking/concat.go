@@ -13,6 +13,17 @@ import (
 // ErrBadParts: a concatenation names an upload that is not a complete partial upload.
 var ErrBadParts = errors.New("chunking: concatenation needs complete partial uploads")
 
+// ErrNoConcat: the storage cannot read partial uploads back, so it cannot concatenate them.
+var ErrNoConcat = errors.New("chunking: this storage does not support concatenation")
+
+// Concatenates reports whether the storage can concatenate partial uploads (tus
+// concatenation): it must read partial data back, which an object store's unfinished
+// multipart upload does not allow.
+func (u *Uploads) Concatenates() bool {
+	c, ok := u.partials.(interface{ ReadsPartials() bool })
+	return ok && c.ReadsPartials()
+}
+
 // Concat creates the session s as the concatenation of the complete partial uploads parts,
 // in order, and commits it to s.Target (tus concatenation extension). The parts stay until
 // they expire.
@@ -30,12 +41,12 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	if err != nil {
 		return nil, err
 	}
-	release, err := u.locks.acquire(ctx, created.ID, nil)
+	lease, err := u.lock(ctx, created.ID, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	dst, err := u.partials.OpenPartial(created.ID, false)
+	defer lease.Release()
+	dst, err := u.partials.OpenPartial(created.ref(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +58,20 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	h, _ := restoreHash(nil)
 	out := io.MultiWriter(w, h)
 	for _, id := range parts {
-		src, err := u.partials.OpenPartial(id, false)
+		p, err := u.sessions.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		p, _ := u.sessions.Get(ctx, id)
-		_, err = io.Copy(out, io.NewSectionReader(src, 0, p.Length))
+		src, err := u.partials.OpenPartial(p.ref(), false)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := src.(storage.PartialReader)
+		if !ok {
+			src.Close()
+			return nil, ErrNoConcat
+		}
+		_, err = io.Copy(out, io.NewSectionReader(r, 0, p.Length))
 		src.Close()
 		if err != nil {
 			return nil, err
@@ -62,9 +81,9 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 		return nil, err
 	}
 	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
-	created.Offset, created.HashState = total, state
-	if err := u.sessions.Put(ctx, created); err != nil {
+	created.Offset, created.HashState, created.PartialState = total, state, dst.State()
+	if err := u.sessions.Put(ctx, created, lease.Fence); err != nil {
 		return nil, err
 	}
-	return created, u.complete(ctx, created, meta)
+	return created, u.complete(ctx, dst, created, meta, lease.Fence)
 }

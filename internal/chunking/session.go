@@ -3,9 +3,12 @@ package chunking
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"fileserver/internal/storage"
 )
 
 // Sentinel errors callers branch on.
@@ -22,6 +25,9 @@ var (
 	ErrChecksum = errors.New("chunking: checksum mismatch")
 	// ErrHandedOff: a newer request for the same upload took over.
 	ErrHandedOff = errors.New("chunking: a newer request took over this upload")
+	// ErrFenced: the request lost its lease on the upload (another request, possibly on
+	// another node, holds it now), so its write was refused.
+	ErrFenced = errors.New("chunking: lease on the upload lost to another request")
 )
 
 // OffsetError is the offset conflict: the client's offset is not the upload's.
@@ -57,11 +63,19 @@ type Session struct {
 	Partial bool `json:"partial,omitempty"`
 	// Parts lists the partial uploads a tus final upload concatenates.
 	Parts []string `json:"parts,omitempty"`
+	// PartialState is where the storage keeps the acknowledged data (storage.Partial.State):
+	// nil on local disk; the multipart upload, its parts and the tail object on S3.
+	PartialState json.RawMessage `json:"partial_state,omitempty"`
 	// HashState is the running SHA-256 of bytes [0, Offset), as MarshalBinary gives it.
 	HashState []byte `json:"hash_state,omitempty"`
 	// Completed is set once the file is committed; SHA256 is then its digest.
 	Completed bool   `json:"completed,omitempty"`
 	SHA256    string `json:"sha256,omitempty"`
+}
+
+// ref names the session's partial data.
+func (s *Session) ref() storage.PartialRef {
+	return storage.PartialRef{ID: s.ID, Target: s.Target, State: s.PartialState}
 }
 
 // Remaining is how many more bytes the upload takes, or -1 when its length is deferred.

@@ -28,14 +28,14 @@ func (u *Uploads) Snapshot() StatsSnapshot {
 		Expired:         u.stats.expired.Load(),
 		Resumed:         u.stats.resumed.Load(),
 		OffsetConflicts: u.stats.conflicts.Load(),
-		Handoffs:        u.locks.handoffs.Load(),
-		HandoffTime:     time.Duration(u.locks.handoffNanos.Load()),
+		Handoffs:        u.handoffs.n.Load(),
+		HandoffTime:     time.Duration(u.handoffs.nanos.Load()),
 	}
 }
 
 // HandoffTimes is the distribution of hand-off latencies: from a request finding its upload
 // held to holding it.
-func (u *Uploads) HandoffTimes() counters.Snapshot { return u.locks.handoffTime.Snapshot() }
+func (u *Uploads) HandoffTimes() counters.Snapshot { return u.handoffs.times.Snapshot() }
 
 // Active counts the uploads that are neither complete nor expired.
 func (u *Uploads) Active(ctx context.Context) (int, error) {

@@ -12,10 +12,15 @@ import (
 
 // SessionStore keeps session state. Put must be atomic and durable: after it returns, a
 // crash leaves either the old or the new state, never a mix.
+//
+// Put and Delete carry the fencing token of the caller's lease on the session (0 for a new
+// session, written before anyone locks it). A store shared by several nodes refuses, with
+// ErrFenced, a write whose token is not that of the session's current lease: a request that
+// lost its lease (its node stalled past the lease) can no longer change what another wrote.
 type SessionStore interface {
 	Get(ctx context.Context, id string) (*Session, error)
-	Put(ctx context.Context, s *Session) error
-	Delete(ctx context.Context, id string) error
+	Put(ctx context.Context, s *Session, fence int64) error
+	Delete(ctx context.Context, id string, fence int64) error
 	// List returns every session id.
 	List(ctx context.Context) ([]string, error)
 }
@@ -23,7 +28,8 @@ type SessionStore interface {
 const sessionDir = "sessions"
 
 // DirStore is the embedded SessionStore: one JSON file per session in a directory next to
-// the data, replaced atomically (write, sync, rename, sync directory).
+// the data, replaced atomically (write, sync, rename, sync directory). It serves one process,
+// whose MemLocker needs no fencing: the tokens are ignored.
 type DirStore struct {
 	root  *os.Root
 	fsync bool
@@ -74,7 +80,7 @@ func (d *DirStore) Get(_ context.Context, id string) (*Session, error) {
 }
 
 // Put implements SessionStore.
-func (d *DirStore) Put(_ context.Context, s *Session) error {
+func (d *DirStore) Put(_ context.Context, s *Session, _ int64) error {
 	if !validID(s.ID) {
 		return fmt.Errorf("chunking: bad session id %q", s.ID)
 	}
@@ -117,7 +123,7 @@ func (d *DirStore) syncDir() error {
 }
 
 // Delete implements SessionStore.
-func (d *DirStore) Delete(_ context.Context, id string) error {
+func (d *DirStore) Delete(_ context.Context, id string, _ int64) error {
 	if !validID(id) {
 		return ErrNotFound
 	}

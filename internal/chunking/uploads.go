@@ -32,13 +32,16 @@ type Options struct {
 	// (storage.preallocate): a full disk is refused before any data moves, and writes that do
 	// not grow the file cost less (bench/README.md, "Ingest").
 	Preallocate bool
+	// Locker gives each session one writer; nil means a MemLocker (one process).
+	Locker Locker
 }
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
 type Uploads struct {
 	sessions SessionStore
 	partials storage.Partials
-	locks    *locks
+	locker   Locker
+	handoffs *handoffs
 	opts     Options
 	stats    Stats
 	// putting holds the length of every plain PUT in progress, whose state is written only
@@ -54,7 +57,10 @@ func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
 	if o.TTL <= 0 {
 		o.TTL = 24 * time.Hour
 	}
-	return &Uploads{sessions: sessions, partials: partials, locks: newLocks(), opts: o}
+	if o.Locker == nil {
+		o.Locker = NewMemLocker()
+	}
+	return &Uploads{sessions: sessions, partials: partials, locker: o.Locker, handoffs: newHandoffs(), opts: o}
 }
 
 // MaxSize is the cap on an upload's length (0: none).
@@ -71,18 +77,19 @@ func (u *Uploads) Create(ctx context.Context, s Session) (*Session, error) {
 	}
 	now := u.opts.Now()
 	s.Created, s.Expires, s.Offset = now, now.Add(u.opts.TTL), 0
-	s.HashState, s.Completed, s.SHA256 = nil, false, ""
-	p, err := u.partials.OpenPartial(s.ID, true)
+	s.HashState, s.Completed, s.SHA256, s.PartialState = nil, false, "", nil
+	p, err := u.partials.OpenPartial(s.ref(), true)
 	if err != nil {
 		return nil, err
 	}
 	err = p.Truncate(0)
+	s.PartialState = p.State()
 	p.Close()
 	if err != nil {
 		return nil, err
 	}
-	if err := u.sessions.Put(ctx, &s); err != nil {
-		u.partials.RemovePartial(s.ID)
+	if err := u.sessions.Put(ctx, &s, 0); err != nil {
+		u.partials.RemovePartial(s.ref())
 		return nil, err
 	}
 	u.stats.created.Add(1)
@@ -106,17 +113,17 @@ func (u *Uploads) Get(ctx context.Context, id string) (*Session, error) {
 // persists what it received) and returns the resulting state. HEAD requests use it, so the
 // offset they report is final.
 func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
-	release, err := u.locks.acquire(ctx, id, nil)
+	lease, err := u.lock(ctx, id, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer lease.Release()
 	s, err := u.Get(ctx, id)
 	if err == nil && !s.Completed && !s.Partial && s.Length >= 0 && s.Offset == s.Length && s.Target != "" {
 		// Every byte is durable but the commit never happened (a crash or shutdown between
 		// the last append and the commit): finish it now, so the offset a client sees as
 		// complete is a file.
-		err = u.complete(ctx, s, storage.Meta{})
+		err = u.complete(ctx, nil, s, storage.Meta{}, lease.Fence)
 	}
 	return s, err
 }
@@ -150,11 +157,11 @@ type AppendRequest struct {
 // the append, together with the copy's error if the body ended early: bytes received before
 // an interruption are kept and acknowledged.
 func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Session, error) {
-	release, err := u.locks.acquire(ctx, id, req.Cancel)
+	lease, err := u.lock(ctx, id, req.Cancel)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer lease.Release()
 	s, err := u.Get(ctx, id)
 	if err != nil {
 		return s, err
@@ -179,7 +186,12 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	if s.Offset > 0 {
 		u.stats.resumed.Add(1)
 	}
-	n, copyErr := u.write(s, req, limit)
+	p, err := u.partials.OpenPartial(s.ref(), false)
+	if err != nil {
+		return s, err
+	}
+	defer p.Close()
+	n, copyErr := u.write(p, s, req, limit, true)
 	if errors.Is(copyErr, ErrChecksum) {
 		return s, copyErr
 	}
@@ -188,13 +200,13 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	}
 	if copyErr == nil && req.Complete {
 		if err := u.declareLength(s, s.Offset); err != nil {
-			if perr := u.sessions.Put(ctx, s); perr != nil {
+			if perr := u.sessions.Put(ctx, s, lease.Fence); perr != nil {
 				return s, perr
 			}
 			return s, err
 		}
 	}
-	if err := u.sessions.Put(ctx, s); err != nil {
+	if err := u.sessions.Put(ctx, s, lease.Fence); err != nil {
 		return s, err
 	}
 	// An upload whose offset reached its length is complete even when the request then ended
@@ -204,13 +216,13 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 		return s, copyErr
 	}
 	if full && !s.Partial {
-		if err := u.complete(ctx, s, req.Meta); err != nil {
+		if err := u.complete(ctx, p, s, req.Meta, lease.Fence); err != nil {
 			return s, err
 		}
 	}
 	if full && s.Partial {
 		s.Completed = true
-		if err := u.sessions.Put(ctx, s); err != nil {
+		if err := u.sessions.Put(ctx, s, lease.Fence); err != nil {
 			return s, err
 		}
 	}
@@ -233,14 +245,11 @@ func (u *Uploads) declareLength(s *Session, length int64) error {
 	return nil
 }
 
-// write appends the body at s.Offset and advances s.Offset and its hash by what was durably
-// written. On a checksum mismatch nothing is kept and the offset stays.
-func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, error) {
-	p, err := u.partials.OpenPartial(s.ID, false)
-	if err != nil {
-		return 0, err
-	}
-	defer p.Close()
+// write appends the body to p at s.Offset and advances s.Offset, its hash and its partial
+// state by what was durably written. On a checksum mismatch nothing is kept and the offset
+// stays. With syncDone false a body that arrived whole is not synced: the caller commits it
+// at once, and the commit makes it durable.
+func (u *Uploads) write(p storage.Partial, s *Session, req AppendRequest, limit int64, syncDone bool) (int64, error) {
 	w, err := p.AppendAt(s.Offset)
 	if err != nil {
 		return 0, err
@@ -289,9 +298,12 @@ func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, erro
 		return 0, copyErr
 	}
 	if n > 0 {
-		if err := p.Sync(); err != nil {
-			p.Truncate(s.Offset)
-			return 0, err
+		if syncDone || copyErr != nil {
+			if err := p.Sync(); err != nil {
+				p.Truncate(s.Offset)
+				return 0, err
+			}
+			s.PartialState = p.State()
 		}
 		if h != nil {
 			state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -306,16 +318,17 @@ func (u *Uploads) write(s *Session, req AppendRequest, limit int64) (int64, erro
 }
 
 // complete commits a finished upload to its target and records it as completed.
-func (u *Uploads) complete(ctx context.Context, s *Session, meta storage.Meta) error {
-	if err := u.commit(ctx, s, meta); err != nil {
+func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, fence int64) error {
+	if err := u.commit(ctx, p, s, meta); err != nil {
 		return err
 	}
 	u.stats.completed.Add(1)
-	return u.sessions.Put(ctx, s)
+	return u.sessions.Put(ctx, s, fence)
 }
 
-// commit publishes a finished upload's data under its target, with its digest.
-func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) error {
+// commit publishes a finished upload's data under its target, with its digest, through p (the
+// partial the data was just written through) or, when p is nil, the session's partial.
+func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta) error {
 	if !u.opts.SkipDigest {
 		h, err := restoreHash(s.HashState)
 		if err != nil {
@@ -323,11 +336,13 @@ func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) err
 		}
 		meta.SHA256 = hex.EncodeToString(h.Sum(nil))
 	}
-	p, err := u.partials.OpenPartial(s.ID, false)
-	if err != nil {
-		return err
+	if p == nil {
+		var err error
+		if p, err = u.partials.OpenPartial(s.ref(), false); err != nil {
+			return err
+		}
+		defer p.Close()
 	}
-	defer p.Close()
 	if meta.ContentType == "" {
 		meta.ContentType = s.ContentType
 	}
@@ -340,7 +355,7 @@ func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) err
 	if _, err := p.Commit(ctx, s.Target, s.Length, meta); err != nil {
 		return err
 	}
-	s.Completed, s.SHA256, s.HashState = true, meta.SHA256, nil
+	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	return nil
 }
 
@@ -349,36 +364,40 @@ func (u *Uploads) commit(ctx context.Context, s *Session, meta storage.Meta) err
 // then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
 // up from there. A request that completes commits the file straight away.
 func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
-	release, err := u.locks.acquire(ctx, s.ID, req.Cancel)
+	lease, err := u.lock(ctx, s.ID, req.Cancel)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer lease.Release()
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
 	u.putting.Store(s.ID, s.Length)
 	defer u.putting.Delete(s.ID)
-	_, statErr := u.sessions.Get(ctx, s.ID)
+	old, statErr := u.sessions.Get(ctx, s.ID)
 	hadState := statErr == nil
+	if hadState {
+		// What an earlier attempt left is replaced.
+		u.partials.RemovePartial(old.ref())
+	}
 	now := u.opts.Now()
-	s.Created, s.Expires, s.Offset, s.HashState, s.Completed = now, now.Add(u.opts.TTL), 0, nil, false
-	p, err := u.partials.OpenPartial(s.ID, true)
+	s.Created, s.Expires, s.Offset, s.HashState, s.Completed, s.PartialState = now, now.Add(u.opts.TTL), 0, nil, false, nil
+	p, err := u.partials.OpenPartial(s.ref(), true)
 	if err != nil {
 		return nil, err
 	}
-	p.Close()
+	defer p.Close()
 	limit := s.Length
 	if limit < 0 && u.opts.MaxSize > 0 {
 		limit = u.opts.MaxSize
 	}
-	n, copyErr := u.write(&s, req, limit)
+	n, copyErr := u.write(p, &s, req, limit, false)
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
-			u.discard(ctx, s.ID, hadState)
+			u.discard(ctx, &s, hadState, lease.Fence)
 			return &s, copyErr
 		}
-		if err := u.sessions.Put(ctx, &s); err != nil {
+		if err := u.sessions.Put(ctx, &s, lease.Fence); err != nil {
 			return &s, err
 		}
 		return &s, copyErr
@@ -387,15 +406,15 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		s.Length = s.Offset
 	}
 	if s.Offset != s.Length {
-		u.discard(ctx, s.ID, hadState)
+		u.discard(ctx, &s, hadState, lease.Fence)
 		return &s, ErrLengthMismatch
 	}
-	if err := u.commit(ctx, &s, req.Meta); err != nil {
-		u.discard(ctx, s.ID, hadState)
+	if err := u.commit(ctx, p, &s, req.Meta); err != nil {
+		u.discard(ctx, &s, hadState, lease.Fence)
 		return &s, err
 	}
 	if hadState {
-		u.sessions.Delete(ctx, s.ID)
+		u.sessions.Delete(ctx, s.ID, lease.Fence)
 	}
 	return &s, nil
 }
@@ -411,27 +430,28 @@ func (u *Uploads) PendingLength(id string) (int64, bool) {
 }
 
 // discard drops an upload's data and, if it had any, its state.
-func (u *Uploads) discard(ctx context.Context, id string, hadState bool) {
-	u.partials.RemovePartial(id)
+func (u *Uploads) discard(ctx context.Context, s *Session, hadState bool, fence int64) {
+	u.partials.RemovePartial(s.ref())
 	if hadState {
-		u.sessions.Delete(ctx, id)
+		u.sessions.Delete(ctx, s.ID, fence)
 	}
 }
 
 // Terminate cuts off any writer and removes the upload's data and state.
 func (u *Uploads) Terminate(ctx context.Context, id string) error {
-	release, err := u.locks.acquire(ctx, id, nil)
+	lease, err := u.lock(ctx, id, nil)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if _, err := u.sessions.Get(ctx, id); err != nil {
+	defer lease.Release()
+	s, err := u.sessions.Get(ctx, id)
+	if err != nil {
 		return err
 	}
-	if err := u.partials.RemovePartial(id); err != nil {
+	if err := u.partials.RemovePartial(s.ref()); err != nil {
 		return err
 	}
-	return u.sessions.Delete(ctx, id)
+	return u.sessions.Delete(ctx, id, lease.Fence)
 }
 
 // Reap removes every expired, unfinished upload and the state of completed ones past their
@@ -444,20 +464,20 @@ func (u *Uploads) Reap(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, old := range expired {
-		release, err := u.locks.acquire(ctx, old.ID, nil)
+		lease, err := u.lock(ctx, old.ID, nil)
 		if err != nil {
 			return n, err
 		}
 		// Read again under the lock: an append may have renewed it meanwhile.
 		if s, err := u.sessions.Get(ctx, old.ID); err == nil && !now.Before(s.Expires) {
-			if u.partials.RemovePartial(s.ID) == nil && u.sessions.Delete(ctx, s.ID) == nil {
+			if u.partials.RemovePartial(s.ref()) == nil && u.sessions.Delete(ctx, s.ID, lease.Fence) == nil {
 				n++
 				if !s.Completed {
 					u.stats.expired.Add(1)
 				}
 			}
 		}
-		release()
+		lease.Release()
 	}
 	return n, nil
 }

@@ -345,7 +345,7 @@ func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
 	s, _ := f.u.Create(ctx, Session{Target: "late.bin", Length: 4})
 	f.u.Append(ctx, s.ID, body(0, []byte("ab")))
 	// Simulate the crash: the data and offset are durable, the file was never linked.
-	p, _ := f.store.OpenPartial(s.ID, false)
+	p, _ := f.store.OpenPartial(storage.PartialRef{ID: s.ID}, false)
 	w, _ := p.AppendAt(2)
 	w.Write([]byte("cd"))
 	p.Sync()
@@ -355,7 +355,7 @@ func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
 	h.Write([]byte("cd"))
 	st.HashState, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
 	st.Offset = 4
-	f.u.sessions.Put(ctx, st)
+	f.u.sessions.Put(ctx, st, 0)
 	if _, err := f.store.Stat(ctx, "late.bin"); err == nil {
 		t.Fatal("file visible before the commit")
 	}

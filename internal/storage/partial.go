@@ -16,17 +16,27 @@ import (
 // Partials is an optional capability of a Store: unfinished uploads that grow by appends at
 // a byte offset and are published under a name once complete (resumable uploads).
 type Partials interface {
-	// OpenPartial opens the partial data of upload id, creating it empty when create is set.
-	// A missing one is ErrNotFound.
-	OpenPartial(id string, create bool) (Partial, error)
-	// RemovePartial deletes the partial data of upload id; a missing one is not an error.
-	RemovePartial(id string) error
+	// OpenPartial opens the partial data of an upload, creating it empty when create is set
+	// (dropping whatever ref.State pointed at). A missing one is ErrNotFound.
+	OpenPartial(ref PartialRef, create bool) (Partial, error)
+	// RemovePartial deletes the partial data of an upload; a missing one is not an error.
+	RemovePartial(ref PartialRef) error
+}
+
+// PartialRef names the partial data of one upload.
+type PartialRef struct {
+	// ID is the upload's id.
+	ID string
+	// Target is the name the data will be committed to; "" when it is not known (a tus
+	// partial upload, which is only ever concatenated).
+	Target string
+	// State is what Partial.State returned after the last acknowledged Sync (nil at first).
+	State []byte
 }
 
 // Partial is the data of one unfinished upload.
 type Partial interface {
-	io.ReaderAt
-	// Size is the number of bytes in the partial file (which may exceed what was
+	// Size is the number of bytes in the partial data (which may exceed what was
 	// acknowledged, after a crash mid-append).
 	Size() (int64, error)
 	// AppendAt returns a writer that continues the data at offset, first dropping any
@@ -36,11 +46,23 @@ type Partial interface {
 	Truncate(size int64) error
 	// Sync makes every byte written so far durable (when the store syncs at all).
 	Sync() error
+	// State is what the store needs to find the data as of the last Sync again: the caller
+	// keeps it with the offset it acknowledges and hands it back in PartialRef.State. A store
+	// that finds partial data by id alone returns nil. Until the caller has recorded a new
+	// state, the data as of the old one stays intact.
+	State() []byte
 	// Commit publishes the first length bytes under name, atomically and without replacing
 	// an existing file (ErrExists), and removes the partial. meta.Size is set to length.
 	Commit(ctx context.Context, name string, length int64, meta Meta) (Meta, error)
 	// Close releases the partial without removing it.
 	Close() error
+}
+
+// PartialReader is a Partial whose acknowledged bytes can be read back (tus concatenation
+// needs it).
+type PartialReader interface {
+	Partial
+	io.ReaderAt
 }
 
 const partialDir = "partial"
@@ -61,7 +83,8 @@ func validID(id string) error {
 }
 
 // OpenPartial implements Partials.
-func (l *Local) OpenPartial(id string, create bool) (Partial, error) {
+func (l *Local) OpenPartial(ref PartialRef, create bool) (Partial, error) {
+	id := ref.ID
 	if err := validID(id); err != nil {
 		return nil, err
 	}
@@ -80,7 +103,8 @@ func (l *Local) OpenPartial(id string, create bool) (Partial, error) {
 }
 
 // RemovePartial implements Partials.
-func (l *Local) RemovePartial(id string) error {
+func (l *Local) RemovePartial(ref PartialRef) error {
+	id := ref.ID
 	if err := validID(id); err != nil {
 		return err
 	}
@@ -95,6 +119,10 @@ type localPartial struct {
 	id    string
 	f     *os.File
 }
+
+var _ PartialReader = (*localPartial)(nil)
+
+func (p *localPartial) State() []byte { return nil }
 
 func (p *localPartial) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
 
@@ -227,3 +255,6 @@ func (l *Local) link(src, name string) error {
 	}
 	return nil
 }
+
+// ReadsPartials reports that partial data can be read back (PartialReader).
+func (l *Local) ReadsPartials() bool { return true }

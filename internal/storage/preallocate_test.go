@@ -66,7 +66,7 @@ func TestPreallocatePartial(t *testing.T) {
 	l, dir := openTest(t)
 	data := make([]byte, 3<<20)
 	rand.Read(data)
-	p, err := l.OpenPartial("up-1", true)
+	p, err := l.OpenPartial(PartialRef{ID: "up-1"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func BenchmarkPartialIngest(b *testing.B) {
 			cpu0 := cpuTime()
 			for i := 0; b.Loop(); i++ {
 				id := fmt.Sprintf("b-%d", i)
-				p, err := l.OpenPartial(id, true)
+				p, err := l.OpenPartial(PartialRef{ID: id}, true)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -35,7 +35,7 @@ func TestReapMixedAges(t *testing.T) {
 	l.writeMeta(m)
 
 	// An upload in progress and a symlink to a directory outside storage.
-	p, _ := l.OpenPartial("inprogress", true)
+	p, _ := l.OpenPartial(PartialRef{ID: "inprogress"}, true)
 	p.Close()
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "precious.txt"), []byte("x"), 0o600)
