@@ -15,6 +15,7 @@ type Config struct {
 	Upload    Upload    `toml:"upload"`
 	Download  Download  `toml:"download"`
 	Resumable Resumable `toml:"resumable"`
+	Sessions  Sessions  `toml:"sessions"`
 	Limits    Limits    `toml:"limits"`
 	Streaming Streaming `toml:"streaming"`
 	CORS      CORS      `toml:"cors"`
@@ -74,7 +75,7 @@ type Storage struct {
 }
 
 // S3 configures storage in an S3-compatible object store ([storage.s3]), shared by several
-// nodes. Resumable uploads are not available on it yet: serve turns them off.
+// nodes.
 type S3 struct {
 	// Endpoint is the object store's URL, http://host:port or https://host.
 	Endpoint string `toml:"endpoint"`
@@ -95,6 +96,27 @@ type S3 struct {
 	PathStyle bool `toml:"path_style"`
 	// Prefix is put in front of every file's name to make its object key, e.g. "files/".
 	Prefix string `toml:"prefix"`
+	// PartSize is the size of multipart upload parts (at least 5MiB, S3's minimum).
+	PartSize Size `toml:"part_size"`
+	// Concurrency is how many parts of one upload are sent at once while the next is received.
+	Concurrency int `toml:"concurrency"`
+}
+
+// Sessions configures where resumable sessions and their locks live ([sessions]).
+type Sessions struct {
+	// Store is "local" (files in the data directory, locks in the process: one node) or
+	// "redis" (state and leases in Redis, shared by every node).
+	Store string `toml:"store"`
+	// RedisURL is redis://[user:password@]host:port/db (rediss:// for TLS).
+	RedisURL string `toml:"redis_url"`
+	// RedisPrefix is put in front of every Redis key and channel.
+	RedisPrefix string `toml:"redis_prefix"`
+	// LockLease is how long a node's hold on an upload lasts without renewal: after a node
+	// dies, another takes its uploads over after at most this long.
+	LockLease Duration `toml:"lock_lease"`
+	// SingleNode declares that one node serves this storage, which lets the s3 backend keep
+	// sessions locally.
+	SingleNode bool `toml:"single_node"`
 }
 
 // Credentials returns the access and secret key, read from their files when those are set.
@@ -278,9 +300,10 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage: Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1"}},
-		Limits:  Limits{MinRateGrace: Duration(30 * time.Second)},
-		Auth:    Auth{ClockSkew: Duration(30 * time.Second)},
+		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2}},
+		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},
+		Limits:   Limits{MinRateGrace: Duration(30 * time.Second)},
+		Auth:     Auth{ClockSkew: Duration(30 * time.Second)},
 		Upload: Upload{
 			Prefix:          "/upload/",
 			MaxSize:         1 * GiB,

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestS3FromFileAndEnv(t *testing.T) {
@@ -19,6 +20,8 @@ backend = "s3"
 endpoint = "http://127.0.0.1:7070"
 bucket = "files"
 path_style = true
+[sessions]
+single_node = true
 `)
 	cfg, err := Load(p, []string{
 		"FILESERVER_STORAGE_S3_PREFIX=up/",
@@ -50,7 +53,7 @@ path_style = true
 }
 
 func TestValidateS3(t *testing.T) {
-	good := S3{Endpoint: "https://s3.example.org", Bucket: "b", Region: "us-east-1"}
+	good := S3{Endpoint: "https://s3.example.org", Bucket: "b", Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2}
 	for _, tc := range []struct {
 		edit func(*S3)
 		key  string // "" when valid
@@ -65,9 +68,12 @@ func TestValidateS3(t *testing.T) {
 		{func(s *S3) { s.SecretKey, s.SecretKeyFile, s.AccessKey = "a", "f", "s" }, "storage.s3.secret_key_file"},
 		{func(s *S3) { s.AccessKey = "a" }, "storage.s3.secret_key"},
 		{func(s *S3) { s.Prefix = "/files/" }, "storage.s3.prefix"},
+		{func(s *S3) { s.PartSize = 4 * MiB }, "storage.s3.part_size"},
+		{func(s *S3) { s.Concurrency = 0 }, "storage.s3.concurrency"},
 	} {
 		cfg := Default()
 		cfg.Storage.Backend = "s3"
+		cfg.Sessions.SingleNode = true
 		cfg.Storage.S3 = good
 		tc.edit(&cfg.Storage.S3)
 		err := cfg.Validate()
@@ -89,4 +95,40 @@ func TestValidateS3(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `"s3"`) {
 		t.Fatalf("unknown backend: %v", err)
 	}
+}
+
+func TestValidateSessions(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*Config)
+		key  string // "" when valid
+	}{
+		{func(*Config) {}, ""},
+		{func(c *Config) { c.Sessions.Store = "redis"; c.Sessions.RedisURL = "redis://127.0.0.1:6379/0" }, ""},
+		{func(c *Config) { c.Sessions.Store = "redis" }, "sessions.redis_url"},
+		{func(c *Config) { c.Sessions.Store = "redis"; c.Sessions.RedisURL = "http://127.0.0.1:6379" }, "sessions.redis_url"},
+		{func(c *Config) { c.Sessions.Store = "etcd" }, "sessions.store"},
+		{func(c *Config) { c.Sessions.LockLease = Duration(100 * time.Millisecond) }, "sessions.lock_lease"},
+		// Shared object storage with sessions on one node's disk: refused unless declared
+		// single-node, or resumable uploads are off.
+		{func(c *Config) { useS3(c) }, "sessions.store"},
+		{func(c *Config) { useS3(c); c.Sessions.SingleNode = true }, ""},
+		{func(c *Config) { useS3(c); c.Resumable.Enabled = false }, ""},
+		{func(c *Config) { useS3(c); c.Sessions.Store = "redis"; c.Sessions.RedisURL = "redis://r:6379" }, ""},
+	} {
+		cfg := Default()
+		tc.edit(&cfg)
+		err := cfg.Validate()
+		var ce *Error
+		switch {
+		case tc.key == "" && err != nil:
+			t.Errorf("%+v: %v", cfg.Sessions, err)
+		case tc.key != "" && (!errors.As(err, &ce) || ce.Key != tc.key):
+			t.Errorf("%+v: got %v, want an error on %s", cfg.Sessions, err, tc.key)
+		}
+	}
+}
+
+func useS3(c *Config) {
+	c.Storage.Backend = "s3"
+	c.Storage.S3.Endpoint, c.Storage.S3.Bucket = "http://127.0.0.1:7070", "b"
 }

@@ -55,6 +55,9 @@ func (c *Config) Validate() error {
 	if c.Storage.Path == "" {
 		return bad("storage.path", "must not be empty")
 	}
+	if err := c.Sessions.validate(c); err != nil {
+		return err
+	}
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < MinSecretLength && !c.Auth.AllowShortSecret {
 		return bad("auth.secret", "shorter than 32 bytes; use a longer secret or set auth.allow_short_secret = true")
 	}
@@ -224,6 +227,39 @@ func (s *S3) validate() error {
 	}
 	if strings.HasPrefix(s.Prefix, "/") {
 		return bad("prefix", "must not start with / (object keys are prefix + file name)")
+	}
+	if s.PartSize < 5*MiB || s.PartSize > 5*GiB {
+		return bad("part_size", "must be between 5MiB and 5GiB (S3's limits on a part)")
+	}
+	if s.Concurrency < 1 || s.Concurrency > 64 {
+		return bad("concurrency", "must be between 1 and 64")
+	}
+	return nil
+}
+
+// validate checks [sessions]: a store that exists, and no embedded sessions on storage shared
+// by several nodes, where an upload started on one node could not continue on another.
+func (s *Sessions) validate(c *Config) error {
+	bad := func(key, reason string) error { return &Error{Key: "sessions." + key, Reason: reason} }
+	switch s.Store {
+	case "local":
+		if c.Storage.Backend == "s3" && c.Resumable.Enabled && !s.SingleNode {
+			return bad("store", `"local" keeps resumable uploads on this node only, but storage.backend = "s3" is meant to be shared by several nodes: `+
+				`set sessions.store = "redis" (with sessions.redis_url) for several nodes, or sessions.single_node = true if this is the only one`)
+		}
+	case "redis":
+		if s.RedisURL == "" {
+			return bad("redis_url", `must be set with sessions.store = "redis", e.g. redis://127.0.0.1:6379/0`)
+		}
+		u, err := url.Parse(s.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return bad("redis_url", "must be redis://host:port[/db], rediss://host:port[/db] or unix:///path")
+		}
+	default:
+		return bad("store", `must be "local" or "redis"`)
+	}
+	if s.LockLease < Duration(time.Second) || s.LockLease > Duration(5*time.Minute) {
+		return bad("lock_lease", "must be between 1s and 5m")
 	}
 	return nil
 }
