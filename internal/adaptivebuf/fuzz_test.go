@@ -17,6 +17,7 @@ func FuzzPoolInvariants(f *testing.F) {
 	f.Add([]byte{0x00, 0x13, 0x27, 0x80, 0x81, 0xc0, 0x05, 0x88})
 	f.Add([]byte{0x01, 0x08, 0x08, 0x08, 0x08, 0x80, 0xc1, 0x80, 0x80})
 	f.Add([]byte{0x02, 0x7f, 0x7f, 0xc0, 0xc0, 0x80, 0x11})
+	f.Add([]byte{0x04, 0x0f, 0x0e, 0x07, 0x80, 0x0d, 0xc0, 0x80, 0x80})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) < 1 || len(ops) > 64 {
 			return
@@ -26,8 +27,8 @@ func FuzzPoolInvariants(f *testing.F) {
 		h := &harness{p: p}
 		for _, op := range ops[1:] {
 			switch op >> 6 {
-			case 0: // acquire class op&7 (0..7)
-				h.acquire(ClassSize(int(op & 7)))
+			case 0: // acquire class op&7 (0..7), or with bit 3 reserve 1.5 times its size
+				h.acquire(ClassSize(int(op&7)), op&8 != 0)
 			case 1: // resize the op&7-th held buffer to class op>>3&7
 				h.resize(int(op&7), ClassSize(int(op>>3&7)))
 			case 2: // release the op&63-th held buffer
@@ -67,7 +68,7 @@ type acquirer struct {
 	cancelled, done bool
 }
 
-func (h *harness) acquire(size int) {
+func (h *harness) acquire(size int, reserve bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.mu.Lock()
 	h.started++
@@ -77,7 +78,13 @@ func (h *harness) acquire(size int) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		b, err := h.p.Acquire(ctx, size)
+		var b *Buffer
+		var err error
+		if reserve {
+			b, err = h.p.Reserve(ctx, int64(size+size/2))
+		} else {
+			b, err = h.p.Acquire(ctx, size)
+		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.ended++
@@ -109,7 +116,9 @@ func (h *harness) resize(i, size int) {
 		return
 	}
 	i %= len(h.held)
-	h.held[i] = h.p.Resize(h.held[i], size)
+	if h.held[i].reserved == 0 {
+		h.held[i] = h.p.Resize(h.held[i], size)
+	}
 }
 
 func (h *harness) cancel(i int) {
@@ -164,7 +173,7 @@ func (h *harness) check(t *testing.T) {
 	h.mu.Lock()
 	var lent int64
 	for _, b := range h.held {
-		lent += int64(len(b.B))
+		lent += int64(len(b.B)) + b.reserved
 	}
 	h.mu.Unlock()
 	s := h.p.Stats()

@@ -71,12 +71,15 @@ type Options struct {
 type Buffer struct {
 	B     []byte
 	class int
+	// reserved is the size of a reservation (Reserve), which has no B; 0 for a buffer.
+	reserved int64
 }
 
 // waiter is one Acquire queued for a buffer. grant is buffered so the releaser never blocks;
 // served is set under the pool's lock when a grant is sent.
 type waiter struct {
-	want, min int // classes
+	want, min int   // classes
+	reserve   int64 // bytes, for a Reserve; then want and min are unused
 	grant     chan *Buffer
 	served    bool
 }
@@ -178,6 +181,49 @@ func (p *Pool) Acquire(ctx context.Context, want int) (*Buffer, error) {
 	return p.wait(ctx, w, el)
 }
 
+// Reserve takes n bytes of the budget for memory the caller allocates and keeps itself (an
+// object store's part buffers, which are larger than any class). It waits like Acquire under
+// the wait and downgrade policies (a reservation cannot be downgraded) and fails at once under
+// refuse. The reservation is given back with Release. n above the whole budget is ErrBudget.
+func (p *Pool) Reserve(ctx context.Context, n int64) (*Buffer, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("adaptivebuf: reservation of %d bytes", n)
+	}
+	if n > p.budget {
+		return nil, fmt.Errorf("%w: %d bytes wanted, the whole budget is %d", ErrBudget, n, p.budget)
+	}
+	p.mu.Lock()
+	p.acquires++
+	if p.queue.Len() == 0 {
+		if b := p.reserveLocked(n); b != nil {
+			p.mu.Unlock()
+			return b, nil
+		}
+	}
+	if p.policy == Refuse {
+		p.refusals++
+		p.mu.Unlock()
+		return nil, ErrBudget
+	}
+	w := &waiter{reserve: n, grant: make(chan *Buffer, 1)}
+	el := p.queue.PushBack(w)
+	p.waits++
+	p.mu.Unlock()
+	return p.wait(ctx, w, el)
+}
+
+// reserveLocked takes n bytes of the budget, dropping kept buffers to make room, or returns
+// nil when they are lent out.
+func (p *Pool) reserveLocked(n int64) *Buffer {
+	if p.inUse+n > p.budget {
+		return nil
+	}
+	p.dropKeptLocked(n)
+	p.held += n
+	p.inUse += n
+	return &Buffer{class: -1, reserved: n}
+}
+
 func (p *Pool) wait(ctx context.Context, w *waiter, el *list.Element) (*Buffer, error) {
 	start := time.Now()
 	var expired <-chan time.Time
@@ -233,16 +279,21 @@ func (p *Pool) TryAcquire(want int) *Buffer {
 	return b.alloc()
 }
 
-// Release returns a buffer lent by Acquire or TryAcquire and serves waiters, in FIFO order,
+// Release returns a buffer lent by Acquire or TryAcquire, or a reservation of Reserve, and
+// serves waiters, in FIFO order,
 // with what is now free. The caller must not use b afterwards. Release(nil) does nothing.
 func (p *Pool) Release(b *Buffer) {
 	if b == nil {
 		return
 	}
-	size := int64(ClassSize(b.class))
 	p.mu.Lock()
-	p.inUse -= size
-	p.free[b.class] = append(p.free[b.class], b)
+	if b.reserved > 0 {
+		p.inUse -= b.reserved
+		p.held -= b.reserved
+	} else {
+		p.inUse -= int64(ClassSize(b.class))
+		p.free[b.class] = append(p.free[b.class], b)
+	}
 	p.serveLocked()
 	p.mu.Unlock()
 }
@@ -253,7 +304,12 @@ func (p *Pool) serveLocked() {
 	for p.queue.Len() > 0 {
 		el := p.queue.Front()
 		w := el.Value.(*waiter)
-		b := p.grantLocked(w.want, w.min)
+		var b *Buffer
+		if w.reserve > 0 {
+			b = p.reserveLocked(w.reserve)
+		} else {
+			b = p.grantLocked(w.want, w.min)
+		}
 		if b == nil {
 			return
 		}
@@ -290,7 +346,14 @@ func (p *Pool) takeLocked(c int) *Buffer {
 	if p.inUse+size > p.budget {
 		return nil
 	}
-	// Drop kept buffers, largest first, until the new one fits.
+	p.dropKeptLocked(size)
+	p.held += size
+	p.inUse += size
+	return &Buffer{class: c}
+}
+
+// dropKeptLocked drops kept buffers, largest first, until size more bytes fit the budget.
+func (p *Pool) dropKeptLocked(size int64) {
 	for k := NumClasses - 1; k >= 0 && p.held+size > p.budget; k-- {
 		for len(p.free[k]) > 0 && p.held+size > p.budget {
 			n := len(p.free[k])
@@ -299,14 +362,11 @@ func (p *Pool) takeLocked(c int) *Buffer {
 			p.held -= int64(ClassSize(k))
 		}
 	}
-	p.held += size
-	p.inUse += size
-	return &Buffer{class: c}
 }
 
 // alloc gives a fresh Buffer its memory; a kept one already has it.
 func (b *Buffer) alloc() *Buffer {
-	if b != nil && b.B == nil {
+	if b != nil && b.B == nil && b.reserved == 0 {
 		b.B = make([]byte, ClassSize(b.class))
 	}
 	return b
