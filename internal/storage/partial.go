@@ -69,7 +69,8 @@ const partialDir = "partial"
 
 var _ Partials = (*Local)(nil)
 
-func validID(id string) error {
+// ValidUploadID checks an upload id: 1 to 128 of a-z, 0-9 and "-", safe in any file or key name.
+func ValidUploadID(id string) error {
 	if id == "" || len(id) > 128 {
 		return fmt.Errorf("%w: bad upload id", ErrInvalidName)
 	}
@@ -85,7 +86,7 @@ func validID(id string) error {
 // OpenPartial implements Partials.
 func (l *Local) OpenPartial(ref PartialRef, create bool) (Partial, error) {
 	id := ref.ID
-	if err := validID(id); err != nil {
+	if err := ValidUploadID(id); err != nil {
 		return nil, err
 	}
 	flags := os.O_RDWR
@@ -105,7 +106,7 @@ func (l *Local) OpenPartial(ref PartialRef, create bool) (Partial, error) {
 // RemovePartial implements Partials.
 func (l *Local) RemovePartial(ref PartialRef) error {
 	id := ref.ID
-	if err := validID(id); err != nil {
+	if err := ValidUploadID(id); err != nil {
 		return err
 	}
 	if err := l.root.Remove(partialDir + "/" + id); err != nil && !errors.Is(err, fs.ErrNotExist) {

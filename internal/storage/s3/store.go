@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/storage"
 )
 
@@ -50,6 +51,10 @@ type Options struct {
 	PartSize int
 	// Concurrency is how many parts of one upload may be in flight (DefaultConcurrency when 0).
 	Concurrency int
+	// Budget, when set, is the memory budget part buffers are reserved from (the streaming
+	// engine's pool), so that uploads to the object store share one bound with every other
+	// buffer. nil: part buffers are not accounted.
+	Budget *adaptivebuf.Pool
 	// Transport replaces the HTTP transport (tests).
 	Transport http.RoundTripper
 }
@@ -139,7 +144,7 @@ func (s *Store) key(name string) string { return s.prefix + name }
 // Create implements storage.Store. Nothing is sent to the object store until the first part
 // is full: an upload smaller than a part becomes one PutObject at Commit.
 func (s *Store) Create(ctx context.Context, name string) (storage.Writer, error) {
-	if err := storage.ValidName(name); err != nil {
+	if err := validName(name); err != nil {
 		return nil, err
 	}
 	return newWriter(ctx, s, name), nil
@@ -169,7 +174,7 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.Meta, error) {
 }
 
 func (s *Store) stat(ctx context.Context, name string) (minio.ObjectInfo, error) {
-	if err := storage.ValidName(name); err != nil {
+	if err := validName(name); err != nil {
 		return minio.ObjectInfo{}, err
 	}
 	info, err := s.core.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})

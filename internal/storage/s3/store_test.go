@@ -19,27 +19,25 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"fileserver/internal/storage"
+	"fileserver/internal/testpeers"
 )
 
-// These tests run against a real S3-compatible server named by FILESERVER_TEST_S3 (an
-// endpoint URL such as http://127.0.0.1:7070), with the credentials in
-// FILESERVER_TEST_S3_ACCESS_KEY and FILESERVER_TEST_S3_SECRET_KEY. Each test makes a bucket
-// of its own. To run them with versitygw (see ../../../e2e/install-deps.sh):
-//
-//	ROOT_ACCESS_KEY=testkey ROOT_SECRET_KEY=testsecret12345 versitygw --port 127.0.0.1:7070 posix /tmp/vgw &
-//	FILESERVER_TEST_S3=http://127.0.0.1:7070 FILESERVER_TEST_S3_ACCESS_KEY=testkey \
-//	    FILESERVER_TEST_S3_SECRET_KEY=testsecret12345 go test ./internal/storage/s3/
+// These tests run against a real S3-compatible server: the one named by FILESERVER_TEST_S3
+// (an endpoint URL such as http://127.0.0.1:7070, credentials in FILESERVER_TEST_S3_ACCESS_KEY
+// and FILESERVER_TEST_S3_SECRET_KEY), or else a versitygw each test starts (testpeers.S3).
+// Each test makes a bucket of its own.
 func testOptions(t *testing.T) Options {
 	t.Helper()
 	endpoint := os.Getenv("FILESERVER_TEST_S3")
+	access, secret := os.Getenv("FILESERVER_TEST_S3_ACCESS_KEY"), os.Getenv("FILESERVER_TEST_S3_SECRET_KEY")
 	if endpoint == "" {
-		t.Skip("FILESERVER_TEST_S3 is not set: no S3 server to test against (see store_test.go)")
+		endpoint, access, secret = testpeers.S3(t), testpeers.S3AccessKey, testpeers.S3SecretKey
 	}
 	o := Options{
 		Endpoint:  endpoint,
 		Region:    "us-east-1",
-		AccessKey: os.Getenv("FILESERVER_TEST_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("FILESERVER_TEST_S3_SECRET_KEY"),
+		AccessKey: access,
+		SecretKey: secret,
 		PathStyle: true,
 		Prefix:    "files/",
 		Checksum:  true,

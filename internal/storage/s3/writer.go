@@ -14,15 +14,18 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/storage"
 )
 
 // writer streams one upload into the object store. Bytes fill a part buffer; when a full
 // buffer is followed by more bytes it is sent as a part by a goroutine of its own while the
 // next buffer fills, at most Options.Concurrency parts at once, so memory stays within
-// (Concurrency + 1) * PartSize whatever the upload's size. An upload that never fills one
-// part is sent whole by Commit as a single PutObject. Write, Commit and Abort are called by
-// one goroutine; only the part goroutines run beside it.
+// (Concurrency + 1) * PartSize whatever the upload's size, and every byte of it is reserved
+// from Options.Budget before it is allocated. An upload that never fills one part is sent
+// whole by Commit as a single PutObject. Write, Commit and Abort are called by one goroutine;
+// only the part goroutines run beside it. A resumable upload's writer starts from the parts
+// and tail an earlier one left (partial.go).
 type writer struct {
 	s         *Store
 	name, key string
@@ -32,20 +35,32 @@ type writer struct {
 	hash   hash.Hash
 	buf    []byte  // the part being filled
 	pooled *[]byte // buf's pool entry, when buf is a full-size pooled buffer
-	n      int64
+	// res is the budget reserved for buf's capacity.
+	res []*adaptivebuf.Buffer
+	n   int64
 	// uploadID is the multipart upload, once one is started; "" again after it completes.
 	uploadID string
 	next     int           // number of the last part handed to a goroutine
 	inflight chan struct{} // one token per part being sent
 	wg       sync.WaitGroup
 	done     bool
+	// keep leaves the multipart upload alone on Abort: a resumable upload's is recorded in
+	// its session, which removes it.
+	keep bool
 
 	mu    sync.Mutex
-	parts []minio.CompletePart
+	parts []part
 	err   error // the first failed part's
 }
 
 var _ storage.Preallocator = (*writer)(nil)
+
+// part is one uploaded part of a multipart upload.
+type part struct {
+	N    int    `json:"n"`
+	ETag string `json:"etag"`
+	Size int64  `json:"size"`
+}
 
 // abortTimeout bounds the clean-up of an abandoned multipart upload.
 const abortTimeout = 10 * time.Second
@@ -66,7 +81,7 @@ func newWriter(ctx context.Context, s *Store, name string) *writer {
 // buffer is sized for it at once (at most one part) instead of growing as bytes arrive.
 func (w *writer) Preallocate(n int64) error {
 	if w.n == 0 && w.buf == nil && n > 0 {
-		w.grow(int(min(n, int64(w.s.opts.PartSize))))
+		return w.grow(int(min(n, int64(w.s.opts.PartSize))))
 	}
 	return nil
 }
@@ -78,13 +93,15 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for len(p) > 0 {
-		if len(w.buf) == w.s.opts.PartSize {
+		if len(w.buf) >= w.s.opts.PartSize {
 			if err := w.sendPart(); err != nil {
 				return written, err
 			}
 		}
 		if len(w.buf) == cap(w.buf) {
-			w.grow(len(p))
+			if err := w.grow(len(p)); err != nil {
+				return written, err
+			}
 		}
 		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf = w.buf[:len(w.buf)+c]
@@ -100,18 +117,51 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // grow makes room for at least need more bytes, up to a whole part. A small upload's buffer
 // grows geometrically from 64 KiB, so a 4 KiB file does not cost 8 MiB; once a buffer would
-// reach a part's size it is a pooled one.
-func (w *writer) grow(need int) {
+// reach a part's size it is a pooled one. The growth is reserved from the budget first, which
+// may wait for other uploads' parts to be sent.
+func (w *writer) grow(need int) error {
 	size := w.s.opts.PartSize
 	if w.uploadID == "" && w.next == 0 {
 		size = min(size, max(2*cap(w.buf), len(w.buf)+need, 64<<10))
 	}
+	if size <= cap(w.buf) {
+		return nil
+	}
+	if err := w.reserve(int64(size - cap(w.buf))); err != nil {
+		return err
+	}
+	old := w.pooled
 	if size == w.s.opts.PartSize {
 		w.pooled = w.s.parts.Get().(*[]byte)
 		w.buf = append((*w.pooled)[:0], w.buf...)
-		return
+		return nil
 	}
 	w.buf = append(make([]byte, 0, size), w.buf...)
+	if old != nil {
+		w.pooled = nil
+		w.s.parts.Put(old)
+	}
+	return nil
+}
+
+// reserve takes n bytes of the memory budget for buf.
+func (w *writer) reserve(n int64) error {
+	if w.s.opts.Budget == nil {
+		return nil
+	}
+	r, err := w.s.opts.Budget.Reserve(w.ctx, n)
+	if err != nil {
+		return fmt.Errorf("s3: part buffer: %w", err)
+	}
+	w.res = append(w.res, r)
+	return nil
+}
+
+// unreserve gives the reservations res back.
+func (w *writer) unreserve(res []*adaptivebuf.Buffer) {
+	for _, r := range res {
+		w.s.opts.Budget.Release(r)
+	}
 }
 
 func (w *writer) Written() int64 { return w.n }
@@ -157,24 +207,25 @@ func (w *writer) sendPart() error {
 		return fmt.Errorf("s3: upload part: %w", w.ctx.Err())
 	}
 	w.next++
-	num, data, pooled, id := w.next, w.buf, w.pooled, w.uploadID
-	w.buf, w.pooled = nil, nil
+	num, data, pooled, res, id := w.next, w.buf, w.pooled, w.res, w.uploadID
+	w.buf, w.pooled, w.res = nil, nil, nil
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		part, err := w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
+		up, err := w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
 			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
 		if pooled != nil {
 			*pooled = data[:0]
 			w.s.parts.Put(pooled)
 		}
+		w.unreserve(res)
 		<-w.inflight
 		if err != nil {
 			w.fail(mapErr(fmt.Sprintf("upload part %d", num), err))
 			return
 		}
 		w.mu.Lock()
-		w.parts = append(w.parts, minio.CompletePart{PartNumber: num, ETag: part.ETag})
+		w.parts = append(w.parts, part{N: num, ETag: up.ETag, Size: int64(len(data))})
 		w.mu.Unlock()
 	}()
 	return nil
@@ -204,15 +255,20 @@ func (w *writer) Commit(ctx context.Context, meta storage.Meta) (storage.Meta, e
 			return storage.Meta{}, mapErr("put", err)
 		}
 	} else {
-		if err := w.sendPart(); err != nil { // the last part, never empty: see Write
-			return storage.Meta{}, err
+		if len(w.buf) > 0 || w.next == 0 {
+			if err := w.sendPart(); err != nil { // the last part
+				return storage.Meta{}, err
+			}
 		}
 		w.wg.Wait()
 		if err := w.failed(); err != nil {
 			return storage.Meta{}, err
 		}
 		w.mu.Lock()
-		parts := slices.Clone(w.parts)
+		parts := make([]minio.CompletePart, len(w.parts))
+		for i, p := range w.parts {
+			parts[i] = minio.CompletePart{PartNumber: p.N, ETag: p.ETag}
+		}
 		w.mu.Unlock()
 		slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
 		opts := minio.PutObjectOptions{}
@@ -259,7 +315,7 @@ func (w *writer) Abort() error {
 	w.cancel()
 	w.wg.Wait()
 	w.release()
-	if w.uploadID == "" {
+	if w.uploadID == "" || w.keep {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
@@ -272,11 +328,12 @@ func (w *writer) Abort() error {
 	return nil
 }
 
-// release gives the buffer back to the pool.
+// release gives the buffer back to the pool and its reservation to the budget.
 func (w *writer) release() {
 	if w.pooled != nil {
 		*w.pooled = w.buf[:0]
 		w.s.parts.Put(w.pooled)
 	}
-	w.buf, w.pooled = nil, nil
+	w.unreserve(w.res)
+	w.buf, w.pooled, w.res = nil, nil, nil
 }

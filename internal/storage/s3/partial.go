@@ -1,0 +1,327 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"fileserver/internal/storage"
+)
+
+// Resumable uploads on an object store. An upload is one multipart upload to its final key,
+// started when its first part is full. Full parts are sent as they fill, as for a plain
+// upload. What a request leaves past the last full part (the tail, smaller than a part) is
+// written as an object of its own under PartialDir when the upload is synced, so the
+// acknowledged offset survives the node: the next request, on any node, reads the tail back
+// and goes on filling the part. Where all this is (upload id, parts, tail) is the partial's
+// State, which the session store records together with the offset: until it is recorded,
+// the previous state and its objects stay as they were.
+
+// PartialDir is the first path segment of the keys that hold the tails of resumable uploads
+// (after Options.Prefix). No file may be named under it, so those bytes are never served.
+const PartialDir = ".fileserver-partial"
+
+var _ storage.Partials = (*Store)(nil)
+
+// partialTimeout bounds the object store requests of a sync, which must finish even when the
+// request that wrote the data was cut off.
+const partialTimeout = 2 * time.Minute
+
+// partialState is the recorded state of one resumable upload.
+type partialState struct {
+	UploadID string `json:"upload_id,omitempty"`
+	Parts    []part `json:"parts,omitempty"`
+	// Tail is the key of the object holding the bytes after the last part, TailSize long.
+	Tail     string `json:"tail,omitempty"`
+	TailSize int64  `json:"tail_size,omitempty"`
+	// Stale lists tails of earlier states, to remove once this state is recorded.
+	Stale []string `json:"stale,omitempty"`
+}
+
+func (st *partialState) size() int64 {
+	n := st.TailSize
+	for _, p := range st.Parts {
+		n += p.Size
+	}
+	return n
+}
+
+// validName checks a file name: a valid storage name outside PartialDir.
+func validName(name string) error {
+	if err := storage.ValidName(name); err != nil {
+		return err
+	}
+	if name == PartialDir || strings.HasPrefix(name, PartialDir+"/") {
+		return fmt.Errorf("%w: %s/ is reserved for uploads in progress", storage.ErrInvalidName, PartialDir)
+	}
+	return nil
+}
+
+// ReadsPartials reports that partial data cannot be read back: an unfinished multipart
+// upload's parts are not readable, so tus concatenation is not offered on S3.
+func (s *Store) ReadsPartials() bool { return false }
+
+// OpenPartial implements storage.Partials.
+func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partial, error) {
+	if err := storage.ValidUploadID(ref.ID); err != nil {
+		return nil, err
+	}
+	if ref.Target == "" {
+		return nil, fmt.Errorf("%w: s3: a resumable upload must name its file when it starts", storage.ErrInvalidName)
+	}
+	if err := validName(ref.Target); err != nil {
+		return nil, err
+	}
+	var st partialState
+	if create {
+		if len(ref.State) > 0 {
+			s.RemovePartial(ref)
+		}
+	} else if len(ref.State) > 0 {
+		if err := json.Unmarshal(ref.State, &st); err != nil {
+			return nil, fmt.Errorf("%w: s3: upload %s has a corrupt state: %w", storage.ErrIO, ref.ID, err)
+		}
+		if len(st.Stale) > 0 {
+			// This state is recorded, so the tails it replaced are garbage now.
+			ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+			s.removeKeys(ctx, st.Stale)
+			cancel()
+			st.Stale = nil
+		}
+	}
+	return &partial{s: s, id: ref.ID, name: ref.Target, base: st, cur: st}, nil
+}
+
+// RemovePartial implements storage.Partials: it aborts the multipart upload and removes the
+// tail objects.
+func (s *Store) RemovePartial(ref storage.PartialRef) error {
+	if err := storage.ValidUploadID(ref.ID); err != nil {
+		return err
+	}
+	if len(ref.State) == 0 || ref.Target == "" {
+		return nil
+	}
+	var st partialState
+	if err := json.Unmarshal(ref.State, &st); err != nil {
+		return fmt.Errorf("%w: s3: upload %s has a corrupt state: %w", storage.ErrIO, ref.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+	defer cancel()
+	if err := s.abortUpload(ctx, s.key(ref.Target), st.UploadID); err != nil {
+		return err
+	}
+	return s.removeKeys(ctx, append(st.Stale, st.Tail))
+}
+
+func (s *Store) abortUpload(ctx context.Context, key, uploadID string) error {
+	if uploadID == "" {
+		return nil
+	}
+	err := s.core.AbortMultipartUpload(ctx, s.bucket, key, uploadID)
+	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+		return mapErr("abort multipart upload", err)
+	}
+	return nil
+}
+
+// removeKeys deletes objects by key; missing ones are not an error.
+func (s *Store) removeKeys(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := s.core.RemoveObject(ctx, s.bucket, k, minio.RemoveObjectOptions{}); err != nil {
+			if mapped := mapErr("remove", err); !errors.Is(mapped, storage.ErrNotFound) {
+				return mapped
+			}
+		}
+	}
+	return nil
+}
+
+// partial is one open resumable upload. base is the state it was opened with (recorded by
+// the caller), cur the state after the last Sync; w continues the multipart upload.
+type partial struct {
+	s         *Store
+	id, name  string
+	base, cur partialState
+	w         *writer
+	committed bool
+}
+
+func (p *partial) State() []byte {
+	b, _ := json.Marshal(p.cur)
+	return b
+}
+
+func (p *partial) Size() (int64, error) { return p.cur.size(), nil }
+
+// AppendAt implements storage.Partial. The offset is always the recorded one: the state and
+// the offset are recorded together.
+func (p *partial) AppendAt(offset int64) (io.Writer, error) {
+	if offset != p.cur.size() {
+		return nil, fmt.Errorf("%w: s3: upload %s holds %d bytes, not %d", storage.ErrIO, p.id, p.cur.size(), offset)
+	}
+	if p.w == nil {
+		if err := p.resume(); err != nil {
+			return nil, err
+		}
+	}
+	return p.w, nil
+}
+
+// resume makes the writer that continues the recorded state: the same multipart upload, the
+// next part number, and the tail read back into the part buffer.
+func (p *partial) resume() error {
+	w := newWriter(context.Background(), p.s, p.name)
+	w.hash = nil  // the session keeps the running digest of the whole upload
+	w.keep = true // the recorded multipart upload is the session's to remove
+	w.uploadID = p.cur.UploadID
+	w.parts = slices.Clone(p.cur.Parts)
+	for _, pt := range w.parts {
+		w.next = max(w.next, pt.N)
+	}
+	w.n = p.cur.size()
+	if p.cur.Tail != "" {
+		var err error
+		if p.cur.TailSize > int64(p.s.opts.PartSize) {
+			// Recorded with a larger part_size than today's: the tail is sent as one part.
+			if err = w.reserve(p.cur.TailSize); err == nil {
+				w.buf = make([]byte, 0, p.cur.TailSize)
+			}
+		} else {
+			err = w.grow(p.s.opts.PartSize)
+		}
+		if err != nil {
+			w.Abort()
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+		defer cancel()
+		obj, _, _, err := p.s.core.GetObject(ctx, p.s.bucket, p.cur.Tail, minio.GetObjectOptions{})
+		if err == nil {
+			var n int
+			n, err = io.ReadFull(obj, w.buf[:p.cur.TailSize])
+			obj.Close()
+			w.buf = w.buf[:n]
+		}
+		if err != nil {
+			w.release()
+			return mapErr("read tail of upload "+p.id, err)
+		}
+	}
+	p.w = w
+	return nil
+}
+
+// Sync implements storage.Partial: it waits for the parts in flight, sends a full buffer as a
+// part and writes what is left as the new tail object.
+func (p *partial) Sync() error {
+	w := p.w
+	if w == nil || w.n == p.cur.size() && w.uploadID == p.cur.UploadID {
+		return nil
+	}
+	if len(w.buf) >= p.s.opts.PartSize {
+		if err := w.sendPart(); err != nil {
+			return err
+		}
+	}
+	w.wg.Wait()
+	if err := w.failed(); err != nil {
+		return err
+	}
+	next := partialState{UploadID: w.uploadID, TailSize: int64(len(w.buf))}
+	w.mu.Lock()
+	next.Parts = slices.Clone(w.parts)
+	w.mu.Unlock()
+	slices.SortFunc(next.Parts, func(a, b part) int { return a.N - b.N })
+	if len(w.buf) > 0 {
+		next.Tail = p.s.key(PartialDir + "/" + p.id + "/" + strconv.FormatInt(w.n, 10) + "-" + newNonce())
+		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+		_, err := p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{})
+		cancel()
+		if err != nil {
+			return mapErr("write tail of upload "+p.id, err)
+		}
+	}
+	next.Stale = p.cur.Stale
+	if p.cur.Tail != "" {
+		next.Stale = append(slices.Clone(next.Stale), p.cur.Tail)
+	}
+	p.cur = next
+	return nil
+}
+
+// Truncate implements storage.Partial for the sizes the caller uses: the size written so far
+// (nothing to do), or the recorded size, which drops everything written since it was opened.
+// The parts sent meanwhile are overwritten by the next ones of the same numbers.
+func (p *partial) Truncate(size int64) error {
+	switch {
+	case p.w == nil && size == p.cur.size(), p.w != nil && size == p.w.n:
+		return nil
+	case size == p.base.size():
+		p.abandon()
+		p.cur = p.base
+		return nil
+	}
+	return fmt.Errorf("%w: s3: cannot cut upload %s back to %d bytes", storage.ErrIO, p.id, size)
+}
+
+// abandon stops the writer without touching the recorded multipart upload; one the writer
+// started itself is aborted.
+func (p *partial) abandon() {
+	w := p.w
+	if w == nil {
+		return
+	}
+	p.w = nil
+	// A multipart upload the writer started itself and no state names is aborted.
+	w.keep = w.uploadID == p.base.UploadID || w.uploadID == p.cur.UploadID
+	w.Abort()
+}
+
+// Commit implements storage.Partial: the tail becomes the last part, and the multipart upload
+// is completed under the name if it is still free (or a small upload is put whole).
+func (p *partial) Commit(ctx context.Context, name string, length int64, meta storage.Meta) (storage.Meta, error) {
+	if name != p.name {
+		return storage.Meta{}, fmt.Errorf("%w: s3: upload %s was started for %q, not %q", storage.ErrInvalidName, p.id, p.name, name)
+	}
+	if p.w == nil {
+		if err := p.resume(); err != nil {
+			return storage.Meta{}, err
+		}
+	}
+	if p.w.n != length {
+		return storage.Meta{}, fmt.Errorf("%w: s3: upload %s holds %d bytes, not %d", storage.ErrIO, p.id, p.w.n, length)
+	}
+	out, err := p.w.Commit(ctx, meta)
+	if err != nil {
+		return storage.Meta{}, err
+	}
+	p.committed = true
+	cctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+	defer cancel()
+	p.s.removeKeys(cctx, append(slices.Clone(p.cur.Stale), p.cur.Tail, p.base.Tail))
+	return out, nil
+}
+
+// Close implements storage.Partial: parts in flight are waited for; the recorded data stays.
+func (p *partial) Close() error {
+	if !p.committed {
+		p.abandon()
+	}
+	return nil
+}
+
+func newNonce() string {
+	return strconv.FormatInt(time.Now().UnixNano(), 36)
+}
