@@ -93,7 +93,7 @@ func toHTTP(err error) *Error {
 		return m(http.StatusRequestEntityTooLarge, "upload exceeds its length or the size limit")
 	case errors.Is(err, chunking.ErrChecksum):
 		return m(statusChecksumMismatch, "checksum mismatch")
-	case errors.Is(err, chunking.ErrHandedOff):
+	case errors.Is(err, chunking.ErrHandedOff), errors.Is(err, chunking.ErrFenced):
 		return m(http.StatusConflict, "a newer request took over this upload")
 	case errors.Is(err, chunking.ErrBadParts):
 		return m(http.StatusBadRequest, "concatenation needs complete partial uploads of this server")

@@ -23,7 +23,7 @@ import (
 
 const (
 	tusVersion    = "1.0.0"
-	tusExtensions = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation"
+	tusExtensions = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum"
 	tusChunkType  = "application/offset+octet-stream"
 )
 
@@ -74,7 +74,11 @@ func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Tus-Resumable", tusVersion)
 	h.Set("Tus-Version", tusVersion)
-	h.Set("Tus-Extension", tusExtensions)
+	exts := tusExtensions
+	if s.uploads.Concatenates() {
+		exts += ",concatenation"
+	}
+	h.Set("Tus-Extension", exts)
 	h.Set("Tus-Checksum-Algorithm", strings.Join(checksumAlgorithms, ","))
 	if max := s.uploads.MaxSize(); max > 0 {
 		h.Set("Tus-Max-Size", itoa(max))
@@ -109,6 +113,9 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	var partial bool
 	var parts []string
 	if c := r.Header.Get("Upload-Concat"); c != "" {
+		if !s.uploads.Concatenates() {
+			return errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
+		}
 		if partial, parts, err = parseConcat(c, s.cfg.Resumable.Prefix); err != nil {
 			return errorf(http.StatusBadRequest, err.Error())
 		}
