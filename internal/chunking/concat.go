@@ -41,7 +41,7 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	if err != nil {
 		return nil, err
 	}
-	lease, err := u.lock(ctx, created.ID, nil)
+	lease, err := u.lock(ctx, created.ID, Claim{Force: true})
 	if err != nil {
 		return nil, err
 	}

@@ -9,17 +9,35 @@ import (
 	"fileserver/internal/counters"
 )
 
-// Locker gives each session one writer at a time. A request that wants a session held by
-// another cuts the holder off at once (the holder's cancel function interrupts its body read)
-// and takes over as soon as the holder has persisted what it received: a client that lost
-// its connection and retries must not wait for the old request to time out. A Locker shared
-// by several nodes (Redis) does this across nodes.
+// Locker gives each session one writer at a time. A request that wants a session held by a
+// stale request (one that has received nothing for a while: its client is probably gone)
+// cuts the holder off at once (the holder's cancel function interrupts its body read) and
+// takes over as soon as the holder has persisted what it received: a client that lost its
+// connection and retries must not wait for the old request to time out. A holder that is
+// still receiving keeps the session, and the newcomer gets ErrBusy at once, unless it forces
+// the take-over (HEAD and DELETE: the client itself gave up on whatever request is running).
+// A Locker shared by several nodes (Redis) does all this across nodes.
 type Locker interface {
-	// Lock takes id's lock, cutting off any holder. cancel is how a later request will cut
-	// this one off (nil: this request is short and is waited for). The lease's Release must
-	// be called exactly once.
-	Lock(ctx context.Context, id string, cancel func()) (Lease, error)
+	// Lock takes id's lock as the Claim says. The lease's Release must be called exactly once.
+	Lock(ctx context.Context, id string, c Claim) (Lease, error)
 }
+
+// Claim is what a request brings to Lock.
+type Claim struct {
+	// Cancel is how a later request cuts this one off; nil for a short request, which is
+	// waited for. It must return at once and be safe to call more than once and from any
+	// goroutine.
+	Cancel func()
+	// Idle is how long this request has gone without receiving a byte; nil for a request
+	// that receives none (it never counts as stale, and is waited for).
+	Idle func() time.Duration
+	// Force cuts off a holder even while it is receiving.
+	Force bool
+}
+
+// DefaultStaleAfter is how long a holder must have received nothing before a request that
+// does not force is allowed to cut it off.
+const DefaultStaleAfter = 2 * time.Second
 
 // Lease is one holding of a session's lock.
 type Lease struct {
@@ -34,29 +52,42 @@ type Lease struct {
 
 // MemLocker is the Locker of one process.
 type MemLocker struct {
-	mu    sync.Mutex
-	held  map[string]*holder
-	fence atomic.Int64
+	staleAfter time.Duration
+	mu         sync.Mutex
+	held       map[string]*holder
+	fence      atomic.Int64
 }
 
 type holder struct {
-	cancel func()
-	done   chan struct{}
+	Claim
+	done chan struct{}
+}
+
+// Live reports whether a holder with this claim keeps its session from a request that does
+// not force: it receives bytes (Idle is set) and received one within staleAfter.
+func (c Claim) Live(staleAfter time.Duration) bool {
+	return c.Idle != nil && c.Idle() < staleAfter
 }
 
 var _ Locker = (*MemLocker)(nil)
 
-// NewMemLocker returns an in-process Locker.
-func NewMemLocker() *MemLocker { return &MemLocker{held: map[string]*holder{}} }
+// NewMemLocker returns an in-process Locker. A holder that has received nothing for
+// staleAfter (DefaultStaleAfter when 0) is cut off by any request for its session.
+func NewMemLocker(staleAfter time.Duration) *MemLocker {
+	if staleAfter <= 0 {
+		staleAfter = DefaultStaleAfter
+	}
+	return &MemLocker{staleAfter: staleAfter, held: map[string]*holder{}}
+}
 
 // Lock implements Locker.
-func (l *MemLocker) Lock(ctx context.Context, id string, cancel func()) (Lease, error) {
+func (l *MemLocker) Lock(ctx context.Context, id string, c Claim) (Lease, error) {
 	var start time.Time
 	for {
 		l.mu.Lock()
 		h := l.held[id]
 		if h == nil {
-			mine := &holder{cancel: cancel, done: make(chan struct{})}
+			mine := &holder{Claim: c, done: make(chan struct{})}
 			l.held[id] = mine
 			l.mu.Unlock()
 			var waited time.Duration
@@ -71,11 +102,14 @@ func (l *MemLocker) Lock(ctx context.Context, id string, cancel func()) (Lease, 
 			}}, nil
 		}
 		l.mu.Unlock()
+		if !c.Force && h.Live(l.staleAfter) {
+			return Lease{}, ErrBusy
+		}
 		if start.IsZero() {
 			start = time.Now()
 		}
-		if h.cancel != nil {
-			h.cancel()
+		if h.Cancel != nil {
+			h.Cancel()
 		}
 		select {
 		case <-h.done:
@@ -94,8 +128,8 @@ type handoffs struct {
 func newHandoffs() *handoffs { return &handoffs{times: counters.NewHistogram(counters.SecondBuckets)} }
 
 // lock takes id's lock through the Locker and counts the hand-off, if there was one.
-func (u *Uploads) lock(ctx context.Context, id string, cancel func()) (Lease, error) {
-	l, err := u.locker.Lock(ctx, id, cancel)
+func (u *Uploads) lock(ctx context.Context, id string, c Claim) (Lease, error) {
+	l, err := u.locker.Lock(ctx, id, c)
 	if err == nil && l.Waited > 0 {
 		u.handoffs.n.Add(1)
 		u.handoffs.nanos.Add(int64(l.Waited))

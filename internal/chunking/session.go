@@ -25,6 +25,9 @@ var (
 	ErrChecksum = errors.New("chunking: checksum mismatch")
 	// ErrHandedOff: a newer request for the same upload took over.
 	ErrHandedOff = errors.New("chunking: a newer request took over this upload")
+	// ErrBusy: another request is still writing the upload (and was not cut off: it is
+	// receiving bytes, and the new request did not force a take-over).
+	ErrBusy = errors.New("chunking: another request is writing this upload")
 	// ErrFenced: the request lost its lease on the upload (another request, possibly on
 	// another node, holds it now), so its write was refused.
 	ErrFenced = errors.New("chunking: lease on the upload lost to another request")

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"fileserver/internal/storage"
 )
 
 // SessionStore keeps session state. Put must be atomic and durable: after it returns, a
@@ -45,24 +47,15 @@ func NewDirStore(root *os.Root, fsync bool) (*DirStore, error) {
 	return &DirStore{root: root, fsync: fsync}, nil
 }
 
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id can name a session: the rule of storage.ValidUploadID, since
+// the id names the upload's partial data too.
+func ValidID(id string) bool { return storage.ValidUploadID(id) == nil }
 
 func statePath(id string) string { return sessionDir + "/" + id + ".json" }
 
 // Get implements SessionStore.
 func (d *DirStore) Get(_ context.Context, id string) (*Session, error) {
-	if !validID(id) {
+	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
 	data, err := d.root.ReadFile(statePath(id))
@@ -81,7 +74,7 @@ func (d *DirStore) Get(_ context.Context, id string) (*Session, error) {
 
 // Put implements SessionStore.
 func (d *DirStore) Put(_ context.Context, s *Session, _ int64) error {
-	if !validID(s.ID) {
+	if !ValidID(s.ID) {
 		return fmt.Errorf("chunking: bad session id %q", s.ID)
 	}
 	data, err := json.Marshal(s)
@@ -124,7 +117,7 @@ func (d *DirStore) syncDir() error {
 
 // Delete implements SessionStore.
 func (d *DirStore) Delete(_ context.Context, id string, _ int64) error {
-	if !validID(id) {
+	if !ValidID(id) {
 		return ErrNotFound
 	}
 	err := d.root.Remove(statePath(id))
@@ -147,7 +140,7 @@ func (d *DirStore) List(_ context.Context) ([]string, error) {
 	}
 	var ids []string
 	for _, n := range names {
-		if id, ok := strings.CutSuffix(n, ".json"); ok && validID(id) {
+		if id, ok := strings.CutSuffix(n, ".json"); ok && ValidID(id) {
 			ids = append(ids, id)
 		}
 	}

@@ -32,8 +32,13 @@ type Options struct {
 	// (storage.preallocate): a full disk is refused before any data moves, and writes that do
 	// not grow the file cost less (bench/README.md, "Ingest").
 	Preallocate bool
-	// Locker gives each session one writer; nil means a MemLocker (one process).
+	// Locker gives each session one writer; nil means the session store if it is a Locker
+	// too (Redis), else a MemLocker (one process).
 	Locker Locker
+	// StaleAfter is how long a request writing an upload must have received nothing before
+	// another request that does not force may cut it off (DefaultStaleAfter when 0). Used
+	// for the MemLocker only: a Locker given in Options has its own.
+	StaleAfter time.Duration
 }
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
@@ -58,7 +63,11 @@ func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
 		o.TTL = 24 * time.Hour
 	}
 	if o.Locker == nil {
-		o.Locker = NewMemLocker()
+		if l, ok := sessions.(Locker); ok {
+			o.Locker = l
+		} else {
+			o.Locker = NewMemLocker(o.StaleAfter)
+		}
 	}
 	return &Uploads{sessions: sessions, partials: partials, locker: o.Locker, handoffs: newHandoffs(), opts: o}
 }
@@ -113,7 +122,7 @@ func (u *Uploads) Get(ctx context.Context, id string) (*Session, error) {
 // persists what it received) and returns the resulting state. HEAD requests use it, so the
 // offset they report is final.
 func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
-	lease, err := u.lock(ctx, id, nil)
+	lease, err := u.lock(ctx, id, Claim{Force: true})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +157,9 @@ type AppendRequest struct {
 	// Cancel cuts this request off when a newer one takes the upload over. It must make Copy
 	// return promptly (cancel its context, expire its read deadline).
 	Cancel func()
+	// Idle is how long the request has gone without receiving a byte: a request for the same
+	// upload cuts this one off only when it is stale (see Locker).
+	Idle func() time.Duration
 	// Meta is what the committed file is stored with, when this append completes the upload.
 	Meta storage.Meta
 }
@@ -157,7 +169,7 @@ type AppendRequest struct {
 // the append, together with the copy's error if the body ended early: bytes received before
 // an interruption are kept and acknowledged.
 func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Session, error) {
-	lease, err := u.lock(ctx, id, req.Cancel)
+	lease, err := u.lock(ctx, id, Claim{Cancel: req.Cancel, Idle: req.Idle})
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +376,7 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 // then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
 // up from there. A request that completes commits the file straight away.
 func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
-	lease, err := u.lock(ctx, s.ID, req.Cancel)
+	lease, err := u.lock(ctx, s.ID, Claim{Cancel: req.Cancel, Idle: req.Idle})
 	if err != nil {
 		return nil, err
 	}
@@ -439,7 +451,7 @@ func (u *Uploads) discard(ctx context.Context, s *Session, hadState bool, fence 
 
 // Terminate cuts off any writer and removes the upload's data and state.
 func (u *Uploads) Terminate(ctx context.Context, id string) error {
-	lease, err := u.lock(ctx, id, nil)
+	lease, err := u.lock(ctx, id, Claim{Force: true})
 	if err != nil {
 		return err
 	}
@@ -464,7 +476,11 @@ func (u *Uploads) Reap(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, old := range expired {
-		lease, err := u.lock(ctx, old.ID, nil)
+		// Not forced: an upload still receiving is not expired, whatever its state says.
+		lease, err := u.lock(ctx, old.ID, Claim{})
+		if errors.Is(err, ErrBusy) {
+			continue
+		}
 		if err != nil {
 			return n, err
 		}

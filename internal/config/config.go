@@ -222,6 +222,9 @@ type Resumable struct {
 	SessionTTL Duration `toml:"session_ttl"`
 	// ReapInterval is how often expired uploads are removed.
 	ReapInterval Duration `toml:"reap_interval"`
+	// StaleAfter: a request writing an upload keeps it from another request (which gets 409)
+	// until it has received nothing for this long; then the other cuts it off and takes over.
+	StaleAfter Duration `toml:"stale_after"`
 }
 
 // Streaming configures the StreamingEngine every byte passes through.
@@ -319,6 +322,7 @@ func Default() Config {
 			Prefix:       "/files/",
 			SessionTTL:   Duration(24 * time.Hour),
 			ReapInterval: Duration(time.Hour),
+			StaleAfter:   Duration(2 * time.Second),
 		},
 		Streaming: Streaming{
 			Adaptive: true, BufferSize: 1 * MiB, MinBuffer: 16 * KiB, MaxBuffer: 1 * MiB,

@@ -55,6 +55,9 @@ func (c *Config) Validate() error {
 	if c.Storage.Path == "" {
 		return bad("storage.path", "must not be empty")
 	}
+	if c.Resumable.StaleAfter < Duration(100*time.Millisecond) || c.Resumable.StaleAfter > Duration(time.Hour) {
+		return bad("resumable.stale_after", "must be between 100ms and 1h")
+	}
 	if err := c.Sessions.validate(c); err != nil {
 		return err
 	}

@@ -95,6 +95,8 @@ func toHTTP(err error) *Error {
 		return m(statusChecksumMismatch, "checksum mismatch")
 	case errors.Is(err, chunking.ErrHandedOff), errors.Is(err, chunking.ErrFenced):
 		return m(http.StatusConflict, "a newer request took over this upload")
+	case errors.Is(err, chunking.ErrBusy):
+		return m(http.StatusConflict, "another request is still sending this upload; ask its offset with HEAD")
 	case errors.Is(err, chunking.ErrBadParts):
 		return m(http.StatusBadRequest, "concatenation needs complete partial uploads of this server")
 	case errors.Is(err, io.ErrUnexpectedEOF):

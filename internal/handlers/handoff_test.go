@@ -83,21 +83,32 @@ func TestHandoffTusHead(t *testing.T) {
 	wantGetSHA256(t, u, data)
 }
 
-// A new PATCH takes over directly, without a HEAD first.
+// A new PATCH does not cut off a request that is still receiving (409, and the first one
+// goes on), but takes over, without a HEAD first, from one that has received nothing for
+// resumable.stale_after.
 func TestHandoffTusPatch(t *testing.T) {
-	ts := newTestServer(t)
+	const staleAfter = time.Second
+	ts := newTestServer(t, func(c *config.Config) { c.Resumable.StaleAfter = config.Duration(staleAfter) })
 	data := pattern(100000, 22)
 	u := ts.tusNew(t, len(data))
 	const sent = 30000
 	ts.stalePatch(t, u, 0, data, sent, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream")
 
-	req := request(t, http.MethodPatch, u, nil, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream",
-		"Upload-Offset", strconv.Itoa(sent))
-	req.Body, req.ContentLength = nopCloser(data[sent:]), int64(len(data)-sent)
-	resp, took := boundedDo(t, req)
-	t.Logf("tus hand-off latency (PATCH while a stale PATCH holds the upload): %v", took)
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("PATCH: status %d, want 204", resp.StatusCode)
+	patch := func() *http.Response {
+		req := request(t, http.MethodPatch, u, nil, "Tus-Resumable", tusVer, "Content-Type", "application/offset+octet-stream",
+			"Upload-Offset", strconv.Itoa(sent))
+		req.Body, req.ContentLength = nopCloser(data[sent:]), int64(len(data)-sent)
+		resp, took := boundedDo(t, req)
+		t.Logf("PATCH while another PATCH holds the upload: %d after %v", resp.StatusCode, took)
+		return resp
+	}
+	// The holder read its last byte just now: it keeps the upload.
+	if resp := patch(); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("PATCH while the holder still receives: status %d, want 409", resp.StatusCode)
+	}
+	time.Sleep(staleAfter + 50*time.Millisecond)
+	if resp := patch(); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH once the holder is stale: status %d, want 204", resp.StatusCode)
 	}
 	wantGetSHA256(t, u, data)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"fileserver/internal/chunking"
@@ -23,6 +24,8 @@ import (
 func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset int64, protocol string) chunking.AppendRequest {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	rc := http.NewResponseController(w)
+	body := &lastRead{r: r.Body}
+	body.last.Store(time.Now().UnixNano())
 	info := infoFrom(r.Context())
 	if info != nil {
 		info.protocol = protocol
@@ -34,7 +37,7 @@ func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset in
 			if limit == 0 {
 				return 0, emptyBody(r.Body)
 			}
-			res, err := s.engine.Copy(ctx, dst, r.Body, streaming.Transfer{
+			res, err := s.engine.Copy(ctx, dst, body, streaming.Transfer{
 				Protocol:    protocol,
 				Direction:   streaming.Upload,
 				Client:      remoteHost(r),
@@ -64,8 +67,26 @@ func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset in
 			cancel(chunking.ErrHandedOff)
 			rc.SetReadDeadline(time.Now())
 		},
+		Idle: body.idle,
 	}
 }
+
+// lastRead notes when a request body last delivered bytes: a request that has received
+// nothing for a while is stale, and another request for its upload may cut it off.
+type lastRead struct {
+	r    io.Reader
+	last atomic.Int64 // unix nanoseconds
+}
+
+func (l *lastRead) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (l *lastRead) idle() time.Duration { return time.Since(time.Unix(0, l.last.Load())) }
 
 // emptyBody checks that a body that may carry no more bytes indeed has none.
 func emptyBody(body io.Reader) error {

@@ -68,6 +68,7 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest:  !cfg.Storage.Checksum,
 			Preallocate: cfg.Storage.Preallocate,
+			StaleAfter:  cfg.Resumable.StaleAfter.D(),
 		})
 	}
 	h := handlers.New(handlers.Options{
