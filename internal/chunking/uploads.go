@@ -174,6 +174,8 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 		return nil, err
 	}
 	defer lease.Release()
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
 	s, err := u.Get(ctx, id)
 	if err != nil {
 		return s, err
@@ -212,13 +214,13 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	}
 	if copyErr == nil && req.Complete {
 		if err := u.declareLength(s, s.Offset); err != nil {
-			if perr := u.sessions.Put(ctx, s, lease.Fence); perr != nil {
+			if perr := u.sessions.Put(pctx, s, lease.Fence); perr != nil {
 				return s, perr
 			}
 			return s, err
 		}
 	}
-	if err := u.sessions.Put(ctx, s, lease.Fence); err != nil {
+	if err := u.sessions.Put(pctx, s, lease.Fence); err != nil {
 		return s, err
 	}
 	// An upload whose offset reached its length is complete even when the request then ended
@@ -228,17 +230,27 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 		return s, copyErr
 	}
 	if full && !s.Partial {
-		if err := u.complete(ctx, p, s, req.Meta, lease.Fence); err != nil {
+		if err := u.complete(pctx, p, s, req.Meta, lease.Fence); err != nil {
 			return s, err
 		}
 	}
 	if full && s.Partial {
 		s.Completed = true
-		if err := u.sessions.Put(ctx, s, lease.Fence); err != nil {
+		if err := u.sessions.Put(pctx, s, lease.Fence); err != nil {
 			return s, err
 		}
 	}
 	return s, copyErr
+}
+
+// persistTimeout bounds the writes that record what a request received.
+const persistTimeout = time.Minute
+
+// persistContext is the context the state of received bytes is recorded under: not the
+// request's, which ends when the client goes away or is cut off, just when what it sent
+// must be recorded.
+func persistContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
 }
 
 // declareLength records a declared total length, refusing one that contradicts what is known.
@@ -381,6 +393,8 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		return nil, err
 	}
 	defer lease.Release()
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
@@ -406,10 +420,10 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	n, copyErr := u.write(p, &s, req, limit, false)
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
-			u.discard(ctx, &s, hadState, lease.Fence)
+			u.discard(pctx, &s, hadState, lease.Fence)
 			return &s, copyErr
 		}
-		if err := u.sessions.Put(ctx, &s, lease.Fence); err != nil {
+		if err := u.sessions.Put(pctx, &s, lease.Fence); err != nil {
 			return &s, err
 		}
 		return &s, copyErr
@@ -418,15 +432,15 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		s.Length = s.Offset
 	}
 	if s.Offset != s.Length {
-		u.discard(ctx, &s, hadState, lease.Fence)
+		u.discard(pctx, &s, hadState, lease.Fence)
 		return &s, ErrLengthMismatch
 	}
-	if err := u.commit(ctx, p, &s, req.Meta); err != nil {
-		u.discard(ctx, &s, hadState, lease.Fence)
+	if err := u.commit(pctx, p, &s, req.Meta); err != nil {
+		u.discard(pctx, &s, hadState, lease.Fence)
 		return &s, err
 	}
 	if hadState {
-		u.sessions.Delete(ctx, s.ID, lease.Fence)
+		u.sessions.Delete(pctx, s.ID, lease.Fence)
 	}
 	return &s, nil
 }

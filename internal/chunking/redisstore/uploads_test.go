@@ -48,6 +48,10 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 	defer client.Close()
 	cut := make(chan struct{})
 	var once sync.Once
+	// The request's context ends with the cut-off, as net/http's does once the connection's
+	// read deadline has expired: what A received must be recorded all the same.
+	reqCtx, reqEnd := context.WithCancel(ctx)
+	defer reqEnd()
 	stale := chunking.AppendRequest{Offset: 0, Length: -1,
 		Copy: func(dst io.Writer, limit int64) (int64, error) {
 			return io.Copy(dst, io.LimitReader(body, limit))
@@ -56,6 +60,7 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 			once.Do(func() {
 				close(cut)
 				client.CloseWithError(chunking.ErrHandedOff) // what an expired read deadline does
+				reqEnd()
 			})
 		},
 	}
@@ -65,7 +70,7 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		s, err := a.Append(ctx, s.ID, stale)
+		s, err := a.Append(reqCtx, s.ID, stale)
 		done <- result{s, err}
 	}()
 	// The pipe returns once A has read every byte; then the client stalls.
