@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs what the end-to-end suite (go test -tags e2e ./e2e/) needs on Debian 12:
+# Installs what the end-to-end suite (go test -tags e2e ./e2e/) and the tests that need real
+# peers (internal/testpeers) need on Debian 12:
 # Prosody 0.12 with the community modules, slixmpp and aiohttp for Debian's
-# /usr/bin/python3, go-sendxmpp, openssl, curl, Node.js (only when no node is on
+# /usr/bin/python3, go-sendxmpp, openssl, curl, Prometheus, redis-server (the tests start
+# their own on free ports), HAProxy (the scale-out example's config is checked), Node.js (only when no node is on
 # the PATH), the pinned tus-js-client in e2e/tusjs (`npm ci` from its
 # package-lock.json when e2e/tusjs/node_modules is missing), and versitygw v1.8.0 (an S3
 # server, `go install` into $(go env GOPATH)/bin when missing). Idempotent: installs
@@ -13,7 +15,7 @@
 # removed again afterwards.
 set -eu
 
-PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus"
+PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus redis-server haproxy"
 
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -53,17 +53,26 @@ type resumableServer struct {
 	base, addr, secret, dir string
 	starts                  int
 	proc                    *proc
+	// env is added to the environment of every start (other storage, other sessions).
+	env []string
 }
 
 func newResumableServer(t *testing.T) *resumableServer {
 	t.Helper()
 	secret := make([]byte, 32)
 	rand.Read(secret)
+	return newResumableServerWith(t, hex.EncodeToString(secret), nil)
+}
+
+// newResumableServerWith starts a resumableServer with the given secret and extra environment.
+func newResumableServerWith(t *testing.T, secret string, env []string) *resumableServer {
+	t.Helper()
 	port := freePort(t)
 	s := &resumableServer{
 		addr:   fmt.Sprintf("127.0.0.1:%d", port),
-		secret: hex.EncodeToString(secret),
+		secret: secret,
 		dir:    t.TempDir(),
+		env:    env,
 	}
 	s.base = "http://" + s.addr
 	s.start(t)
@@ -84,6 +93,7 @@ func (s *resumableServer) start(t *testing.T) {
 		"FILESERVER_UPLOAD_MAX_SIZE=256MiB",
 		"FILESERVER_RESUMABLE_PREFIX=" + resumablePath,
 	}
+	env = append(env, s.env...)
 	s.proc = startProc(t, fmt.Sprintf("fileserver-%d", s.starts), s.dir, env, serverBinary(t), "serve")
 	s.proc.waitHTTP200(t, s.base+"/readyz", 20*time.Second)
 }

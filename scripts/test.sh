@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The full test suite: lint, unit tests under the race detector, bounded fuzz runs of every
 # parser of untrusted input, and the end-to-end suites that start the real binary next to
-# real peers (Prosody, an XMPP client). Missing peers are installed with apt-get; a peer that
-# cannot be installed or started fails the run, it is never skipped.
+# real peers (Prosody, an XMPP client, an S3 server, Redis). Missing peers are installed first
+# (e2e/install-deps.sh); a peer that cannot be installed or started fails the run, it is
+# never skipped: FILESERVER_TEST_PEERS=require turns the unit tests' skip for a missing
+# Redis or S3 server (internal/testpeers) into a failure.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh lint|unit|fuzz|deploy|e2e   one stage
+#   scripts/test.sh deps|lint|unit|fuzz|deploy|e2e   one stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -count=1"
 # An execution count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a duration runs out while a worker is busy (fixed in 1.27).
 FUZZTIME="${FUZZTIME:-100000x}"
+
+deps() {
+	echo "== deps"
+	./e2e/install-deps.sh
+}
 
 lint() {
 	echo "== lint"
@@ -53,6 +60,8 @@ e2e() {
 }
 
 if [ $# -eq 0 ]; then
+	export FILESERVER_TEST_PEERS=require
+	deps
 	lint
 	unit
 	fuzz

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
 	"fileserver/internal/counters"
 	"fileserver/internal/handlers"
@@ -76,25 +78,23 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if created {
 		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
-	// local is the local store, nil with another backend: the reaper, resumable sessions and
-	// the disk-space metrics need it.
+	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
+	// local is the local store, nil with another backend: the reaper and the disk-space
+	// metrics need it.
 	var (
 		local     *storage.Local
 		store     storage.Store
+		partials  storage.Partials
 		storeDesc = cfg.Storage.Path
 	)
 	switch cfg.Storage.Backend {
 	case "s3":
-		if store, err = openS3(cfg.Storage); err != nil {
+		s3, err := openS3(cfg.Storage, engine)
+		if err != nil {
 			return err
 		}
+		store, partials = s3, s3
 		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
-		if cfg.Resumable.Enabled {
-			// Resumable uploads keep partial data through storage.Partials, which only the
-			// local store offers so far.
-			log.Warn().Msg(`resumable uploads are off: storage.backend = "s3" does not support them yet (plain PUT and POST work)`)
-			cfg.Resumable.Enabled = false
-		}
 		if cfg.Upload.TTL > 0 {
 			log.Warn().Msg(`upload.ttl is not applied with storage.backend = "s3" yet: expire files with a bucket lifecycle rule`)
 		}
@@ -106,13 +106,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 			return err
 		}
 		defer local.Close()
-		store = local
+		store, partials = local, local
 		defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
 			res, err := local.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
 			return len(res.Files), err
 		})()
 	}
-	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:          cfg.Auth.Secret,
 		PreviousSecrets: cfg.Auth.PreviousSecrets,
@@ -121,14 +120,16 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	})
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
-		sessions, err := chunking.NewDirStore(local.Root(), cfg.Storage.Fsync)
+		sessions, locker, closeSessions, err := openSessions(cfg, local, log)
 		if err != nil {
 			return err
 		}
-		uploads = chunking.New(sessions, local, chunking.Options{
+		defer closeSessions()
+		uploads = chunking.New(sessions, partials, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest:  !cfg.Storage.Checksum,
 			Preallocate: cfg.Storage.Preallocate,
+			Locker:      locker,
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}
@@ -206,7 +207,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 }
 
 // openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
-func openS3(c config.Storage) (*s3store.Store, error) {
+func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) {
 	access, secret, err := c.S3.Credentials()
 	if err != nil {
 		return nil, err
@@ -214,12 +215,57 @@ func openS3(c config.Storage) (*s3store.Store, error) {
 	st, err := s3store.Open(context.Background(), s3store.Options{
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
 		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
-		Checksum: c.Checksum,
+		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
+		Budget: engine.Pool(), // part buffers share the one memory budget
 	})
 	if err != nil {
 		return nil, err // it names the endpoint and bucket
 	}
 	return st, nil
+}
+
+// redisLog sends the Redis client's own messages (reconnects, failed dials) to the log.
+type redisLog struct{ log zerolog.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.log.Warn().Str("component", "redis").Msg(fmt.Sprintf(format, v...))
+}
+
+// openSessions opens the session store and locker [sessions] names: files in the data
+// directory and in-process locks (one node), or Redis (several nodes).
+func openSessions(cfg config.Config, local *storage.Local, log zerolog.Logger) (chunking.SessionStore, chunking.Locker, func(), error) {
+	if cfg.Sessions.Store == "redis" {
+		redis.SetLogger(redisLog{log})
+		rs, err := redisstore.Open(context.Background(), redisstore.Options{
+			URL: cfg.Sessions.RedisURL, Prefix: cfg.Sessions.RedisPrefix, Lease: cfg.Sessions.LockLease.D(),
+			StaleAfter: cfg.Resumable.StaleAfter.D(),
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return rs, rs, func() { rs.Close() }, nil
+	}
+	root := (*os.Root)(nil)
+	closeRoot := func() {}
+	if local != nil {
+		root = local.Root()
+	} else {
+		// Object storage declared single-node: sessions live in the data directory.
+		if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
+			return nil, nil, nil, fmt.Errorf("sessions: %w", err)
+		}
+		r, err := os.OpenRoot(cfg.Storage.Path)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("sessions: %w", err)
+		}
+		root, closeRoot = r, func() { r.Close() }
+	}
+	ds, err := chunking.NewDirStore(root, cfg.Storage.Fsync)
+	if err != nil {
+		closeRoot()
+		return nil, nil, nil, err
+	}
+	return ds, chunking.NewMemLocker(cfg.Resumable.StaleAfter.D()), closeRoot, nil
 }
 
 // every runs job now and then on a schedule until the returned stop is called, logging what

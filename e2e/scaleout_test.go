@@ -1,0 +1,258 @@
+//go:build e2e
+
+package e2e
+
+// TestScaleOut: two fileserver nodes share one S3 bucket (versitygw) and one Redis, with no
+// stickiness between them. A tus upload started on node A continues on node B after A is
+// killed, at the offset A acknowledged, and completes with the right bytes; of two PATCHes of
+// one upload sent to A and B at once exactly one is taken; a file is served with Range by
+// either node; of one XEP-0363 PUT sent to both nodes at once, one gets 201 and the other
+// 409. The cross-node hand-off (a HEAD on B while a stalled PATCH holds the upload on A) is
+// measured and logged.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"fileserver/internal/testpeers"
+)
+
+// scaleOutLease is the nodes' sessions.lock_lease: after a node dies, its uploads move on
+// after at most this long.
+const scaleOutLease = 2 * time.Second
+
+func startScaleOut(t *testing.T) (a, b *resumableServer) {
+	t.Helper()
+	g := startVersitygw(t)
+	g.makeBucket(t, "shared")
+	redisURL := testpeers.Redis(t)
+	secret := hex.EncodeToString(randomFile(t, 32))
+	env := []string{
+		"FILESERVER_STORAGE_BACKEND=s3",
+		"FILESERVER_STORAGE_S3_ENDPOINT=" + g.endpoint,
+		"FILESERVER_STORAGE_S3_BUCKET=shared",
+		"FILESERVER_STORAGE_S3_ACCESS_KEY=" + s3AccessKey,
+		"FILESERVER_STORAGE_S3_SECRET_KEY=" + s3SecretKey,
+		"FILESERVER_STORAGE_S3_PATH_STYLE=true",
+		"FILESERVER_SESSIONS_STORE=redis",
+		"FILESERVER_SESSIONS_REDIS_URL=" + redisURL,
+		"FILESERVER_SESSIONS_LOCK_LEASE=" + scaleOutLease.String(),
+		"FILESERVER_LOG_FORMAT=json",
+	}
+	return newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env)
+}
+
+// onNode is uploadURL with its host replaced by node's: the upload URL is the same on every
+// node.
+func onNode(uploadURL string, node *resumableServer) string {
+	u, _ := url.Parse(uploadURL)
+	u.Host = node.addr
+	return u.String()
+}
+
+// putV1 sends a XEP-0363 PUT signed v1 (as Prosody's mod_http_upload_external does).
+func putV1(node *resumableServer, path string, body []byte) (int, error) {
+	mac := hmac.New(sha256.New, []byte(node.secret))
+	fmt.Fprintf(mac, "%s %d", path, len(body))
+	req, _ := http.NewRequest(http.MethodPut, node.base+"/upload/"+path+"?v="+hex.EncodeToString(mac.Sum(nil)), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "video/mp4")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestScaleOut(t *testing.T) {
+	a, b := startScaleOut(t)
+	nodes := []*resumableServer{a, b}
+
+	t.Run("range from either node", func(t *testing.T) {
+		data := randomFile(t, 20<<20+777)
+		if code, err := putV1(a, "room/clip.mp4", data); err != nil || code != http.StatusCreated {
+			t.Fatalf("PUT on A: %d, %v", code, err)
+		}
+		for _, n := range nodes {
+			checkGet(t, "whole file from "+n.addr, n.base+"/upload/room/clip.mp4", data)
+			req, _ := http.NewRequest(http.MethodGet, n.base+"/upload/room/clip.mp4", nil)
+			req.Header.Set("Range", "bytes=8388000-8390000")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[8388000:8390001]) {
+				t.Fatalf("Range GET on %s: %d, %d bytes (equal %v)", n.addr, resp.StatusCode, len(body), bytes.Equal(body, data[8388000:8390001]))
+			}
+		}
+	})
+
+	t.Run("same PUT on both nodes", func(t *testing.T) {
+		for round := range 3 {
+			path := fmt.Sprintf("room/race-%d.mp4", round)
+			bodies := [][]byte{randomFile(t, 12<<20), randomFile(t, 12<<20)}
+			codes := make([]int, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, n := range nodes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					codes[i], errs[i] = putV1(n, path, bodies[i])
+				}()
+			}
+			close(start)
+			wg.Wait()
+			slices.Sort(codes)
+			if errs[0] != nil || errs[1] != nil || codes[0] != http.StatusCreated || codes[1] != http.StatusConflict {
+				t.Fatalf("round %d: PUTs of one name to both nodes: %v, %v; want one 201 and one 409", round, codes, errors.Join(errs...))
+			}
+			// The file is whole and is one of the two bodies.
+			resp, err := http.Get(b.base + "/upload/" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Equal(got, bodies[0]) && !bytes.Equal(got, bodies[1]) {
+				t.Fatalf("round %d: the stored file (%d bytes) is neither body", round, len(got))
+			}
+		}
+	})
+
+	t.Run("concurrent PATCHes on two nodes", func(t *testing.T) {
+		const size = 24 << 20
+		data := randomFile(t, size)
+		uploadURL := a.tusCreate(t, size, "twice.bin")
+		statuses := make([]int, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				statuses[i], _, errs[i] = tusPatch(&http.Client{Timeout: 60 * time.Second}, onNode(uploadURL, n), 0, bytes.NewReader(data), size)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		t.Logf("PATCH on A: %d %v; on B: %d %v", statuses[0], errs[0], statuses[1], errs[1])
+		won := 0
+		for i, st := range statuses {
+			switch st {
+			case http.StatusNoContent:
+				won++
+			case http.StatusConflict:
+			default:
+				t.Errorf("PATCH on node %d: %d (%v), want 204 or 409", i, st, errs[i])
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d of two concurrent PATCHes were taken, want exactly one", won)
+		}
+		checkGet(t, "after the race", onNode(uploadURL, b), data)
+	})
+
+	t.Run("cross-node hand-off", func(t *testing.T) {
+		var lat []time.Duration
+		for i := range 10 {
+			length := int64(9<<20 + i*1000)
+			stalled := int64(8<<20 + 64<<10 + i*4099) // a full part and a tail
+			data := randomFile(t, int(length))
+			uploadURL := a.tusCreate(t, length, fmt.Sprintf("handoff-%d.bin", i))
+			u, _ := url.Parse(uploadURL)
+			conn, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: %s\r\nContent-Type: %s\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
+				u.RequestURI(), a.addr, tusResumable, tusChunkType, length)
+			if _, err := conn.Write(data[:stalled]); err != nil {
+				t.Fatalf("round %d: writing the stalled PATCH: %v", i, err)
+			}
+			time.Sleep(300 * time.Millisecond) // node A takes in what was sent
+			start := time.Now()
+			off, _ := tusHead(t, onNode(uploadURL, b), 10*time.Second)
+			took := time.Since(start)
+			lat = append(lat, took)
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			status := "no answer"
+			if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+				status = strconv.Itoa(resp.StatusCode)
+				resp.Body.Close()
+			}
+			conn.Close()
+			if off != stalled {
+				dumpLog(t, "node A", a.proc.logPath, 20)
+				dumpLog(t, "node B", b.proc.logPath, 20)
+				t.Fatalf("round %d: HEAD on B during a PATCH stalled on A after %d bytes: offset %d", i, stalled, off)
+			}
+			patchAll(t, onNode(uploadURL, b), data, off, length)
+			checkGet(t, fmt.Sprintf("round %d", i), onNode(uploadURL, a), data)
+			t.Logf("round %d: HEAD on B took the upload over from A in %v (A's PATCH got %s)", i, took, status)
+		}
+		slices.Sort(lat)
+		t.Logf("cross-node handoff median=%v max=%v min=%v rounds=%d", (lat[4]+lat[5])/2, lat[len(lat)-1], lat[0], len(lat))
+	})
+
+	t.Run("resume on B after A is killed", func(t *testing.T) {
+		const (
+			size  = 40 << 20
+			first = 12 << 20
+		)
+		data := randomFile(t, size)
+		uploadURL := a.tusCreate(t, size, "crash.bin")
+		client := &http.Client{Timeout: 60 * time.Second}
+		if _, off, err := tusPatch(client, uploadURL, 0, bytes.NewReader(data[:first]), first); err != nil || off != first {
+			t.Fatalf("first PATCH on A: offset %d, %v", off, err)
+		}
+		// A second PATCH on A gets part of its body, then A dies.
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := tusPatch(client, uploadURL, first, pr, size-first)
+			done <- err
+		}()
+		sent := int64(first + 7<<20 + 12345)
+		if _, err := pw.Write(data[first:sent]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		a.kill9(t)
+		pw.CloseWithError(errors.New("node A killed"))
+		<-done
+
+		start := time.Now()
+		off, _ := tusHead(t, onNode(uploadURL, b), 30*time.Second)
+		t.Logf("HEAD on B after A was killed: offset %d after %v (lease %v); A had acknowledged %d, received at most %d",
+			off, time.Since(start), scaleOutLease, first, sent)
+		if off < first || off > sent {
+			t.Fatalf("offset on B %d, want between the acknowledged %d and the %d bytes sent", off, first, sent)
+		}
+		patchAll(t, onNode(uploadURL, b), data, off, 8<<20)
+		checkGet(t, "completed on B", onNode(uploadURL, b), data)
+		a.start(t) // the same data (bucket, Redis) seen from a restarted A
+		checkGet(t, "served by the restarted A", uploadURL, data)
+	})
+}
