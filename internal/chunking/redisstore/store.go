@@ -240,7 +240,6 @@ func (s *Store) List(ctx context.Context) ([]string, error) {
 	return slices.Compact(ids), nil
 }
 
-
 // escapeGlob quotes the characters SCAN MATCH gives a meaning, so a prefix matches itself.
 func escapeGlob(s string) string {
 	var b strings.Builder
