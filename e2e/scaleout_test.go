@@ -216,6 +216,47 @@ func TestScaleOut(t *testing.T) {
 		t.Logf("cross-node handoff median=%v max=%v min=%v rounds=%d", (lat[4]+lat[5])/2, lat[len(lat)-1], lat[0], len(lat))
 	})
 
+	t.Run("PUT stalled on A continues on B", func(t *testing.T) {
+		// curl -C on a load-balanced URL: the stalled PUT ran on A, HEAD and the rest land on B.
+		const path = "room/stalled.mp4"
+		data := randomFile(t, 18<<20+4321)
+		sent := 11<<20 + 999
+		mac := hmac.New(sha256.New, []byte(a.secret))
+		fmt.Fprintf(mac, "%s %d", path, len(data))
+		query := "?v=" + hex.EncodeToString(mac.Sum(nil))
+		conn, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "PUT /upload/%s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: video/mp4\r\nContent-Length: %d\r\n\r\n", path, query, a.addr, len(data))
+		if _, err := conn.Write(data[:sent]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		resp, err := http.Head(b.base + "/upload/" + path + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		off, err := strconv.Atoi(resp.Header.Get("Upload-Offset"))
+		if resp.StatusCode != http.StatusOK || err != nil || off != sent {
+			t.Fatalf("HEAD on B: %d, Upload-Offset %q, want 200 with %d", resp.StatusCode, resp.Header.Get("Upload-Offset"), sent)
+		}
+		req, _ := http.NewRequest(http.MethodPut, b.base+"/upload/"+path+query, bytes.NewReader(data[off:]))
+		req.Header.Set("Content-Type", "video/mp4")
+		req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, len(data)-1, len(data)))
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("Content-Range PUT on B from %d: %d, want 201", off, resp.StatusCode)
+		}
+		checkGet(t, "continued on B", a.base+"/upload/"+path, data)
+	})
+
 	t.Run("resume on B after A is killed", func(t *testing.T) {
 		const (
 			size  = 40 << 20

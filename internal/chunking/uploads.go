@@ -52,6 +52,9 @@ type Uploads struct {
 	// putting holds the length of every plain PUT in progress, whose state is written only
 	// if it ends early: a HEAD needs that length to check its signature and take over.
 	putting sync.Map // id -> int64
+	// shared says the session store is shared by several nodes: a plain PUT then records its
+	// state when it starts, so that a HEAD on another node finds it.
+	shared bool
 }
 
 // New builds Uploads over a session store and a store's partial-data capability.
@@ -62,14 +65,15 @@ func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
 	if o.TTL <= 0 {
 		o.TTL = 24 * time.Hour
 	}
+	l, shared := sessions.(Locker)
 	if o.Locker == nil {
-		if l, ok := sessions.(Locker); ok {
+		if shared {
 			o.Locker = l
 		} else {
 			o.Locker = NewMemLocker(o.StaleAfter)
 		}
 	}
-	return &Uploads{sessions: sessions, partials: partials, locker: o.Locker, handoffs: newHandoffs(), opts: o}
+	return &Uploads{sessions: sessions, partials: partials, locker: o.Locker, handoffs: newHandoffs(), opts: o, shared: shared}
 }
 
 // MaxSize is the cap on an upload's length (0: none).
@@ -413,6 +417,13 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		return nil, err
 	}
 	defer p.Close()
+	if u.shared {
+		s.PartialState = p.State()
+		if err := u.sessions.Put(pctx, &s, lease.Fence); err != nil {
+			return nil, err
+		}
+		hadState = true
+	}
 	limit := s.Length
 	if limit < 0 && u.opts.MaxSize > 0 {
 		limit = u.opts.MaxSize
