@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,25 @@ func TestScaleOut(t *testing.T) {
 			if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[8388000:8390001]) {
 				t.Fatalf("Range GET on %s: %d, %d bytes (equal %v)", n.addr, resp.StatusCode, len(body), bytes.Equal(body, data[8388000:8390001]))
 			}
+		}
+	})
+
+	t.Run("appends recommended in whole parts", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodOptions, a.base+resumablePath, nil)
+		req.Header.Set("Tus-Resumable", tusResumable)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var size int64
+		for _, kv := range strings.Split(resp.Header.Get("Upload-Limit"), ",") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "max-append-size="); ok {
+				size, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		if size <= 0 || size%(8<<20) != 0 {
+			t.Fatalf("Upload-Limit %q: max-append-size is not a whole number of 8 MiB parts", resp.Header.Get("Upload-Limit"))
 		}
 	})
 

@@ -101,9 +101,15 @@ func emptyBody(body io.Reader) error {
 	return nil
 }
 
-// chunkSize is the append size recommended to this client.
+// chunkSize is the append size recommended to this client. On object storage it is a whole
+// number of parts: an append that ends inside a part leaves a tail that is written out as an
+// object of its own and read back by the next append.
 func (s *Server) chunkSize(r *http.Request) int64 {
-	return s.engine.ChunkSize(remoteHost(r))
+	n := s.engine.ChunkSize(remoteHost(r))
+	if part := int64(s.cfg.Storage.S3.PartSize); s.cfg.Storage.Backend == "s3" && part > 0 {
+		n = max(1, (n+part-1)/part) * part
+	}
+	return n
 }
 
 // httpDate renders t for Upload-Expires and similar headers.
