@@ -25,12 +25,20 @@ func gc(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fileserver gc:", err)
 		return 1
 	}
-	store, err := storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync})
+	var store reaper
+	if cfg.Storage.Backend == "s3" {
+		store, err = openS3(cfg.Storage, nil)
+	} else {
+		var local *storage.Local
+		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync}); err == nil {
+			defer local.Close()
+			store = local
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "fileserver gc:", err)
 		return 1
 	}
-	defer store.Close()
 	res, err := store.Reap(context.Background(), time.Now(), cfg.Upload.TTL.D(), *dryRun)
 	verb := "removed"
 	if *dryRun {

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
@@ -95,9 +96,6 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		store, partials = s3, s3
 		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
-		if cfg.Upload.TTL > 0 {
-			log.Warn().Msg(`upload.ttl is not applied with storage.backend = "s3" yet: expire files with a bucket lifecycle rule`)
-		}
 		if cfg.Limits.DailyQuota > 0 || cfg.Storage.MinFree > 0 && cfg.Storage.MinFree != config.Default().Storage.MinFree {
 			log.Warn().Msg(`limits.daily_quota and storage.min_free are not applied with storage.backend = "s3" yet`)
 		}
@@ -107,11 +105,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		defer local.Close()
 		store, partials = local, local
-		defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
-			res, err := local.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
-			return len(res.Files), err
-		})()
 	}
+	reap := store.(reaper)
+	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
+		res, err := reap.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
+		return len(res.Files), err
+	})()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:          cfg.Auth.Secret,
 		PreviousSecrets: cfg.Auth.PreviousSecrets,
@@ -207,7 +206,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 }
 
 // openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
+// openS3 opens the s3 backend; part buffers are reserved from pool when it is not nil.
 func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) {
+	var pool *adaptivebuf.Pool
+	if engine != nil {
+		pool = engine.Pool()
+	}
 	access, secret, err := c.S3.Credentials()
 	if err != nil {
 		return nil, err
@@ -216,12 +220,17 @@ func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) 
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
 		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
 		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
-		Budget: engine.Pool(), // part buffers share the one memory budget
+		Budget: pool, // part buffers share the one memory budget
 	})
 	if err != nil {
 		return nil, err // it names the endpoint and bucket
 	}
 	return st, nil
+}
+
+// reaper is a store that removes expired files (both backends are).
+type reaper interface {
+	Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (storage.ReapResult, error)
 }
 
 // redisLog sends the Redis client's own messages (reconnects, failed dials) to the log.
