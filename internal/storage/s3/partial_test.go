@@ -203,7 +203,9 @@ func TestPartialAreaIsReserved(t *testing.T) {
 }
 
 // Part buffers are reserved from the memory budget: uploads that together would need more
-// than the budget take turns, and every byte is given back at the end.
+// than the budget take turns, and every byte is given back at the end. Eight uploads of
+// unknown length on a budget of three parts: were buffers grown piecemeal, every upload could
+// hold part of a buffer while waiting for the rest, and none would ever send a part.
 func TestPartBuffersWithinBudget(t *testing.T) {
 	o := testOptions(t)
 	pool := adaptivebuf.New(adaptivebuf.Options{Budget: 3 * MinPartSize, Policy: adaptivebuf.Wait})
@@ -211,8 +213,9 @@ func TestPartBuffersWithinBudget(t *testing.T) {
 	s := openStore(t, o)
 	var wg sync.WaitGroup
 	data := randomBytes(t, 3*MinPartSize+5)
-	errs := make(chan error, 4)
-	for i := range 4 {
+	const uploads = 8
+	errs := make(chan error, uploads)
+	for i := range uploads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -246,7 +249,7 @@ func TestPartBuffersWithinBudget(t *testing.T) {
 	if st := pool.Stats(); st.InUse != 0 || st.Waits == 0 {
 		t.Fatalf("pool after the uploads: %+v (want nothing in use, and some waits)", st)
 	}
-	for i := range 4 {
+	for i := range uploads {
 		if back, _ := read(t, s, "budget/"+string(rune('a'+i))); !bytes.Equal(back, data) {
 			t.Fatalf("upload %d differs", i)
 		}

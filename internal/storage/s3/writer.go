@@ -115,32 +115,37 @@ func (w *writer) Write(p []byte) (int, error) {
 	return written, w.failed()
 }
 
-// grow makes room for at least need more bytes, up to a whole part. A small upload's buffer
-// grows geometrically from 64 KiB, so a 4 KiB file does not cost 8 MiB; once a buffer would
-// reach a part's size it is a pooled one. The growth is reserved from the budget first, which
-// may wait for other uploads' parts to be sent.
+// grow makes room for at least need more bytes, up to a whole part. An upload's first buffer
+// is 64 KiB, or the announced length up to a part (Preallocate), so a 4 KiB file does not cost
+// 8 MiB; the next one is a whole part, from the pool. Each new buffer is reserved from the
+// budget whole before the old one is given back: an upload waiting for memory holds at most
+// its small first buffer, so uploads waiting for each other cannot hold the budget between
+// them while none can finish a part.
 func (w *writer) grow(need int) error {
 	size := w.s.opts.PartSize
-	if w.uploadID == "" && w.next == 0 {
-		size = min(size, max(2*cap(w.buf), len(w.buf)+need, 64<<10))
+	if w.uploadID == "" && w.next == 0 && cap(w.buf) == 0 {
+		size = min(size, max(need, 64<<10))
 	}
 	if size <= cap(w.buf) {
 		return nil
 	}
-	if err := w.reserve(int64(size - cap(w.buf))); err != nil {
+	old, oldPooled := w.res, w.pooled
+	w.res = nil
+	if err := w.reserve(int64(size)); err != nil {
+		w.res = old
 		return err
 	}
-	old := w.pooled
 	if size == w.s.opts.PartSize {
 		w.pooled = w.s.parts.Get().(*[]byte)
 		w.buf = append((*w.pooled)[:0], w.buf...)
-		return nil
-	}
-	w.buf = append(make([]byte, 0, size), w.buf...)
-	if old != nil {
+	} else {
 		w.pooled = nil
-		w.s.parts.Put(old)
+		w.buf = append(make([]byte, 0, size), w.buf...)
 	}
+	if oldPooled != nil {
+		w.s.parts.Put(oldPooled)
+	}
+	w.unreserve(old)
 	return nil
 }
 
