@@ -221,6 +221,18 @@ func TestInvalidConfigExitsNamingTheKey(t *testing.T) {
 	}
 }
 
+// Several nodes (sessions in Redis) must share one secret: a node does not generate its own.
+func TestSharedSessionsNeedASecret(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := runCLI(t, nil, "serve", "--storage", dir, "--set", "sessions.store=redis", "--set", "sessions.redis_url=redis://127.0.0.1:1")
+	if code == 0 || !strings.Contains(errOut, "auth.secret") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".secret")); err == nil {
+		t.Fatal("a secret was generated anyway")
+	}
+}
+
 // SIGTERM: /readyz turns 503 while an upload in flight finishes, then the process exits 0.
 func TestSIGTERMDrains(t *testing.T) {
 	data := t.TempDir()

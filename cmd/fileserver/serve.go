@@ -72,6 +72,12 @@ func newLogger(c config.Log, out io.Writer) zerolog.Logger {
 
 // runServer wires the components and serves until SIGTERM or SIGINT, then drains.
 func runServer(cfg config.Config, log zerolog.Logger) error {
+	if cfg.Sessions.Store == "redis" && cfg.Auth.Secret == "" {
+		if _, err := os.Stat(secretFile(cfg)); err != nil {
+			// Nodes behind one balancer must check one another's signatures.
+			return errors.New(`sessions.store = "redis" means several nodes, but no auth.secret is configured: each node would generate its own and refuse URLs signed with another's; set auth.secret (or FILESERVER_AUTH_SECRET_FILE) to the same value on every node`)
+		}
+	}
 	created, err := resolveSecret(&cfg, true)
 	if err != nil {
 		return err
@@ -220,7 +226,8 @@ func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) 
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
 		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
 		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
-		Budget: pool, // part buffers share the one memory budget
+		UnsignedPayload: c.S3.UnsignedPayload,
+		Budget:          pool, // part buffers share the one memory budget
 	})
 	if err != nil {
 		return nil, err // it names the endpoint and bucket

@@ -100,6 +100,8 @@ type S3 struct {
 	PartSize Size `toml:"part_size"`
 	// Concurrency is how many parts of one upload are sent at once while the next is received.
 	Concurrency int `toml:"concurrency"`
+	// UnsignedPayload leaves request bodies unsigned over plain http, as over https.
+	UnsignedPayload bool `toml:"unsigned_payload"`
 }
 
 // Sessions configures where resumable sessions and their locks live ([sessions]).

@@ -247,7 +247,7 @@ func (p *partial) Sync() error {
 	if len(w.buf) > 0 {
 		next.Tail = p.s.key(PartialDir + "/" + p.id + "/" + strconv.FormatInt(w.n, 10) + "-" + newNonce())
 		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
-		_, err := p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{})
+		_, err := p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{DisableContentSha256: p.s.opts.UnsignedPayload})
 		cancel()
 		if err != nil {
 			return mapErr("write tail of upload "+p.id, err)

@@ -51,6 +51,9 @@ type Options struct {
 	PartSize int
 	// Concurrency is how many parts of one upload may be in flight (DefaultConcurrency when 0).
 	Concurrency int
+	// UnsignedPayload sends request bodies as UNSIGNED-PAYLOAD over plain http too, as
+	// over https (where TLS protects them), instead of signing every 64 KiB chunk.
+	UnsignedPayload bool
 	// Budget, when set, is the memory budget part buffers are reserved from (the streaming
 	// engine's pool), so that uploads to the object store share one bound with every other
 	// buffer. nil: part buffers are not accounted.

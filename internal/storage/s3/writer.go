@@ -218,7 +218,7 @@ func (w *writer) sendPart() error {
 	go func() {
 		defer w.wg.Done()
 		up, err := w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
-			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
+			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{DisableContentSha256: w.s.opts.UnsignedPayload})
 		if pooled != nil {
 			*pooled = data[:0]
 			w.s.parts.Put(pooled)
@@ -253,7 +253,7 @@ func (w *writer) Commit(ctx context.Context, meta storage.Meta) (storage.Meta, e
 		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
 	}
 	if w.uploadID == "" {
-		opts := minio.PutObjectOptions{ContentType: meta.ContentType, UserMetadata: userMetadata(meta)}
+		opts := minio.PutObjectOptions{ContentType: meta.ContentType, UserMetadata: userMetadata(meta), DisableContentSha256: w.s.opts.UnsignedPayload}
 		opts.SetMatchETagExcept("*")
 		// With the SHA-256 known, the client need not hash the body again to sign it.
 		if _, err := w.s.core.PutObject(ctx, w.s.bucket, w.key, bytes.NewReader(w.buf), w.n, "", meta.SHA256, opts); err != nil {
