@@ -49,8 +49,9 @@ fuzz() {
 }
 
 deploy() {
-	echo "== deploy (systemd unit)"
+	echo "== deploy (systemd unit, scale-out balancer)"
 	./scripts/check-systemd.sh
+	./scripts/check-haproxy.sh
 }
 
 e2e() {

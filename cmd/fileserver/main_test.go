@@ -360,3 +360,15 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 		t.Fatalf("bind failure: code %d, stderr %q", code, errOut)
 	}
 }
+
+// The scale-out example's node configs are valid as shipped (with the secret from the
+// environment, as they say).
+func TestScaleOutExampleConfigs(t *testing.T) {
+	env := []string{"FILESERVER_AUTH_SECRET=" + strings.Repeat("s", 40)}
+	for _, f := range []string{"node-a.toml", "node-b.toml"} {
+		out, errOut, code := runCLI(t, env, "config", "check", "../../deploy/scaleout/"+f)
+		if code != 0 || !strings.Contains(out, "ok") {
+			t.Errorf("%s: code %d, %q %q", f, code, out, errOut)
+		}
+	}
+}
