@@ -80,6 +80,22 @@ func putV1(node *resumableServer, path string, body []byte) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// atOnce runs f for every node at the same moment and waits for all of them.
+func atOnce(nodes []*resumableServer, f func(i int, n *resumableServer)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i, n)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
 func TestScaleOut(t *testing.T) {
 	a, b := startScaleOut(t)
 	nodes := []*resumableServer{a, b}
@@ -130,18 +146,7 @@ func TestScaleOut(t *testing.T) {
 			bodies := [][]byte{randomFile(t, 12<<20), randomFile(t, 12<<20)}
 			codes := make([]int, 2)
 			errs := make([]error, 2)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i, n := range nodes {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					codes[i], errs[i] = putV1(n, path, bodies[i])
-				}()
-			}
-			close(start)
-			wg.Wait()
+			atOnce(nodes, func(i int, n *resumableServer) { codes[i], errs[i] = putV1(n, path, bodies[i]) })
 			slices.Sort(codes)
 			if errs[0] != nil || errs[1] != nil || codes[0] != http.StatusCreated || codes[1] != http.StatusConflict {
 				t.Fatalf("round %d: PUTs of one name to both nodes: %v, %v; want one 201 and one 409", round, codes, errors.Join(errs...))
@@ -165,18 +170,9 @@ func TestScaleOut(t *testing.T) {
 		uploadURL := a.tusCreate(t, size, "twice.bin")
 		statuses := make([]int, 2)
 		errs := make([]error, 2)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, n := range nodes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				statuses[i], _, errs[i] = tusPatch(&http.Client{Timeout: 60 * time.Second}, onNode(uploadURL, n), 0, bytes.NewReader(data), size)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce(nodes, func(i int, n *resumableServer) {
+			statuses[i], _, errs[i] = tusPatch(&http.Client{Timeout: 60 * time.Second}, onNode(uploadURL, n), 0, bytes.NewReader(data), size)
+		})
 		t.Logf("PATCH on A: %d %v; on B: %d %v", statuses[0], errs[0], statuses[1], errs[1])
 		won := 0
 		for i, st := range statuses {

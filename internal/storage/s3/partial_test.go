@@ -108,12 +108,18 @@ func TestPartialResumesOnAnotherNode(t *testing.T) {
 			if !bytes.Equal(back, data) || meta.Size != int64(len(data)) || stored.ContentType != "video/mp4" || stored.SHA256 != meta.SHA256 {
 				t.Fatalf("read back %d bytes (equal %v), meta %+v, stored %+v", len(back), bytes.Equal(back, data), meta, stored)
 			}
-			if left := partialKeys(t, o); len(left) != 0 {
-				t.Fatalf("partial objects left: %v", left)
-			}
+			assertNoPartials(t, o)
 		})
 	}
 	assertNoUploads(t, o)
+}
+
+// assertNoPartials checks that nothing of an upload in progress is left in the bucket.
+func assertNoPartials(t *testing.T, o Options) {
+	t.Helper()
+	if left := partialKeys(t, o); len(left) != 0 {
+		t.Fatalf("partial objects left: %v", left)
+	}
 }
 
 // Data written after the recorded state and then dropped (a checksum mismatch, a failed sync)
@@ -171,9 +177,7 @@ func TestPartialCommitNoReplaceAndRemove(t *testing.T) {
 	if err := s.RemovePartial(ref); err != nil {
 		t.Fatal(err)
 	}
-	if left := partialKeys(t, o); len(left) != 0 {
-		t.Fatalf("partial objects left: %v", left)
-	}
+	assertNoPartials(t, o)
 	assertNoUploads(t, o)
 }
 
