@@ -2,6 +2,7 @@ package chunking
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,9 @@ func newHandoffs() *handoffs { return &handoffs{times: counters.NewHistogram(cou
 // lock takes id's lock through the Locker and counts the hand-off, if there was one.
 func (u *Uploads) lock(ctx context.Context, id string, c Claim) (Lease, error) {
 	l, err := u.locker.Lock(ctx, id, c)
+	if errors.Is(err, ErrBusy) {
+		u.stats.busy.Add(1)
+	}
 	if err == nil && l.Waited > 0 {
 		u.handoffs.n.Add(1)
 		u.handoffs.nanos.Add(int64(l.Waited))

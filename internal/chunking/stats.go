@@ -10,14 +10,16 @@ import (
 
 // Stats are the session counters; the metrics package reads them.
 type Stats struct {
-	created, completed, expired, resumed, conflicts atomic.Int64
+	created, completed, expired, resumed, conflicts, busy atomic.Int64
 }
 
 // StatsSnapshot is a copy of the counters at one moment.
 type StatsSnapshot struct {
 	Created, Completed, Expired, Resumed, OffsetConflicts int64
 	Handoffs                                              int64
-	HandoffTime                                           time.Duration
+	// Busy counts requests refused because another was still sending the upload.
+	Busy        int64
+	HandoffTime time.Duration
 }
 
 // Snapshot reads the counters of u.
@@ -29,6 +31,7 @@ func (u *Uploads) Snapshot() StatsSnapshot {
 		Resumed:         u.stats.resumed.Load(),
 		OffsetConflicts: u.stats.conflicts.Load(),
 		Handoffs:        u.handoffs.n.Load(),
+		Busy:            u.stats.busy.Load(),
 		HandoffTime:     time.Duration(u.handoffs.nanos.Load()),
 	}
 }

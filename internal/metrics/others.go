@@ -26,6 +26,7 @@ var (
 	sessionsResumedDesc   = desc("sessions_resumed_total", "Appends that continued an upload from a non-zero offset.")
 	offsetConflictsDesc   = desc("session_offset_conflicts_total", "Appends refused because their offset was not the upload's.")
 	handoffsDesc          = desc("session_handoffs_total", "Uploads taken over from a stale request by a new one.")
+	busyDesc              = desc("session_busy_total", "Requests refused (409) because another request was still sending the upload.")
 	handoffSecondsDesc    = desc("session_handoff_seconds", "Time for a new request to take an upload over from a stale one.")
 
 	storedFilesDesc = desc("stored_files", "Files stored.")
@@ -61,7 +62,7 @@ const activeCacheTime = 10 * time.Second
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
 	describeAll(ch, sessionsActiveDesc, sessionsCreatedDesc, sessionsCompletedDesc, sessionsExpiredDesc,
-		sessionsResumedDesc, offsetConflictsDesc, handoffsDesc, handoffSecondsDesc)
+		sessionsResumedDesc, offsetConflictsDesc, handoffsDesc, busyDesc, handoffSecondsDesc)
 }
 
 func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -84,6 +85,7 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	e.counter(sessionsResumedDesc, float64(s.Resumed))
 	e.counter(offsetConflictsDesc, float64(s.OffsetConflicts))
 	e.counter(handoffsDesc, float64(s.Handoffs))
+	e.counter(busyDesc, float64(s.Busy))
 	e.histogram(handoffSecondsDesc, c.uploads.HandoffTimes())
 }
 
