@@ -13,9 +13,11 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,6 +139,26 @@ func TestScaleOut(t *testing.T) {
 		}
 		if size <= 0 || size%(8<<20) != 0 {
 			t.Fatalf("Upload-Limit %q: max-append-size is not a whole number of 8 MiB parts", resp.Header.Get("Upload-Limit"))
+		}
+	})
+
+	t.Run("fileserver upload, tus and IETF", func(t *testing.T) {
+		data := randomFile(t, 19<<20+555)
+		file := writeTemp(t, "clip.bin", data)
+		for _, proto := range []string{"tus", "ietf"} {
+			out, _, err := run(context.Background(), 2*time.Minute, []string{"FILESERVER_AUTH_SECRET=" + a.secret},
+				serverBinary(t), "upload", "--sign", "--quiet", "--protocol", proto, "--chunk-size", "5MiB", file, a.base+resumablePath)
+			if err != nil {
+				t.Fatalf("%s: %v", proto, err)
+			}
+			var res struct {
+				FileURL  string `json:"file_url"`
+				Verified bool   `json:"verified"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Verified {
+				t.Fatalf("%s: %q (%v): not verified", proto, out, err)
+			}
+			checkGet(t, proto+" upload from the other node", onNode(res.FileURL, b), data)
 		}
 	})
 
