@@ -119,7 +119,16 @@ func (s *Store) RemovePartial(ref storage.PartialRef) error {
 	if err := s.abortUpload(ctx, s.key(ref.Target), st.UploadID); err != nil {
 		return err
 	}
-	return s.removeKeys(ctx, append(st.Stale, st.Tail))
+	// Every tail of the upload, also one a crash left unrecorded between its write and the
+	// session's.
+	keys := append(st.Stale, st.Tail)
+	for obj := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(PartialDir + "/" + ref.ID + "/"), Recursive: true}) {
+		if obj.Err != nil {
+			return mapErr("list", obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	return s.removeKeys(ctx, keys)
 }
 
 func (s *Store) abortUpload(ctx context.Context, key, uploadID string) error {

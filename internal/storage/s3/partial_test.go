@@ -174,6 +174,8 @@ func TestPartialCommitNoReplaceAndRemove(t *testing.T) {
 	if back, _ := read(t, s, "taken.bin"); string(back) != "first" {
 		t.Fatalf("existing file now %q", back)
 	}
+	// A tail written by a sync whose state was never recorded (the node died in between).
+	appendSync(t, s, ref, MinPartSize+10, randomBytes(t, 1000))
 	if err := s.RemovePartial(ref); err != nil {
 		t.Fatal(err)
 	}
