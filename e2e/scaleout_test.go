@@ -38,13 +38,15 @@ import (
 // after at most this long.
 const scaleOutLease = 2 * time.Second
 
-func startScaleOut(t *testing.T) (a, b *resumableServer) {
+// startScaleOut starts versitygw, Redis and two nodes on them; more nodes can be started with
+// the same secret and env (plus their own settings).
+func startScaleOut(t *testing.T) (a, b *resumableServer, secret string, env []string) {
 	t.Helper()
 	g := startVersitygw(t)
 	g.makeBucket(t, "shared")
 	redisURL := testpeers.Redis(t)
-	secret := hex.EncodeToString(randomFile(t, 32))
-	env := []string{
+	secret = hex.EncodeToString(randomFile(t, 32))
+	env = []string{
 		"FILESERVER_STORAGE_BACKEND=s3",
 		"FILESERVER_STORAGE_S3_ENDPOINT=" + g.endpoint,
 		"FILESERVER_STORAGE_S3_BUCKET=shared",
@@ -56,7 +58,7 @@ func startScaleOut(t *testing.T) (a, b *resumableServer) {
 		"FILESERVER_SESSIONS_LOCK_LEASE=" + scaleOutLease.String(),
 		"FILESERVER_LOG_FORMAT=json",
 	}
-	return newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env)
+	return newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env), secret, env
 }
 
 // onNode is uploadURL with its host replaced by node's: the upload URL is the same on every
@@ -99,8 +101,22 @@ func atOnce(nodes []*resumableServer, f func(i int, n *resumableServer)) {
 }
 
 func TestScaleOut(t *testing.T) {
-	a, b := startScaleOut(t)
+	a, b, secret, env := startScaleOut(t)
 	nodes := []*resumableServer{a, b}
+
+	t.Run("daily quota shared by nodes", func(t *testing.T) {
+		quota := append(slices.Clone(env), "FILESERVER_LIMITS_DAILY_QUOTA=30MiB")
+		c, d := newResumableServerWith(t, secret, quota), newResumableServerWith(t, secret, quota)
+		if code, err := putV1(c, "quota/first.mp4", randomFile(t, 20<<20)); err != nil || code != http.StatusCreated {
+			t.Fatalf("first 20 MiB on C: %d, %v", code, err)
+		}
+		if code, err := putV1(d, "quota/second.mp4", randomFile(t, 20<<20)); err != nil || code != http.StatusTooManyRequests {
+			t.Fatalf("next 20 MiB on D, the same uploader: %d, %v; want 429 (30 MiB a day between both nodes)", code, err)
+		}
+		if code, err := putV1(d, "quota/small.mp4", randomFile(t, 5<<20)); err != nil || code != http.StatusCreated {
+			t.Fatalf("5 MiB more on D: %d, %v", code, err)
+		}
+	})
 
 	t.Run("range from either node", func(t *testing.T) {
 		data := randomFile(t, 20<<20+777)

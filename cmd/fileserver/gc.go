@@ -27,7 +27,7 @@ func gc(args []string, stdout, stderr io.Writer) int {
 	}
 	var store reaper
 	if cfg.Storage.Backend == "s3" {
-		store, err = openS3(cfg.Storage, nil)
+		store, err = openS3(cfg.Storage, nil, nil)
 	} else {
 		var local *storage.Local
 		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync}); err == nil {

@@ -86,6 +86,19 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
 	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
+	// shared is Redis when several nodes share sessions: their locks, and the quota book.
+	var shared *redisstore.Store
+	if cfg.Sessions.Store == "redis" {
+		redis.SetLogger(redisLog{log})
+		if shared, err = redisstore.Open(context.Background(), redisstore.Options{
+			URL: cfg.Sessions.RedisURL, Prefix: cfg.Sessions.RedisPrefix, Lease: cfg.Sessions.LockLease.D(),
+			StaleAfter: cfg.Resumable.StaleAfter.D(),
+		}); err != nil {
+			return err
+		}
+		defer shared.Close()
+	}
+	var quota storage.QuotaBook // nil: the store's own
 	// local is the local store, nil with another backend: the reaper and the disk-space
 	// metrics need it.
 	var (
@@ -96,15 +109,17 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	)
 	switch cfg.Storage.Backend {
 	case "s3":
-		s3, err := openS3(cfg.Storage, engine)
+		if shared != nil {
+			quota = shared // every node counts against one book
+		} else if cfg.Limits.DailyQuota > 0 {
+			log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "s3" unless sessions.store = "redis", which keeps the book`)
+		}
+		s3, err := openS3(cfg.Storage, engine, quota)
 		if err != nil {
 			return err
 		}
 		store, partials = s3, s3
 		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
-		if cfg.Limits.DailyQuota > 0 || cfg.Storage.MinFree > 0 && cfg.Storage.MinFree != config.Default().Storage.MinFree {
-			log.Warn().Msg(`limits.daily_quota and storage.min_free are not applied with storage.backend = "s3" yet`)
-		}
 	default:
 		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum}); err != nil {
 			return err
@@ -125,7 +140,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	})
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
-		sessions, locker, closeSessions, err := openSessions(cfg, local, log)
+		sessions, locker, closeSessions, err := openSessions(cfg, local, shared)
 		if err != nil {
 			return err
 		}
@@ -146,7 +161,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	metricsHandler := metrics.Handler(sources)
 	h := handlers.New(handlers.Options{
 		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
-		Metrics: metricsHandler, Stats: httpStats,
+		Metrics: metricsHandler, Stats: httpStats, Quota: quota,
 	})
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
 		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, metricsHandler, log)
@@ -213,7 +228,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 
 // openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
 // openS3 opens the s3 backend; part buffers are reserved from pool when it is not nil.
-func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) {
+func openS3(c config.Storage, engine *streaming.Engine, quota storage.QuotaBook) (*s3store.Store, error) {
 	var pool *adaptivebuf.Pool
 	if engine != nil {
 		pool = engine.Pool()
@@ -226,8 +241,8 @@ func openS3(c config.Storage, engine *streaming.Engine) (*s3store.Store, error) 
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
 		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
 		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
-		UnsignedPayload: c.S3.UnsignedPayload,
-		Budget:          pool, // part buffers share the one memory budget
+		UnsignedPayload: c.S3.UnsignedPayload, Quota: quota,
+		Budget: pool, // part buffers share the one memory budget
 	})
 	if err != nil {
 		return nil, err // it names the endpoint and bucket
@@ -247,19 +262,11 @@ func (r redisLog) Printf(_ context.Context, format string, v ...any) {
 	r.log.Warn().Str("component", "redis").Msg(fmt.Sprintf(format, v...))
 }
 
-// openSessions opens the session store and locker [sessions] names: files in the data
-// directory and in-process locks (one node), or Redis (several nodes).
-func openSessions(cfg config.Config, local *storage.Local, log zerolog.Logger) (chunking.SessionStore, chunking.Locker, func(), error) {
-	if cfg.Sessions.Store == "redis" {
-		redis.SetLogger(redisLog{log})
-		rs, err := redisstore.Open(context.Background(), redisstore.Options{
-			URL: cfg.Sessions.RedisURL, Prefix: cfg.Sessions.RedisPrefix, Lease: cfg.Sessions.LockLease.D(),
-			StaleAfter: cfg.Resumable.StaleAfter.D(),
-		})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return rs, rs, func() { rs.Close() }, nil
+// openSessions gives the session store and locker [sessions] names: shared, the Redis store
+// (several nodes), or files in the data directory and in-process locks (one node).
+func openSessions(cfg config.Config, local *storage.Local, shared *redisstore.Store) (chunking.SessionStore, chunking.Locker, func(), error) {
+	if shared != nil {
+		return shared, shared, func() {}, nil
 	}
 	root := (*os.Root)(nil)
 	closeRoot := func() {}

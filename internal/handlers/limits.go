@@ -229,14 +229,11 @@ func (s *Server) uploaderKey(r *http.Request, g hmacauth.Grant) string {
 // of size bytes (-1 unknown) that would take its uploader past limits.daily_quota.
 func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, g hmacauth.Grant, size int64) error {
 	quota := int64(s.cfg.Limits.DailyQuota)
-	book, ok := s.store.(interface {
-		UsedToday(uploader string, now time.Time) int64
-	})
-	if quota <= 0 || !ok {
+	if quota <= 0 || s.quota == nil {
 		return nil
 	}
 	now := time.Now()
-	used := book.UsedToday(s.uploaderKey(r, g), now)
+	used := s.quota.UsedToday(s.uploaderKey(r, g), now)
 	if used+max(size, 0) > quota || size < 0 && used >= quota {
 		tomorrow := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 		setRetryAfter(w, tomorrow.Sub(now))

@@ -29,6 +29,9 @@ type Options struct {
 	Metrics http.Handler
 	// Stats receives the HTTP counters; nil makes new ones (see Server.Stats).
 	Stats *counters.HTTP
+	// Quota is the book limits.daily_quota is checked against; nil: the store's own, if it
+	// keeps one (the local store does).
+	Quota storage.QuotaBook
 }
 
 // Server holds the HTTP handlers of fileserver.
@@ -38,6 +41,7 @@ type Server struct {
 	engine   *streaming.Engine
 	verifier *hmacauth.Verifier
 	uploads  *chunking.Uploads
+	quota    storage.QuotaBook
 	log      zerolog.Logger
 	exts     extensionPolicy
 	stats    *Stats
@@ -56,9 +60,13 @@ func New(o Options) *Server {
 		engine:   o.Engine,
 		verifier: o.Verifier,
 		uploads:  o.Uploads,
+		quota:    o.Quota,
 		stats:    &Stats{o.Stats},
 		log:      o.Log,
 		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
+	}
+	if book, ok := o.Store.(storage.QuotaBook); ok && s.quota == nil {
+		s.quota = book
 	}
 	s.downloads = newDownloadCache(o.Config.Download, o.Store)
 	if s.stats.HTTP == nil {

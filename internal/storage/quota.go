@@ -6,6 +6,18 @@ import (
 	"time"
 )
 
+// QuotaBook counts the bytes each uploader committed during the current UTC day, for
+// limits.daily_quota. The local store keeps its own book; an object store shared by several
+// nodes is given one they share (Redis).
+type QuotaBook interface {
+	// UsedToday is how many bytes uploader committed during now's UTC day.
+	UsedToday(uploader string, now time.Time) int64
+	// Charge adds n bytes committed at now to uploader's day.
+	Charge(uploader string, n int64, now time.Time)
+}
+
+var _ QuotaBook = (*Local)(nil)
+
 // quotaFile keeps the bytes each uploader committed today, so a daily quota survives a
 // restart. It is small and rewritten whole; losing the last write to a crash only forgets a
 // few uploads' worth of quota.
@@ -41,8 +53,8 @@ func (l *Local) UsedToday(uploader string, now time.Time) int64 {
 	return l.quota.Used[uploader]
 }
 
-// charge adds a committed upload to its uploader's day.
-func (l *Local) charge(uploader string, n int64, now time.Time) {
+// Charge adds a committed upload to its uploader's day.
+func (l *Local) Charge(uploader string, n int64, now time.Time) {
 	if uploader == "" {
 		return
 	}

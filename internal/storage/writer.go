@@ -156,7 +156,7 @@ func (l *Local) finishCommit(name string, meta Meta) Meta {
 	_ = l.writeMeta(meta)
 	l.files.Add(1)
 	l.bytes.Add(meta.Size)
-	l.charge(meta.Uploader, meta.Size, meta.Created)
+	l.Charge(meta.Uploader, meta.Size, meta.Created)
 	return meta
 }
 

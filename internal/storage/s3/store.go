@@ -54,6 +54,8 @@ type Options struct {
 	// UnsignedPayload sends request bodies as UNSIGNED-PAYLOAD over plain http too, as
 	// over https (where TLS protects them), instead of signing every 64 KiB chunk.
 	UnsignedPayload bool
+	// Quota, when set, is charged with every committed upload (limits.daily_quota).
+	Quota storage.QuotaBook
 	// Budget, when set, is the memory budget part buffers are reserved from (the streaming
 	// engine's pool), so that uploads to the object store share one bound with every other
 	// buffer. nil: part buffers are not accounted.

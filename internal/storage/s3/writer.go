@@ -289,6 +289,9 @@ func (w *writer) Commit(ctx context.Context, meta storage.Meta) (storage.Meta, e
 	w.cancel()
 	w.release()
 	meta.Created = time.Now()
+	if q := w.s.opts.Quota; q != nil && meta.Uploader != "" {
+		q.Charge(meta.Uploader, meta.Size, meta.Created)
+	}
 	return meta, nil
 }
 

@@ -1,0 +1,27 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"fileserver/internal/testpeers"
+)
+
+// Two nodes share one book: what one charges, the other sees; each UTC day starts at zero.
+func TestQuotaSharedByNodes(t *testing.T) {
+	url := testpeers.Redis(t)
+	a, b := openStore(t, url, Options{}), openStore(t, url, Options{})
+	now := time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)
+	a.Charge("alice@example.org", 1000, now)
+	b.Charge("alice@example.org", 500, now)
+	b.Charge("bob@example.org", 7, now)
+	if got := b.UsedToday("alice@example.org", now); got != 1500 {
+		t.Fatalf("alice used %d, want 1500", got)
+	}
+	if got := a.UsedToday("bob@example.org", now); got != 7 {
+		t.Fatalf("bob used %d, want 7", got)
+	}
+	if got := a.UsedToday("alice@example.org", now.Add(2*time.Minute)); got != 0 {
+		t.Fatalf("next day alice used %d, want 0", got)
+	}
+}
