@@ -46,6 +46,7 @@ func startRedis(t testing.TB, bin, dir string) (addr string, err error) {
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir)
 	var out bytes.Buffer // read only once the process has exited
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("testpeers: start redis-server: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,6 +34,7 @@ func S3(t testing.TB) (endpoint string) {
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+S3AccessKey, "ROOT_SECRET_KEY="+S3SecretKey)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start versitygw: %v", err)
 	}
@@ -57,6 +59,12 @@ func versitygw() string {
 		return ""
 	}
 	return p
+}
+
+// dieWithTest makes a peer die with the test binary, also when that is killed (a test
+// timeout) before its cleanups run.
+func dieWithTest() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 // missing skips the test for want of a peer, or fails it when peers are required.
