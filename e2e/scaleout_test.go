@@ -31,6 +31,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"fileserver/internal/testpeers"
 )
 
@@ -40,9 +42,9 @@ const scaleOutLease = 2 * time.Second
 
 // startScaleOut starts versitygw, Redis and two nodes on them; more nodes can be started with
 // the same secret and env (plus their own settings).
-func startScaleOut(t *testing.T) (a, b *resumableServer, secret string, env []string) {
+func startScaleOut(t *testing.T) (g *versitygw, a, b *resumableServer, secret string, env []string) {
 	t.Helper()
-	g := startVersitygw(t)
+	g = startVersitygw(t)
 	g.makeBucket(t, "shared")
 	redisURL := testpeers.Redis(t)
 	secret = hex.EncodeToString(randomFile(t, 32))
@@ -58,7 +60,7 @@ func startScaleOut(t *testing.T) (a, b *resumableServer, secret string, env []st
 		"FILESERVER_SESSIONS_LOCK_LEASE=" + scaleOutLease.String(),
 		"FILESERVER_LOG_FORMAT=json",
 	}
-	return newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env), secret, env
+	return g, newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env), secret, env
 }
 
 // onNode is uploadURL with its host replaced by node's: the upload URL is the same on every
@@ -101,8 +103,19 @@ func atOnce(nodes []*resumableServer, f func(i int, n *resumableServer)) {
 }
 
 func TestScaleOut(t *testing.T) {
-	a, b, secret, env := startScaleOut(t)
+	g, a, b, secret, env := startScaleOut(t)
 	nodes := []*resumableServer{a, b}
+	// Every upload below ends complete or refused: nothing of them may be left in the bucket,
+	// whichever node won each race.
+	defer func() {
+		ctx := context.Background()
+		for u := range g.client.ListIncompleteUploads(ctx, "shared", "", true) {
+			t.Errorf("multipart upload left behind: %s", u.Key)
+		}
+		for obj := range g.client.ListObjects(ctx, "shared", minio.ListObjectsOptions{Prefix: ".fileserver-partial/", Recursive: true}) {
+			t.Errorf("tail left behind: %s %v", obj.Key, obj.Err)
+		}
+	}()
 
 	t.Run("daily quota shared by nodes", func(t *testing.T) {
 		quota := append(slices.Clone(env), "FILESERVER_LIMITS_DAILY_QUOTA=30MiB")
@@ -218,6 +231,11 @@ func TestScaleOut(t *testing.T) {
 			case http.StatusNoContent:
 				won++
 			case http.StatusConflict:
+				// Refused because the other still sent (the lock, across nodes), or because it
+				// had finished already: never half-written, never an offset that moved.
+				if msg := errs[i].Error(); !strings.Contains(msg, "still sending") && !strings.Contains(msg, "complete") {
+					t.Errorf("PATCH on node %d: %v, want the busy or the complete conflict", i, errs[i])
+				}
 			default:
 				t.Errorf("PATCH on node %d: %d (%v), want 204 or 409", i, st, errs[i])
 			}

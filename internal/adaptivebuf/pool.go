@@ -71,15 +71,14 @@ type Options struct {
 type Buffer struct {
 	B     []byte
 	class int
-	// reserved is the size of a reservation (Reserve), which has no B; 0 for a buffer.
+	// reserved is the size of a reservation (TryReserve), which has no B; 0 for a buffer.
 	reserved int64
 }
 
 // waiter is one Acquire queued for a buffer. grant is buffered so the releaser never blocks;
 // served is set under the pool's lock when a grant is sent.
 type waiter struct {
-	want, min int   // classes
-	reserve   int64 // bytes, for a Reserve; then want and min are unused
+	want, min int // classes
 	grant     chan *Buffer
 	served    bool
 }
@@ -181,11 +180,12 @@ func (p *Pool) Acquire(ctx context.Context, want int) (*Buffer, error) {
 	return p.wait(ctx, w, el)
 }
 
-// Reserve takes n bytes of the budget for memory the caller allocates and keeps itself (an
-// object store's part buffers, which are larger than any class). It waits like Acquire under
-// the wait and downgrade policies (a reservation cannot be downgraded) and fails at once under
-// refuse. The reservation is given back with Release. n above the whole budget is ErrBudget.
-func (p *Pool) Reserve(ctx context.Context, n int64) (*Buffer, error) {
+// TryReserve takes n bytes of the budget for memory the caller allocates and keeps itself
+// (an object store's part buffers, larger than any class) if they fit now and nobody is
+// waiting; otherwise it returns nil at once. It never queues: a caller that waits for
+// that much, trying again now and then, must not hold up the smaller buffers behind it. n
+// above the whole budget is ErrBudget. The reservation is given back with Release.
+func (p *Pool) TryReserve(n int64) (*Buffer, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("adaptivebuf: reservation of %d bytes", n)
 	}
@@ -193,24 +193,19 @@ func (p *Pool) Reserve(ctx context.Context, n int64) (*Buffer, error) {
 		return nil, fmt.Errorf("%w: %d bytes wanted, the whole budget is %d", ErrBudget, n, p.budget)
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.acquires++
-	if p.queue.Len() == 0 {
-		if b := p.reserveLocked(n); b != nil {
-			p.mu.Unlock()
-			return b, nil
-		}
+	if p.queue.Len() > 0 {
+		return nil, nil
 	}
-	if p.policy == Refuse {
-		p.refusals++
-		p.mu.Unlock()
-		return nil, ErrBudget
-	}
-	w := &waiter{reserve: n, grant: make(chan *Buffer, 1)}
-	el := p.queue.PushBack(w)
-	p.waits++
-	p.mu.Unlock()
-	return p.wait(ctx, w, el)
+	return p.reserveLocked(n), nil
 }
+
+// Policy is what the pool does when a buffer does not fit.
+func (p *Pool) Policy() Policy { return p.policy }
+
+// MaxWait bounds a wait for a buffer (0: as long as the caller's context allows).
+func (p *Pool) MaxWait() time.Duration { return p.maxWait }
 
 // reserveLocked takes n bytes of the budget, dropping kept buffers to make room, or returns
 // nil when they are lent out.
@@ -279,9 +274,8 @@ func (p *Pool) TryAcquire(want int) *Buffer {
 	return b.alloc()
 }
 
-// Release returns a buffer lent by Acquire or TryAcquire, or a reservation of Reserve, and
-// serves waiters, in FIFO order,
-// with what is now free. The caller must not use b afterwards. Release(nil) does nothing.
+// Release returns a buffer lent by Acquire or TryAcquire, or a reservation of TryReserve,
+// and serves waiters, in FIFO order, with what is now free. The caller must not use b afterwards. Release(nil) does nothing.
 func (p *Pool) Release(b *Buffer) {
 	if b == nil {
 		return
@@ -304,12 +298,7 @@ func (p *Pool) serveLocked() {
 	for p.queue.Len() > 0 {
 		el := p.queue.Front()
 		w := el.Value.(*waiter)
-		var b *Buffer
-		if w.reserve > 0 {
-			b = p.reserveLocked(w.reserve)
-		} else {
-			b = p.grantLocked(w.want, w.min)
-		}
+		b := p.grantLocked(w.want, w.min)
 		if b == nil {
 			return
 		}

@@ -344,47 +344,40 @@ func TestResize(t *testing.T) {
 	}
 }
 
-func TestReserve(t *testing.T) {
+func TestTryReserve(t *testing.T) {
 	p := New(Options{Budget: 4 * MiB, Policy: Downgrade})
 	buf, _ := p.Acquire(context.Background(), 1*MiB)
-	r, err := p.Reserve(context.Background(), 3*MiB)
-	if err != nil || p.InUse() != 4*MiB {
-		t.Fatalf("Reserve: %v, in use %d", err, p.InUse())
+	r, err := p.TryReserve(3 * MiB)
+	if err != nil || r == nil || p.InUse() != 4*MiB {
+		t.Fatalf("TryReserve: %v, %v, in use %d", r, err, p.InUse())
 	}
-	if _, err := p.Reserve(context.Background(), 5*MiB); !errors.Is(err, ErrBudget) {
+	if _, err := p.TryReserve(5 * MiB); !errors.Is(err, ErrBudget) {
 		t.Fatalf("reservation above the budget: %v", err)
 	}
-	// A reservation is never downgraded: it waits until its bytes are free, and is woken by
-	// a release.
+	// Nothing fits: no reservation, no wait, and no downgrade.
+	if r2, err := p.TryReserve(2 * MiB); r2 != nil || err != nil {
+		t.Fatalf("TryReserve with the budget lent: %v, %v", r2, err)
+	}
+	// Nor does it jump the queue of those waiting for buffers.
 	got := make(chan *Buffer)
 	go func() {
-		r2, err := p.Reserve(context.Background(), 2*MiB)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- r2
+		b, _ := p.Acquire(context.Background(), 2*MiB)
+		got <- b
 	}()
 	waitFor(t, func() bool { return p.Stats().Waiting == 1 })
-	p.Release(buf)
-	select {
-	case <-got:
-		t.Fatal("served with 1 MiB free")
-	case <-time.After(20 * time.Millisecond):
-	}
 	p.Release(r)
-	r2 := <-got
-	if p.InUse() != 2*MiB {
-		t.Fatalf("in use %d, want the 2 MiB reservation", p.InUse())
+	b := <-got
+	if r2, _ := p.TryReserve(2 * MiB); r2 != nil {
+		t.Fatal("a reservation took what a waiter was served")
+	}
+	p.Release(buf)
+	r2, err := p.TryReserve(2 * MiB)
+	if r2 == nil || err != nil {
+		t.Fatalf("TryReserve with 2 MiB free: %v, %v", r2, err)
 	}
 	p.Release(r2)
+	p.Release(b)
 	if s := p.Stats(); s.InUse != 0 || s.Held > s.Budget {
 		t.Fatalf("after releases: %+v", s)
 	}
-	// Under refuse, a reservation that does not fit fails at once.
-	rp := New(Options{Budget: 1 * MiB, Policy: Refuse})
-	a, _ := rp.Reserve(context.Background(), 768*KiB)
-	if _, err := rp.Reserve(context.Background(), 512*KiB); !errors.Is(err, ErrBudget) {
-		t.Fatalf("refuse policy: %v", err)
-	}
-	rp.Release(a)
 }

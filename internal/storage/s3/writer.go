@@ -32,6 +32,9 @@ type writer struct {
 	// ctx bounds every part upload; cancel stops them all (Abort, or a failed part).
 	ctx    context.Context
 	cancel context.CancelFunc
+	// waits bounds waiting for memory: the request's context, whose end (a hand-off, the
+	// client gone) must not leave the upload stuck waiting.
+	waits  context.Context
 	hash   hash.Hash
 	buf    []byte  // the part being filled
 	pooled *[]byte // buf's pool entry, when buf is a full-size pooled buffer
@@ -66,9 +69,10 @@ type part struct {
 const abortTimeout = 10 * time.Second
 
 func newWriter(ctx context.Context, s *Store, name string) *writer {
+	waits := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	w := &writer{
-		s: s, name: name, key: s.key(name), ctx: ctx, cancel: cancel,
+		s: s, name: name, key: s.key(name), ctx: ctx, cancel: cancel, waits: waits,
 		inflight: make(chan struct{}, s.opts.Concurrency),
 	}
 	if s.opts.Checksum {
@@ -149,17 +153,41 @@ func (w *writer) grow(need int) error {
 	return nil
 }
 
-// reserve takes n bytes of the memory budget for buf.
+// reserve takes n bytes of the memory budget for buf. It does not queue in the pool, where
+// a part's worth would hold up every smaller buffer behind it (downloads' among them): it
+// tries again now and then until the budget has room, the pool's longest wait has passed
+// (ErrBudget), or w.waits ends (a hand-off, the client gone).
 func (w *writer) reserve(n int64) error {
-	if w.s.opts.Budget == nil {
+	pool := w.s.opts.Budget
+	if pool == nil {
 		return nil
 	}
-	r, err := w.s.opts.Budget.Reserve(w.ctx, n)
-	if err != nil {
-		return fmt.Errorf("s3: part buffer: %w", err)
+	var expired <-chan time.Time
+	if d := pool.MaxWait(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
 	}
-	w.res = append(w.res, r)
-	return nil
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		r, err := pool.TryReserve(n)
+		if err != nil {
+			return fmt.Errorf("s3: part buffer: %w", err)
+		}
+		if r != nil {
+			w.res = append(w.res, r)
+			return nil
+		}
+		if pool.Policy() == adaptivebuf.Refuse {
+			return fmt.Errorf("s3: part buffer of %d bytes: %w", n, adaptivebuf.ErrBudget)
+		}
+		select {
+		case <-time.After(delay):
+		case <-expired:
+			return fmt.Errorf("s3: no part buffer of %d bytes within %v: %w", n, pool.MaxWait(), adaptivebuf.ErrBudget)
+		case <-w.waits.Done():
+			return fmt.Errorf("s3: waiting for a part buffer: %w", context.Cause(w.waits))
+		}
+	}
 }
 
 // unreserve gives the reservations res back.
