@@ -114,6 +114,10 @@ func TestValidateSessions(t *testing.T) {
 		{func(c *Config) { useS3(c); c.Sessions.SingleNode = true }, ""},
 		{func(c *Config) { useS3(c); c.Resumable.Enabled = false }, ""},
 		{func(c *Config) { useS3(c); c.Sessions.Store = "redis"; c.Sessions.RedisURL = "redis://r:6379" }, ""},
+		{func(c *Config) {
+			useS3(c)
+			c.Sessions.SingleNode, c.Storage.S3.PartSize, c.Streaming.MemoryBudget = true, 64*MiB, 64*MiB
+		}, "streaming.memory_budget"},
 	} {
 		cfg := Default()
 		tc.edit(&cfg)

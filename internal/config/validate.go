@@ -49,6 +49,9 @@ func (c *Config) Validate() error {
 		if err := c.Storage.S3.validate(); err != nil {
 			return err
 		}
+		if c.Streaming.MemoryBudget < c.Storage.S3.PartSize+c.Streaming.MaxBuffer {
+			return bad("streaming.memory_budget", "must hold at least one storage.s3.part_size and one streaming.max_buffer: part buffers come out of it")
+		}
 	default:
 		return bad("storage.backend", "must be \"local\" or \"s3\"")
 	}
