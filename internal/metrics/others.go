@@ -19,7 +19,7 @@ var (
 	authFailuresDesc  = desc("auth_failures_total", "Refused credentials, by scheme and reason.", "scheme", "reason")
 	storageErrorsDesc = desc("storage_errors_total", "Storage failures, by kind (no_space, io).", "kind")
 
-	sessionsActiveDesc    = desc("sessions_active", "Resumable uploads neither complete nor expired.")
+	sessionsActiveDesc    = desc("sessions_active", "Resumable uploads neither complete nor expired (with sessions in Redis: of every node).")
 	sessionsCreatedDesc   = desc("sessions_created_total", "Resumable uploads created.")
 	sessionsCompletedDesc = desc("sessions_completed_total", "Resumable uploads completed and committed.")
 	sessionsExpiredDesc   = desc("sessions_expired_total", "Unfinished resumable uploads removed on expiry.")
