@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -370,5 +371,37 @@ func TestScaleOutExampleConfigs(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "ok") {
 			t.Errorf("%s: code %d, %q %q", f, code, out, errOut)
 		}
+	}
+}
+
+// `fileserver upload - URL` sends standard input, a pipe, under the name --name gives.
+func TestUploadFromStdin(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, nil, "--storage", data)
+	payload := bytes.Repeat([]byte("piped through fileserver upload\n"), 100_000)
+	cmd := exec.Command(binary, "upload", "--storage", data, "--sign", "--quiet", "--name", "log.txt", "--chunk-size", "1MiB", "-", "http://"+s.addr+"/files/")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Stdin = io.MultiReader(bytes.NewReader(payload)) // a reader, not a file: a pipe
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("upload -: %v\n%s", err, errb.String())
+	}
+	var res struct {
+		FileURL  string `json:"file_url"`
+		Size     int64  `json:"size"`
+		Verified bool   `json:"verified"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || !res.Verified || res.Size != int64(len(payload)) || !strings.HasSuffix(res.FileURL, "/log.txt") {
+		t.Fatalf("result %q (%v)", out.String(), err)
+	}
+	resp, err := http.Get(res.FileURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("served %d bytes that differ from the %d piped", len(got), len(payload))
 	}
 }

@@ -85,7 +85,9 @@ func interruptible() (context.Context, context.CancelFunc) {
 
 func upload(args []string, stdout, stderr io.Writer) int {
 	fl := newTransferFlags("upload", "FILE URL",
-		"URL is the resumable endpoint, e.g. https://host/files/?v3=...&expires=...", stderr)
+		"URL is the resumable endpoint, e.g. https://host/files/?v3=...&expires=...\n"+
+			"FILE - reads standard input to its end (a pipe): the length is announced with the last\n"+
+			"request, and a retry can resend only the request in flight (--chunk-size of memory).", stderr)
 	var cf configFlags
 	cf.register(fl.FlagSet)
 	protocol := fl.String("protocol", client.Tus, "tus or ietf")
@@ -93,6 +95,7 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	chunk := fl.String("chunk-size", "0", "largest request, e.g. 8MiB (0: what the server recommends)")
 	signIt := fl.Bool("sign", false, "sign the endpoint URL with the local secret (v3, as serve finds it)")
 	token := fl.String("token", "", "bearer token for the creation (Authorization: Bearer)")
+	name := fl.String("name", "", "file name to announce (default: FILE's base name; \"stdin\" for -)")
 	if !fl.parse(args) {
 		return 2
 	}
@@ -117,20 +120,32 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	if *token != "" {
 		http.Header(headers).Set("Authorization", "Bearer "+*token)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return fail(err)
+	total := int64(-1)
+	if path != "-" {
+		st, err := os.Stat(path)
+		if err != nil {
+			return fail(err)
+		}
+		total = st.Size()
 	}
 	u := &client.Upload{
 		Endpoint: endpoint, UploadURL: *resume, Protocol: *protocol, Header: http.Header(headers),
-		ChunkSize: int64(chunkSize), Progress: progressFor(stderr, *quiet, "upload", st.Size()),
+		ChunkSize: int64(chunkSize), Progress: progressFor(stderr, *quiet, "upload", total), Name: *name,
 		OnCreate: func(loc string) {
 			fmt.Fprintf(stderr, "upload URL: %s (continue an interrupted run with --resume)\n", loc)
 		},
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	res, err := u.Run(ctx, path)
+	var res client.Result
+	if path == "-" {
+		if *name == "" {
+			u.Name = "stdin"
+		}
+		res, err = u.RunStream(ctx, os.Stdin)
+	} else {
+		res, err = u.Run(ctx, path)
+	}
 	if err != nil {
 		if res.UploadURL != "" {
 			fmt.Fprintf(stderr, "fileserver upload: %v\ncontinue with: fileserver upload --resume %s %s %s\n", err, res.UploadURL, path, endpoint)

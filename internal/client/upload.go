@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -44,6 +43,8 @@ type Upload struct {
 	// OnCreate is told the upload URL as soon as it exists, so a caller can record it and
 	// resume after its own crash.
 	OnCreate func(uploadURL string)
+	// Name is the file name announced to the server; empty: the file's base name (Run).
+	Name string
 }
 
 // Result is what a finished transfer produced.
@@ -66,15 +67,30 @@ func (u *Upload) Run(ctx context.Context, path string) (Result, error) {
 		return Result{}, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	src, err := newFileSource(f)
 	if err != nil {
 		return Result{}, err
 	}
-	size := st.Size()
-	sum, err := fileSHA256(f)
-	if err != nil {
-		return Result{}, err
+	name := u.Name
+	if name == "" {
+		name = filepath.Base(path)
 	}
+	return u.run(ctx, src, name)
+}
+
+// RunStream uploads what r gives until its end (a pipe, stdin) under Name, announcing the
+// length only with the last request. Only the request in flight is kept for a retry (one
+// chunk of memory), so an upload that must go back further than that fails; one resumed
+// (UploadURL) reads and skips what the server has, so r must give the same data again.
+func (u *Upload) RunStream(ctx context.Context, r io.Reader) (Result, error) {
+	return u.run(ctx, newStreamSource(r), u.Name)
+}
+
+// defaultStreamChunk is the request size for a stream when neither the caller nor the server
+// names one: it is also the memory a stream upload keeps for retries.
+const defaultStreamChunk = 8 << 20
+
+func (u *Upload) run(ctx context.Context, src source, name string) (Result, error) {
 	if u.Client == nil {
 		u.Client = http.DefaultClient
 	}
@@ -84,9 +100,14 @@ func (u *Upload) Run(ctx context.Context, path string) (Result, error) {
 	if u.Protocol == "" {
 		u.Protocol = Tus
 	}
-	res := Result{UploadURL: u.UploadURL, Size: size, SHA256: sum}
-	name := filepath.Base(path)
+	res := Result{UploadURL: u.UploadURL}
 	ctype := mime.TypeByExtension(filepath.Ext(name))
+	done := func(st state) (Result, error) {
+		u.Progress.Finish()
+		res.Size, res.SHA256 = src.size(), src.sum()
+		res.FileURL, res.Verified = st.fileURL, st.digest != ""
+		return res, checkDigest(st.digest, res.SHA256)
+	}
 
 	failures := 0
 	retry := func(err error) error {
@@ -99,10 +120,12 @@ func (u *Upload) Run(ctx context.Context, path string) (Result, error) {
 		return u.Retry.wait(ctx, failures-1)
 	}
 	var chunk int64
+	// deferred: the server does not know the length yet (a stream), so the last append says it.
+	deferred := false
 	for res.UploadURL == "" {
-		loc, limit, err := u.create(ctx, size, name, ctype)
+		loc, limit, err := u.create(ctx, src.size(), name, ctype)
 		if err == nil {
-			res.UploadURL, chunk = loc, limit
+			res.UploadURL, chunk, deferred = loc, limit, src.size() < 0
 			if u.OnCreate != nil {
 				u.OnCreate(loc)
 			}
@@ -125,21 +148,30 @@ func (u *Upload) Run(ctx context.Context, path string) (Result, error) {
 				}
 				continue
 			}
-			offset = st.offset
+			offset, deferred = st.offset, st.length < 0
 			if chunk == 0 {
 				chunk = st.maxAppend
 			}
 			u.Progress.Start(offset)
-			if st.complete || u.Protocol == Tus && offset == size && st.length == size {
-				res.FileURL, res.Verified, err = st.fileURL, st.digest != "", checkDigest(st.digest, sum)
-				return res, err
+			if st.complete || u.Protocol == Tus && st.length >= 0 && offset == st.length && offset == src.size() {
+				return done(st)
 			}
 		}
-		n := size - offset
-		if chunk > 0 && n > chunk {
-			n = chunk
+		n := chunk
+		if n <= 0 {
+			if n = src.size() - offset; n < 0 { // a stream: no end known
+				n = defaultStreamChunk
+			}
 		}
-		st, err := u.appendChunk(ctx, res.UploadURL, f, offset, n, offset+n == size)
+		body, got, last, err := src.chunk(offset, n)
+		if err != nil {
+			return res, err
+		}
+		declare := int64(-1)
+		if last && deferred {
+			declare = src.size()
+		}
+		st, err := u.appendChunk(ctx, res.UploadURL, body, offset, got, last, declare)
 		if err != nil {
 			offset = -1 // ask the server where it stands
 			if err := retry(err); err != nil {
@@ -152,10 +184,8 @@ func (u *Upload) Run(ctx context.Context, path string) (Result, error) {
 		}
 		offset = st.offset
 		u.Progress.Set(offset)
-		if st.complete || offset == size && u.Protocol == Tus {
-			u.Progress.Finish()
-			res.FileURL, res.Verified = st.fileURL, st.digest != ""
-			return res, checkDigest(st.digest, sum)
+		if st.complete || u.Protocol == Tus && offset == src.size() {
+			return done(st)
 		}
 	}
 }
@@ -199,14 +229,19 @@ func (u *Upload) do(req *http.Request, op string, ok ...int) (*http.Response, er
 }
 
 // create makes the upload resource and returns its URL and the append size the server
-// recommends (0 when it names none).
+// recommends (0 when it names none). A size below 0 is not known yet: the last append will
+// say it.
 func (u *Upload) create(ctx context.Context, size int64, name, ctype string) (string, int64, error) {
 	req, err := u.newRequest(ctx, http.MethodPost, u.Endpoint, http.NoBody)
 	if err != nil {
 		return "", 0, err
 	}
 	if u.Protocol == Tus {
-		req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
+		if size >= 0 {
+			req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
+		} else {
+			req.Header.Set("Upload-Defer-Length", "1")
+		}
 		meta := "filename " + base64.StdEncoding.EncodeToString([]byte(name))
 		if ctype != "" {
 			meta += ",filetype " + base64.StdEncoding.EncodeToString([]byte(ctype))
@@ -214,7 +249,9 @@ func (u *Upload) create(ctx context.Context, size int64, name, ctype string) (st
 		req.Header.Set("Upload-Metadata", meta)
 	} else {
 		req.Header.Set("Upload-Complete", "?0")
-		req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
+		if size >= 0 {
+			req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
+		}
 		req.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
@@ -264,9 +301,9 @@ func (u *Upload) parseState(target string, resp *http.Response) (state, error) {
 	return st, nil
 }
 
-// appendChunk sends n bytes of f from offset.
-func (u *Upload) appendChunk(ctx context.Context, target string, f *os.File, offset, n int64, last bool) (state, error) {
-	var body io.Reader = io.NewSectionReader(f, offset, n)
+// appendChunk sends body, n bytes from offset; with last set it ends the upload. length, when
+// not -1, declares the total (tus, when creation deferred it).
+func (u *Upload) appendChunk(ctx context.Context, target string, body io.Reader, offset, n int64, last bool, length int64) (state, error) {
 	if u.Progress != nil {
 		body = &offsetProgress{r: body, base: offset, prog: u.Progress}
 	}
@@ -278,6 +315,9 @@ func (u *Upload) appendChunk(ctx context.Context, target string, f *os.File, off
 	req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
 	if u.Protocol == Tus {
 		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		if length >= 0 {
+			req.Header.Set("Upload-Length", strconv.FormatInt(length, 10))
+		}
 	} else {
 		req.Header.Set("Content-Type", "application/partial-upload")
 		req.Header.Set("Upload-Complete", map[bool]string{true: "?1", false: "?0"}[last])
@@ -370,12 +410,4 @@ func resolve(base, ref string) (string, error) {
 		return "", err
 	}
 	return b.ResolveReference(r).String(), nil
-}
-
-func fileSHA256(f *os.File) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
