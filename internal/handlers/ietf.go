@@ -29,7 +29,8 @@ const (
 
 // isIETF tells an IETF draft request from a tus one: tus clients send neither header.
 func isIETF(r *http.Request) bool {
-	return r.Header.Get("Upload-Draft-Interop-Version") != "" || r.Header.Get("Upload-Complete") != ""
+	return r.Header.Get("Upload-Draft-Interop-Version") != "" || r.Header.Get("Upload-Complete") != "" ||
+		r.Context().Value(ietfUpload{}) != nil
 }
 
 // sfBool parses a Structured Field Boolean (RFC 9651 §3.3.6), ignoring parameters. ok is

@@ -309,3 +309,26 @@ func TestIETFUpgradedPutResumed(t *testing.T) {
 	wantHeader(t, p, "Upload-Complete", "?1")
 	ts.assertStored(t, "ios/video.mp4", data)
 }
+
+// A client that leaves Upload-Draft-Interop-Version out of a HEAD or DELETE on an upload it
+// created through the draft gets the draft's answers, not tus's 412; a tus upload still
+// needs Tus-Resumable.
+func TestIETFHeadAndDeleteWithoutInteropVersion(t *testing.T) {
+	ts := newTestServer(t)
+	resp, body := ts.ietfPost(t, pattern(5000, 33), "?0")
+	wantStatus(t, resp, body, http.StatusCreated)
+	u := resp.Header.Get("Location")
+	h, hb := do(t, request(t, http.MethodHead, u, nil))
+	wantStatus(t, h, hb, http.StatusNoContent)
+	wantHeader(t, h, "Upload-Offset", "5000")
+	wantHeader(t, h, "Upload-Complete", "?0")
+	d, db := do(t, request(t, http.MethodDelete, u, nil))
+	wantStatus(t, d, db, http.StatusNoContent)
+	if g, gb := do(t, request(t, http.MethodHead, u, nil, "Upload-Draft-Interop-Version", "8")); g.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD after DELETE: %d %q", g.StatusCode, gb)
+	}
+
+	tusURL := ts.tusNew(t, 10)
+	h, hb = do(t, request(t, http.MethodHead, tusURL, nil))
+	wantStatus(t, h, hb, http.StatusPreconditionFailed)
+}

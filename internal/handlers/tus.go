@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -60,6 +61,12 @@ func (s *Server) tusCommon(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.Header.Get("Tus-Resumable") == "" && (r.Method == http.MethodHead || r.Method == http.MethodDelete) && s.createdByIETF(r) {
+			// An IETF client that leaves out Upload-Draft-Interop-Version on a HEAD or
+			// DELETE still gets an IETF answer for its own upload, not tus's 412.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ietfUpload{}, true)))
+			return
+		}
 		w.Header().Set("Tus-Resumable", tusVersion)
 		if r.Method != http.MethodGet && r.Header.Get("Tus-Resumable") != tusVersion {
 			w.Header().Set("Tus-Version", tusVersion)
@@ -68,6 +75,20 @@ func (s *Server) tusCommon(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ietfUpload marks a request for an upload the IETF draft created (see tusCommon).
+type ietfUpload struct{}
+
+// createdByIETF reports whether the request's upload (the path's last segment) was created
+// through the IETF draft.
+func (s *Server) createdByIETF(r *http.Request) bool {
+	id := strings.TrimPrefix(r.URL.Path, s.cfg.Resumable.Prefix)
+	if id == "" || strings.Contains(id, "/") {
+		return false
+	}
+	sess, err := s.uploads.Get(r.Context(), id)
+	return sess != nil && (err == nil || errors.Is(err, chunking.ErrExpired)) && sess.Protocol == "ietf"
 }
 
 func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
