@@ -73,6 +73,12 @@ type Writer interface {
 	Abort() error
 }
 
+// Presigner is an optional capability of a Store: a URL at which the backing service serves
+// a file itself (a presigned object-store URL), for redirecting downloads there.
+type Presigner interface {
+	PresignGet(ctx context.Context, name string, expiry time.Duration, contentType, disposition string) (string, error)
+}
+
 // Object is a complete file opened for reading.
 type Object interface {
 	// Content is the file's bytes. For local files it is an *os.File, so that

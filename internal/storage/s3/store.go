@@ -51,6 +51,9 @@ type Options struct {
 	PartSize int
 	// Concurrency is how many parts of one upload may be in flight (DefaultConcurrency when 0).
 	Concurrency int
+	// PublicEndpoint is the object store's URL as clients reach it, for presigned download
+	// URLs; empty: Endpoint.
+	PublicEndpoint string
 	// UnsignedPayload sends request bodies as UNSIGNED-PAYLOAD over plain http too, as
 	// over https (where TLS protects them), instead of signing every 64 KiB chunk.
 	UnsignedPayload bool
@@ -66,10 +69,12 @@ type Options struct {
 
 // Store keeps files as objects named Prefix + name in one bucket.
 type Store struct {
-	core   minio.Core
-	bucket string
-	prefix string
-	opts   Options
+	core minio.Core
+	// presign signs download URLs for clients (on PublicEndpoint); no request goes out.
+	presign *minio.Client
+	bucket  string
+	prefix  string
+	opts    Options
 	// parts recycles full-size part buffers between uploads.
 	parts sync.Pool
 }
@@ -96,7 +101,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{core: minio.Core{Client: client}, bucket: o.Bucket, prefix: o.Prefix, opts: o}
+	s := &Store{core: minio.Core{Client: client}, presign: client, bucket: o.Bucket, prefix: o.Prefix, opts: o}
+	if o.PublicEndpoint != "" {
+		po := o
+		po.Endpoint = o.PublicEndpoint
+		if s.presign, err = newClient(po); err != nil {
+			return nil, fmt.Errorf("s3: public endpoint: %w", err)
+		}
+	}
 	s.parts.New = func() any { b := make([]byte, 0, o.PartSize); return &b }
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -386,3 +386,39 @@ func TestUnsignedPayload(t *testing.T) {
 		t.Fatal("resumable upload differs")
 	}
 }
+
+// A presigned URL serves the object straight from the object store, with the content type
+// and disposition asked for, Range included; it is signed for GET only.
+func TestPresignGet(t *testing.T) {
+	o := testOptions(t)
+	s := openStore(t, o)
+	data := randomBytes(t, 100_000)
+	if _, err := put(t, s, "clips/a b.mp4", data, storage.Meta{ContentType: "video/mp4"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.PresignGet(context.Background(), "clips/a b.mp4", time.Minute, "video/mp4", `attachment; filename="a b.mp4"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Range", "bytes=1000-1999")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[1000:2000]) ||
+		resp.Header.Get("Content-Type") != "video/mp4" || resp.Header.Get("Content-Disposition") != `attachment; filename="a b.mp4"` {
+		t.Fatalf("GET presigned: %d, %d bytes, %v", resp.StatusCode, len(body), resp.Header)
+	}
+	if resp, err := http.Head(u); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("a URL presigned for GET answered HEAD")
+		}
+	}
+	if _, err := s.PresignGet(context.Background(), PartialDir+"/x/0-y", time.Minute, "", ""); !errors.Is(err, storage.ErrInvalidName) {
+		t.Fatalf("presigning into the partial area: %v", err)
+	}
+}
