@@ -60,81 +60,94 @@ func (h *Histogram) Snapshot() Snapshot {
 	return s
 }
 
-// HistogramVec is a family of histograms told apart by label values.
-type HistogramVec struct {
-	bounds []float64
-	mu     sync.RWMutex
-	m      map[string]*Histogram
+// family maps label values to members. Reads take no lock: the map is replaced, never
+// changed, when a member is added (rare: label values are a small fixed set), so a lookup is
+// one atomic load and a map access with a key built on the caller's stack.
+type family[T any] struct {
+	m   atomic.Pointer[map[string]*T]
+	mu  sync.Mutex // serialises adding members
+	new func() *T
 }
 
-// NewHistogramVec makes a family whose members share bounds.
-func NewHistogramVec(bounds []float64) *HistogramVec {
-	return &HistogramVec{bounds: bounds, m: map[string]*Histogram{}}
+func (f *family[T]) init(newMember func() *T) {
+	f.new = newMember
+	m := map[string]*T{}
+	f.m.Store(&m)
 }
 
 // sep joins label values; it cannot occur in them (they are fixed words, never user input).
 const sep = "\x00"
 
-// With returns the member for the label values, creating it on first use.
-func (v *HistogramVec) With(labels ...string) *Histogram {
-	key := strings.Join(labels, sep)
-	v.mu.RLock()
-	h := v.m[key]
-	v.mu.RUnlock()
-	if h != nil {
-		return h
+// get returns the member for the label values, creating it on first use.
+func (f *family[T]) get(labels []string) *T {
+	var buf [128]byte
+	key := buf[:0]
+	for i, l := range labels {
+		if i > 0 {
+			key = append(key, sep...)
+		}
+		key = append(key, l...)
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if h = v.m[key]; h == nil {
-		h = NewHistogram(v.bounds)
-		v.m[key] = h
+	if v := (*f.m.Load())[string(key)]; v != nil { // string(key) here does not allocate
+		return v
 	}
-	return h
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := *f.m.Load()
+	if v := old[string(key)]; v != nil {
+		return v
+	}
+	m := make(map[string]*T, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	v := f.new()
+	m[string(key)] = v
+	f.m.Store(&m)
+	return v
 }
+
+// each calls fn for every member with its label values.
+func (f *family[T]) each(fn func(labels []string, v *T)) {
+	for k, v := range *f.m.Load() {
+		fn(strings.Split(k, sep), v)
+	}
+}
+
+// HistogramVec is a family of histograms told apart by label values.
+type HistogramVec struct{ f family[Histogram] }
+
+// NewHistogramVec makes a family whose members share bounds.
+func NewHistogramVec(bounds []float64) *HistogramVec {
+	v := &HistogramVec{}
+	v.f.init(func() *Histogram { return NewHistogram(bounds) })
+	return v
+}
+
+// With returns the member for the label values, creating it on first use.
+func (v *HistogramVec) With(labels ...string) *Histogram { return v.f.get(labels) }
 
 // Each calls f for every member with its label values.
 func (v *HistogramVec) Each(f func(labels []string, s Snapshot)) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for k, h := range v.m {
-		f(strings.Split(k, sep), h.Snapshot())
-	}
+	v.f.each(func(labels []string, h *Histogram) { f(labels, h.Snapshot()) })
 }
 
 // CounterVec is a family of counters told apart by label values.
-type CounterVec struct {
-	mu sync.RWMutex
-	m  map[string]*atomic.Int64
-}
+type CounterVec struct{ f family[atomic.Int64] }
 
 // NewCounterVec makes an empty family.
-func NewCounterVec() *CounterVec { return &CounterVec{m: map[string]*atomic.Int64{}} }
+func NewCounterVec() *CounterVec {
+	v := &CounterVec{}
+	v.f.init(func() *atomic.Int64 { return new(atomic.Int64) })
+	return v
+}
 
 // Add adds n to the member for the label values.
-func (v *CounterVec) Add(n int64, labels ...string) {
-	key := strings.Join(labels, sep)
-	v.mu.RLock()
-	c := v.m[key]
-	v.mu.RUnlock()
-	if c == nil {
-		v.mu.Lock()
-		if c = v.m[key]; c == nil {
-			c = new(atomic.Int64)
-			v.m[key] = c
-		}
-		v.mu.Unlock()
-	}
-	c.Add(n)
-}
+func (v *CounterVec) Add(n int64, labels ...string) { v.f.get(labels).Add(n) }
 
 // Each calls f for every member with its label values.
 func (v *CounterVec) Each(f func(labels []string, n int64)) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for k, c := range v.m {
-		f(strings.Split(k, sep), c.Load())
-	}
+	v.f.each(func(labels []string, c *atomic.Int64) { f(labels, c.Load()) })
 }
 
 // HTTP are the HTTP layer's counters. Its label values are fixed words (route patterns, known

@@ -1,6 +1,8 @@
 package counters
 
 import (
+	"maps"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -47,4 +49,33 @@ func TestVecsConcurrent(t *testing.T) {
 			t.Errorf("counter %v = %d", l, n)
 		}
 	})
+}
+
+// Counting into an existing member is on every request's path: it must not allocate.
+func TestVecsNoAllocs(t *testing.T) {
+	hv := NewHistogramVec(SecondBuckets)
+	cv := NewCounterVec()
+	route, method := "/upload/*", "GET"
+	hv.With(route, method).Observe(0.001)
+	cv.Add(1, route, method, "2xx")
+	if n := testing.AllocsPerRun(100, func() {
+		hv.With(route, method).Observe(0.001)
+		cv.Add(1, route, method, "2xx")
+	}); n != 0 {
+		t.Errorf("%v allocations per observation, want 0", n)
+	}
+}
+
+func TestVecsLabels(t *testing.T) {
+	cv := NewCounterVec()
+	cv.Add(1, "a", "b")
+	cv.Add(2, "a", "c")
+	cv.Add(3, "a", "b")
+	cv.Add(4)
+	got := map[string]int64{}
+	cv.Each(func(l []string, n int64) { got[strings.Join(l, "|")] = n })
+	want := map[string]int64{"a|b": 4, "a|c": 2, "": 4}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 }

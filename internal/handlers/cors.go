@@ -27,30 +27,31 @@ const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-R
 // the ownOptions prefix (the resumable endpoint, "" for none) goes on to its own handler.
 func cors(c config.CORS, ownOptions string) func(http.Handler) http.Handler {
 	anyOrigin := false
-	allowed := map[string]bool{}
+	// allowed maps each allowed origin to its Access-Control-Allow-Origin value, built once.
+	allowed := map[string][]string{}
 	for _, o := range c.AllowedOrigins {
 		if o == "*" {
 			anyOrigin = true
 		}
-		allowed[strings.TrimRight(o, "/")] = true
+		o = strings.TrimRight(o, "/")
+		allowed[o] = []string{o}
 	}
+	delete(allowed, "") // a request without Origin is never an allowed one
 	maxAge := strconv.Itoa(int(c.MaxAge.D().Seconds()))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
 			originOK := false
 			if c.Enabled {
-				origin := r.Header.Get("Origin")
-				switch {
-				case anyOrigin:
+				if anyOrigin {
 					h["Access-Control-Allow-Origin"] = anyOriginValue
 					originOK = true
-				case origin != "" && allowed[origin]:
-					h.Set("Access-Control-Allow-Origin", origin)
-					h.Add("Vary", "Origin")
+				} else if v := allowed[headerValue(r.Header, "Origin")]; v != nil {
+					h["Access-Control-Allow-Origin"] = v
+					addVaryOrigin(h)
 					originOK = true
-				default:
-					h.Add("Vary", "Origin")
+				} else {
+					addVaryOrigin(h)
 				}
 				if originOK {
 					h["Access-Control-Expose-Headers"] = exposedHeadersValue
@@ -81,11 +82,21 @@ func cors(c config.CORS, ownOptions string) func(http.Handler) http.Handler {
 // in place (net/http only reads them, and Add would copy since len == cap).
 var (
 	anyOriginValue      = []string{"*"}
+	varyOriginValue     = []string{"Origin"}
 	exposedHeadersValue = []string{exposedHeaders}
 	nosniffValue        = []string{"nosniff"}
 	cspValue            = []string{"default-src 'none'; frame-ancestors 'none'"}
 	referrerValue       = []string{"no-referrer"}
 )
+
+// addVaryOrigin is h.Add("Vary", "Origin") without a new slice when Vary is not set yet.
+func addVaryOrigin(h http.Header) {
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyOriginValue
+		return
+	}
+	h.Add("Vary", "Origin")
+}
 
 // securityHeaders keeps browsers from sniffing or running anything we serve.
 func securityHeaders(next http.Handler) http.Handler {

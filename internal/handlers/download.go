@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"time"
 
 	"fileserver/internal/streaming"
 )
@@ -38,6 +39,12 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		s.serveSmall(w, r, f)
 		return nil
 	}
+	return s.serveStored(w, r, name)
+}
+
+// serveStored is serveFile for a file that is not in the small-file cache (yet): opened (or
+// a kept handle), read into the cache when it fits, else sent by ServeContent.
+func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, name string) error {
 	of, err := s.downloads.open(r.Context(), s.store, name)
 	if err != nil {
 		return err
@@ -60,34 +67,44 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 // serveSmall answers from a cached small file with the headers the uncached path would send.
 func (s *Server) serveSmall(w http.ResponseWriter, r *http.Request, f *smallFile) {
 	h := w.Header()
-	f.hdr.set(h)
 	status, exact := f.hdr.precondition(r)
-	if !exact {
-		s.engine.ServeContent(w, r, "", f.hdr.modtime, bytes.NewReader(f.body), s.downloadTransfer(w, r))
+	switch {
+	case !exact:
+		f.hdr.set(h)
+		s.serveSmallContent(w, r, f)
 		return
-	}
-	if status == http.StatusNotModified {
-		// As ServeContent does (RFC 9110 §15.4.5): no representation metadata beyond the
-		// validators, and no Last-Modified beside an ETag.
-		delete(h, "Content-Type")
-		delete(h, "Last-Modified")
-	} else {
+	case status == http.StatusNotModified:
+		f.hdr.setNotModified(h)
+	default:
+		f.hdr.set(h)
 		h["Accept-Ranges"] = acceptRangesValue
 		h["Content-Length"] = f.hdr.length
 	}
 	s.engine.ServeBytes(w, r, status, f.body, s.downloadTransfer(w, r))
 }
 
+// serveSmallContent answers what serveSmall cannot answer exactly (Range, If-Match...)
+// through ServeContent on the cached bytes.
+func (s *Server) serveSmallContent(w http.ResponseWriter, r *http.Request, f *smallFile) {
+	s.engine.ServeContent(w, r, "", f.hdr.modtime, bytes.NewReader(f.body), s.downloadTransfer(w, r))
+}
+
 func (s *Server) downloadTransfer(w http.ResponseWriter, r *http.Request) streaming.Transfer {
-	rc := http.NewResponseController(w)
+	// logRequests' writer has the method itself: one closure, no controller to make first.
+	d, ok := w.(writeDeadliner)
+	if !ok {
+		d = http.NewResponseController(w)
+	}
 	return streaming.Transfer{
 		Protocol:    "get",
 		Direction:   streaming.Download,
 		Client:      remoteHost(r),
 		Idle:        s.cfg.Download.WriteIdleTimeout.D(),
-		SetDeadline: rc.SetWriteDeadline,
+		SetDeadline: d.SetWriteDeadline,
 	}
 }
+
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 
 // reprDigest renders a hex SHA-256 as an RFC 9530 Repr-Digest value, so clients can verify
 // what they uploaded or downloaded; "" when the digest is unknown.

@@ -63,6 +63,28 @@ func (fh *fileHeaders) set(h http.Header) {
 	}
 }
 
+// headerValue is h.Get(key) for a key already in canonical form, as net/http stores the
+// request's: a map lookup without Get's canonicalisation of the key, which every request
+// would otherwise pay for each header it looks at.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// setNotModified puts the headers of a 304 on a response: those of set but, as ServeContent
+// sends it (RFC 9110 §15.4.5), no representation metadata beyond the validators, and no
+// Last-Modified beside an ETag.
+func (fh *fileHeaders) setNotModified(h http.Header) {
+	h["Content-Disposition"] = fh.disposition
+	h["Etag"] = fh.etag
+	if fh.digest != nil {
+		h["Repr-Digest"] = fh.digest
+	}
+	h["Cache-Control"] = cacheControlValue
+}
+
 var unixEpoch = time.Unix(0, 0)
 
 // isZeroTime is ServeContent's test for "no modification time".
@@ -77,7 +99,7 @@ func (fh *fileHeaders) precondition(r *http.Request) (status int, exact bool) {
 	if len(hd["Range"]) > 0 || len(hd["If-Match"]) > 0 || len(hd["If-Unmodified-Since"]) > 0 {
 		return 0, false
 	}
-	if inm := hd.Get("If-None-Match"); inm != "" {
+	if inm := headerValue(hd, "If-None-Match"); inm != "" {
 		// With If-None-Match, If-Modified-Since is ignored (RFC 9110 §13.1.3).
 		match, ok := etagListMatches(inm, fh.etag[0])
 		switch {
@@ -88,7 +110,7 @@ func (fh *fileHeaders) precondition(r *http.Request) (status int, exact bool) {
 		}
 		return http.StatusOK, true
 	}
-	if ims := hd.Get("If-Modified-Since"); ims != "" {
+	if ims := headerValue(hd, "If-Modified-Since"); ims != "" {
 		if isZeroTime(fh.modtime) {
 			return 0, false
 		}

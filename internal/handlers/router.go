@@ -77,8 +77,7 @@ func New(o Options) *Server {
 	if o.Uploads != nil {
 		resumablePrefix = o.Config.Resumable.Prefix
 	}
-	r.Use(logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies)), securityHeaders,
-		cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
+	r.Use(securityHeaders, cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)
@@ -104,7 +103,7 @@ func New(o Options) *Server {
 	if o.Metrics != nil && o.Config.Metrics.Enabled && o.Config.Metrics.Listen == "" {
 		r.Method(http.MethodGet, o.Config.Metrics.Path, o.Metrics)
 	}
-	s.handler = r
+	s.handler = logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies))(r)
 	return s
 }
 

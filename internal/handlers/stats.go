@@ -3,10 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-
-	"github.com/go-chi/chi/v5"
 
 	"fileserver/internal/counters"
 	"fileserver/internal/hmacauth"
@@ -19,21 +16,24 @@ type Stats struct{ *counters.HTTP }
 // Stats exposes the HTTP counters.
 func (s *Server) Stats() *counters.HTTP { return s.stats.HTTP }
 
-// knownMethods are counted under their name; anything else is "OTHER".
-var knownMethods = map[string]bool{"GET": true, "HEAD": true, "PUT": true, "POST": true,
-	"PATCH": true, "DELETE": true, "OPTIONS": true}
+// statusClasses are the status label values, by status / 100.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
 
-// observe records a finished request.
-func (st *Stats) observe(r *http.Request, status int, seconds float64) {
-	route := "other"
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-		route = rc.RoutePattern()
+// observe records a finished request: route is its chi route pattern ("" when none matched).
+func (st *Stats) observe(route, method string, status int, seconds float64) {
+	if route == "" {
+		route = "other"
 	}
-	method := r.Method
-	if !knownMethods[method] {
-		method = "OTHER"
+	switch method {
+	case "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS":
+	default:
+		method = "OTHER" // counted under their name; anything else is "OTHER"
 	}
-	st.Requests.Add(1, route, method, strconv.Itoa(status/100)+"xx")
+	class := status / 100
+	if class < 0 || class >= len(statusClasses) {
+		class = 0
+	}
+	st.Requests.Add(1, route, method, statusClasses[class])
 	st.Durations.With(route, method).Observe(seconds)
 }
 

@@ -1,0 +1,307 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"fileserver/internal/config"
+	"fileserver/internal/counters"
+	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
+)
+
+// logBuffer collects a logger's JSON events; the server writes them from its own goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// events waits until n events are there (a response can reach the client before its event
+// is written) and returns them.
+func (b *logBuffer) events(t *testing.T, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.mu.Lock()
+		lines := strings.Split(strings.TrimSpace(b.buf.String()), "\n")
+		b.mu.Unlock()
+		if len(lines) == 1 && lines[0] == "" {
+			lines = nil
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			var evs []map[string]any
+			for _, l := range lines {
+				var ev map[string]any
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("log line %q: %v", l, err)
+				}
+				evs = append(evs, ev)
+			}
+			if len(evs) != n {
+				t.Fatalf("%d log events, want %d:\n%s", len(evs), n, lines)
+			}
+			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func counts(c *counters.CounterVec) map[string]int64 {
+	m := map[string]int64{}
+	c.Each(func(l []string, n int64) { m[strings.Join(l, " ")] = n })
+	return m
+}
+
+// logged is the request chain of New around a router that the test fills in.
+func logged(t *testing.T, routes func(chi.Router)) (*httptest.Server, *logBuffer, *Stats) {
+	logs := &logBuffer{}
+	stats := &Stats{counters.NewHTTP()}
+	r := chi.NewRouter()
+	routes(r)
+	srv := httptest.NewServer(logRequests(zerolog.New(logs), stats, nil)(r))
+	t.Cleanup(srv.Close)
+	return srv, logs, stats
+}
+
+// The writer the chain hands on offers what net/http's does on HTTP/1 (io.ReaderFrom keeps
+// sendfile) and counts what goes through each of them; interim responses are not the status.
+func TestRequestLogWriter(t *testing.T) {
+	srv, logs, stats := logged(t, func(r chi.Router) {
+		r.Get("/readfrom", func(w http.ResponseWriter, r *http.Request) {
+			_, rf := w.(io.ReaderFrom)
+			_, hj := w.(http.Hijacker)
+			_, fl := w.(http.Flusher)
+			if !rf || !hj || !fl {
+				t.Errorf("ReaderFrom %v, Hijacker %v, Flusher %v; want all", rf, hj, fl)
+			}
+			if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Errorf("SetWriteDeadline: %v", err)
+			}
+			w.(io.ReaderFrom).ReadFrom(strings.NewReader("hello"))
+			w.Write([]byte(" world"))
+		})
+		r.Post("/interim", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(http.StatusTeapot) // ignored, as net/http ignores it
+		})
+		r.Get("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+		r.Route("/sub", func(r chi.Router) {
+			r.Get("/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+				if infoFrom(r.Context()) == nil {
+					t.Error("no requestInfo in the request's context")
+				}
+				io.WriteString(w, chi.URLParam(r, "id"))
+			})
+		})
+	})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{http.MethodGet, "/readfrom", http.StatusOK, "hello world"},
+		{http.MethodPost, "/interim", http.StatusCreated, ""},
+		{http.MethodGet, "/panic", http.StatusInternalServerError, "internal error\n"},
+		{http.MethodGet, "/sub/items/42", http.StatusOK, "42"},
+		{http.MethodGet, "/nowhere", http.StatusNotFound, "404 page not found\n"},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || string(body) != tt.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, body, tt.status, tt.body)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s %s: no X-Request-Id", tt.method, tt.path)
+		}
+	}
+	evs := logs.events(t, 6) // the panic adds its own event
+	var got []string
+	for _, ev := range evs {
+		if ev["message"] == "request" {
+			got = append(got, ev["path"].(string)+" "+jsonNumber(ev["status"])+" "+jsonNumber(ev["bytes_out"]))
+		}
+	}
+	want := []string{"/readfrom 200 11", "/interim 201 0", "/panic 500 15", "/sub/items/42 200 2", "/nowhere 404 19"}
+	if !slices.Equal(got, want) {
+		t.Errorf("request events (path status bytes_out) %q, want %q", got, want)
+	}
+	wantCounts := map[string]int64{
+		"/readfrom GET 2xx": 1, "/interim POST 2xx": 1, "/panic GET 5xx": 1,
+		"/sub/items/{id} GET 2xx": 1, "other GET 4xx": 1,
+	}
+	if c := counts(stats.Requests); !mapsEqual(c, wantCounts) {
+		t.Errorf("request counters %v, want %v", c, wantCounts)
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Every request of the real router, cached downloads included, gives one event with the
+// fields STYLE.md lists and one count under its route, method and status class.
+func TestRequestLogFields(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg := config.Default()
+	cfg.Storage.Path = dataDir
+	cfg.Storage.Fsync = false
+	cfg.Auth.Secret = "log-test-secret-0123456789abcdef"
+	cfg.Resumable.Enabled = false
+	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	logs := &logBuffer{}
+	h := New(Options{
+		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)),
+		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
+		Log:      zerolog.New(logs),
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	body := strings.Repeat("x", 4096)
+	sig := hmacauth.SignV1(cfg.Auth.Secret, "a/b.bin", int64(len(body)))
+	type call struct {
+		method, path string
+		body         string
+		hdr          []string
+		status       int
+		protocol     string
+		bytesIn      int
+		bytesOut     int
+	}
+	calls := []call{
+		{http.MethodPut, "/upload/a/b.bin?v=" + sig, body, nil, http.StatusCreated, "v1", len(body), -1},
+		{http.MethodGet, "/upload/a/b.bin", "", nil, http.StatusOK, "get", 0, len(body)},
+		{http.MethodGet, "/upload/a/b.bin", "", []string{"X-Request-Id", "proxy-7"}, http.StatusOK, "get", 0, len(body)},
+		{http.MethodHead, "/upload/a/b.bin", "", nil, http.StatusOK, "get", 0, 0},
+		{http.MethodGet, "/upload/a/b.bin", "", []string{"If-None-Match", "*"}, http.StatusNotModified, "get", 0, 0},
+		{http.MethodGet, "/upload/missing", "", nil, http.StatusNotFound, "get", 0, -1},
+		{http.MethodOptions, "/upload/a/b.bin", "", []string{"Origin", "https://a.example", "Access-Control-Request-Method", "PUT"}, http.StatusNoContent, "", 0, 0},
+		{"PROPFIND", "/upload/a/b.bin", "", nil, http.StatusMethodNotAllowed, "", 0, -1},
+	}
+	for _, c := range calls {
+		req, _ := http.NewRequestWithContext(context.Background(), c.method, srv.URL+c.path, strings.NewReader(c.body))
+		if c.body == "" {
+			req.Body = nil
+		}
+		for i := 0; i+1 < len(c.hdr); i += 2 {
+			req.Header.Set(c.hdr[i], c.hdr[i+1])
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.status)
+		}
+	}
+	evs := logs.events(t, len(calls))
+	for i, ev := range evs {
+		c := calls[i]
+		keys := []string{"level", "request_id", "remote", "method", "path", "status", "bytes_in", "bytes_out", "duration", "message"}
+		if c.protocol != "" {
+			keys = append(keys, "protocol")
+		}
+		if c.status >= 400 {
+			keys = append(keys, "error")
+		}
+		for _, k := range keys {
+			if _, ok := ev[k]; !ok {
+				t.Errorf("event %d (%s %s) has no %q: %v", i, c.method, c.path, k, ev)
+			}
+		}
+		wantPath, _, _ := strings.Cut(c.path, "?")
+		if ev["method"] != c.method || ev["path"] != wantPath || ev["remote"] != "127.0.0.1" ||
+			ev["status"] != float64(c.status) || ev["bytes_in"] != float64(c.bytesIn) ||
+			(c.protocol != "" && ev["protocol"] != c.protocol) || (c.bytesOut >= 0 && ev["bytes_out"] != float64(c.bytesOut)) {
+			t.Errorf("event %d: %v, want %+v", i, ev, c)
+		}
+		if strings.Contains(jsonNumber(ev), sig) {
+			t.Errorf("event %d logs the signature: %v", i, ev)
+		}
+	}
+	if evs[2]["request_id"] != "proxy-7" {
+		t.Errorf("request_id %v, want the proxy's", evs[2]["request_id"])
+	}
+	want := map[string]int64{
+		"/upload/* PUT 2xx": 1, "/upload/* GET 2xx": 2, "/upload/* HEAD 2xx": 1, "/upload/* GET 3xx": 1,
+		"/upload/* GET 4xx": 1, "other OPTIONS 2xx": 1, "other OTHER 4xx": 1,
+	}
+	if c := counts(h.Stats().Requests); !mapsEqual(c, want) {
+		t.Errorf("request counters %v, want %v", c, want)
+	}
+}
+
+// Behind a trusted proxy the event's remote is the client the proxy names, as limits and
+// metrics see it; from anyone else the forwarded header is ignored.
+func TestRequestLogRemoteBehindTrustedProxy(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		logs := &logBuffer{}
+		var px proxies
+		if trusted {
+			px = newProxies([]string{"127.0.0.0/8"})
+		}
+		r := chi.NewRouter()
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {})
+		srv := httptest.NewServer(logRequests(zerolog.New(logs), &Stats{counters.NewHTTP()}, px)(r))
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := "127.0.0.1"
+		if trusted {
+			want = "203.0.113.7"
+		}
+		if ev := logs.events(t, 1)[0]; ev["remote"] != want {
+			t.Errorf("trusted=%v: remote %v, want %s", trusted, ev["remote"], want)
+		}
+		srv.Close()
+	}
+}
