@@ -131,6 +131,54 @@ func TestScaleOut(t *testing.T) {
 		}
 	})
 
+	t.Run("downloads redirected to the object store", func(t *testing.T) {
+		e := newResumableServerWith(t, secret, append(slices.Clone(env), "FILESERVER_STORAGE_S3_REDIRECT_DOWNLOADS=true"))
+		big, small := randomFile(t, 3<<20+5), randomFile(t, 2000)
+		for path, data := range map[string][]byte{"redirect/big.mp4": big, "redirect/small.mp4": small} {
+			if code, err := putV1(e, path, data); err != nil || code != http.StatusCreated {
+				t.Fatalf("PUT %s: %d, %v", path, code, err)
+			}
+		}
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noFollow.Get(e.base + "/upload/redirect/big.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, g.endpoint+"/shared/redirect/big.mp4?") {
+			t.Fatalf("GET of a large file: %d, Location %q", resp.StatusCode, loc)
+		}
+		// Followed, with a Range: the object store answers, with this server's type.
+		req, _ := http.NewRequest(http.MethodGet, e.base+"/upload/redirect/big.mp4", nil)
+		req.Header.Set("Range", "bytes=1000000-1000999")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, big[1000000:1001000]) || resp.Header.Get("Content-Type") != "video/mp4" {
+			t.Fatalf("redirected Range GET: %d, %d bytes, Content-Type %q", resp.StatusCode, len(body), resp.Header.Get("Content-Type"))
+		}
+		// Our validators are answered here; a small file is served here.
+		head, err := http.Head(e.base + "/upload/redirect/big.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		head.Body.Close()
+		req, _ = http.NewRequest(http.MethodGet, e.base+"/upload/redirect/big.mp4", nil)
+		req.Header.Set("If-None-Match", head.Header.Get("Etag"))
+		if resp, err = noFollow.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+			t.Fatalf("conditional GET with our ETag: %v, %v", resp, err)
+		}
+		resp.Body.Close()
+		if resp, err = noFollow.Get(e.base + "/upload/redirect/small.mp4"); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET of a small file: %v, %v", resp, err)
+		}
+		resp.Body.Close()
+	})
+
 	t.Run("range from either node", func(t *testing.T) {
 		data := randomFile(t, 20<<20+777)
 		if code, err := putV1(a, "room/clip.mp4", data); err != nil || code != http.StatusCreated {

@@ -241,7 +241,7 @@ func openS3(c config.Storage, engine *streaming.Engine, quota storage.QuotaBook)
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
 		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
 		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
-		UnsignedPayload: c.S3.UnsignedPayload, Quota: quota,
+		UnsignedPayload: c.S3.UnsignedPayload, Quota: quota, PublicEndpoint: c.S3.PublicEndpoint,
 		Budget: pool, // part buffers share the one memory budget
 	})
 	if err != nil {

@@ -102,6 +102,15 @@ type S3 struct {
 	Concurrency int `toml:"concurrency"`
 	// UnsignedPayload leaves request bodies unsigned over plain http, as over https.
 	UnsignedPayload bool `toml:"unsigned_payload"`
+	// RedirectDownloads answers a GET with a redirect to a presigned URL of the object, which
+	// the object store then serves itself (HEAD and conditional requests are still answered
+	// here).
+	RedirectDownloads bool `toml:"redirect_downloads"`
+	// RedirectExpiry is how long a presigned download URL is valid.
+	RedirectExpiry Duration `toml:"redirect_expiry"`
+	// PublicEndpoint is the object store's URL as clients reach it, for presigned URLs;
+	// empty: endpoint.
+	PublicEndpoint string `toml:"public_endpoint"`
 }
 
 // Sessions configures where resumable sessions and their locks live ([sessions]).
@@ -305,7 +314,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
 		},
-		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2}},
+		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
 		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},
 		Limits:   Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:     Auth{ClockSkew: Duration(30 * time.Second)},

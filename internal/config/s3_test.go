@@ -53,7 +53,7 @@ single_node = true
 }
 
 func TestValidateS3(t *testing.T) {
-	good := S3{Endpoint: "https://s3.example.org", Bucket: "b", Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2}
+	good := S3{Endpoint: "https://s3.example.org", Bucket: "b", Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(time.Minute)}
 	for _, tc := range []struct {
 		edit func(*S3)
 		key  string // "" when valid
@@ -70,6 +70,9 @@ func TestValidateS3(t *testing.T) {
 		{func(s *S3) { s.Prefix = "/files/" }, "storage.s3.prefix"},
 		{func(s *S3) { s.PartSize = 4 * MiB }, "storage.s3.part_size"},
 		{func(s *S3) { s.Concurrency = 0 }, "storage.s3.concurrency"},
+		{func(s *S3) { s.RedirectExpiry = Duration(8 * 24 * time.Hour) }, "storage.s3.redirect_expiry"},
+		{func(s *S3) { s.PublicEndpoint = "https://cdn.example.org/bucket" }, "storage.s3.public_endpoint"},
+		{func(s *S3) { s.PublicEndpoint = "https://s3.example.org" }, ""},
 	} {
 		cfg := Default()
 		cfg.Storage.Backend = "s3"

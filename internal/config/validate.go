@@ -240,6 +240,14 @@ func (s *S3) validate() error {
 	if s.Concurrency < 1 || s.Concurrency > 64 {
 		return bad("concurrency", "must be between 1 and 64")
 	}
+	if s.RedirectExpiry < Duration(time.Second) || s.RedirectExpiry > Duration(7*24*time.Hour) {
+		return bad("redirect_expiry", "must be between 1s and 168h (S3's longest presigned URL)")
+	}
+	if s.PublicEndpoint != "" {
+		if u, err := url.Parse(s.PublicEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return bad("public_endpoint", "must be http://host[:port] or https://host[:port], without a path")
+		}
+	}
 	return nil
 }
 

@@ -45,6 +45,11 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 // serveStored is serveFile for a file that is not in the small-file cache (yet): opened (or
 // a kept handle), read into the cache when it fits, else sent by ServeContent.
 func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, name string) error {
+	if p, ok := s.presigner(); ok && r.Method == http.MethodGet {
+		if done, err := s.redirectDownload(w, r, name, p); done {
+			return err
+		}
+	}
 	of, err := s.downloads.open(r.Context(), s.store, name)
 	if err != nil {
 		return err
