@@ -37,6 +37,9 @@ func (p proxies) trusted(a netip.Addr) bool {
 // past every trusted proxy and the first other address is the client. An untrusted peer's
 // X-Forwarded-For is ignored, so a client cannot choose the address limits and logs see.
 func (p proxies) clientAddr(r *http.Request) string {
+	if len(p) == 0 {
+		return peerHost(r) // no proxy is trusted: nothing to parse
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

@@ -293,6 +293,9 @@ func (d *deadline) explain(err error) error {
 }
 
 func isTimeout(err error) bool {
+	if err == nil {
+		return false // without the allocation errors.As costs: te escapes
+	}
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
 }
