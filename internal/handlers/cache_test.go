@@ -381,6 +381,16 @@ func BenchmarkDownloadSmallHandler(b *testing.B) {
 
 // newBenchServer is a server holding bench/small.bin (4 KiB), with the caches on or off.
 func newBenchServer(b *testing.B, cached bool) *httptest.Server {
+	srv := httptest.NewUnstartedServer(newBenchHandler(b, cached, zerolog.Nop()))
+	srv.Config.ConnContext = streaming.ConnContext
+	srv.Listener = streaming.Listener(srv.Listener)
+	srv.Start()
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// newBenchHandler is the handler (not a listening server) of newBenchServer, logging to log.
+func newBenchHandler(b *testing.B, cached bool, log zerolog.Logger) http.Handler {
 	dataDir := filepath.Join(b.TempDir(), "data")
 	cfg := config.Default()
 	cfg.Storage.Path = dataDir
@@ -402,14 +412,8 @@ func newBenchServer(b *testing.B, cached bool) *httptest.Server {
 	if _, err := w.Commit(context.Background(), storage.Meta{ContentType: "application/octet-stream"}); err != nil {
 		b.Fatal(err)
 	}
-	h := handlers.New(handlers.Options{
-		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: zerolog.Nop(),
+	return handlers.New(handlers.Options{
+		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: log,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
 	})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnContext = streaming.ConnContext
-	srv.Listener = streaming.Listener(srv.Listener)
-	srv.Start()
-	b.Cleanup(srv.Close)
-	return srv
 }

@@ -1,20 +1,14 @@
 package handlers_test
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/rs/zerolog"
 
-	"fileserver/internal/config"
-	"fileserver/internal/handlers"
-	"fileserver/internal/hmacauth"
-	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
 
@@ -68,7 +62,7 @@ func BenchmarkGetCached(b *testing.B) {
 		{"304/warn", http.MethodGet, "*", zerolog.WarnLevel, http.StatusNotModified},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := newMemServer(b, zerolog.New(io.Discard).Level(bc.level))
+			h := newBenchHandler(b, true, zerolog.New(io.Discard).Level(bc.level))
 			req := httptest.NewRequest(bc.method, "/upload/bench/small.bin", nil)
 			req = req.WithContext(streaming.ConnContext(req.Context(), acceptedConn(b)))
 			req.RemoteAddr = "127.0.0.1:40000"
@@ -108,30 +102,4 @@ func acceptedConn(b *testing.B) net.Conn {
 	}
 	b.Cleanup(func() { c.Close() })
 	return c
-}
-
-// newMemServer is a handler (not a listening server) holding bench/small.bin (4 KiB).
-func newMemServer(b *testing.B, log zerolog.Logger) http.Handler {
-	dataDir := filepath.Join(b.TempDir(), "data")
-	cfg := config.Default()
-	cfg.Storage.Path = dataDir
-	cfg.Auth.Secret = testSecret
-	cfg.Resumable.Enabled = false
-	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Checksum: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	w, err := store.Create(context.Background(), "bench/small.bin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	w.Write(pattern(4096, 1))
-	if _, err := w.Commit(context.Background(), storage.Meta{ContentType: "application/octet-stream"}); err != nil {
-		b.Fatal(err)
-	}
-	return handlers.New(handlers.Options{
-		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: log,
-		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
-	})
 }
