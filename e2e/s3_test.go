@@ -165,19 +165,12 @@ func TestS3Backend(t *testing.T) {
 	})
 	t.Run("range and head", func(t *testing.T) {
 		url := fs.base + "/upload/room/big.mp4"
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Range", "bytes=9000000-9000999")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := rangeGet(t, url, 9000000, 9000999)
 		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, big[9000000:9001000]) ||
 			resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 9000000-9000999/%d", len(big)) {
 			t.Fatalf("Range GET: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Range"), len(body))
 		}
-		resp, err = http.Head(url)
+		resp, err := http.Head(url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,6 +194,21 @@ func TestS3Backend(t *testing.T) {
 			t.Fatalf("log does not say %s:\n%s", want, tail(bad.proc.logPath, 10))
 		}
 	})
+}
+
+// rangeGet asks url for bytes first-last (following redirects) and returns the response and
+// its body.
+func rangeGet(t *testing.T, url string, first, last int) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", first, last))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body
 }
 
 // TestS3ServerDiesMidUpload kills versitygw while a PUT streams in: the client gets a 5xx

@@ -150,14 +150,7 @@ func TestScaleOut(t *testing.T) {
 			t.Fatalf("GET of a large file: %d, Location %q", resp.StatusCode, loc)
 		}
 		// Followed, with a Range: the object store answers, with this server's type.
-		req, _ := http.NewRequest(http.MethodGet, e.base+"/upload/redirect/big.mp4", nil)
-		req.Header.Set("Range", "bytes=1000000-1000999")
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := rangeGet(t, e.base+"/upload/redirect/big.mp4", 1000000, 1000999)
 		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, big[1000000:1001000]) || resp.Header.Get("Content-Type") != "video/mp4" {
 			t.Fatalf("redirected Range GET: %d, %d bytes, Content-Type %q", resp.StatusCode, len(body), resp.Header.Get("Content-Type"))
 		}
@@ -167,7 +160,7 @@ func TestScaleOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		head.Body.Close()
-		req, _ = http.NewRequest(http.MethodGet, e.base+"/upload/redirect/big.mp4", nil)
+		req, _ := http.NewRequest(http.MethodGet, e.base+"/upload/redirect/big.mp4", nil)
 		req.Header.Set("If-None-Match", head.Header.Get("Etag"))
 		if resp, err = noFollow.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
 			t.Fatalf("conditional GET with our ETag: %v, %v", resp, err)
@@ -186,14 +179,7 @@ func TestScaleOut(t *testing.T) {
 		}
 		for _, n := range nodes {
 			checkGet(t, "whole file from "+n.addr, n.base+"/upload/room/clip.mp4", data)
-			req, _ := http.NewRequest(http.MethodGet, n.base+"/upload/room/clip.mp4", nil)
-			req.Header.Set("Range", "bytes=8388000-8390000")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, body := rangeGet(t, n.base+"/upload/room/clip.mp4", 8388000, 8390000)
 			if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[8388000:8390001]) {
 				t.Fatalf("Range GET on %s: %d, %d bytes (equal %v)", n.addr, resp.StatusCode, len(body), bytes.Equal(body, data[8388000:8390001]))
 			}
