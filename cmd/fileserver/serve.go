@@ -219,6 +219,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		log.Warn().Err(err).Msg("drain timed out; closing remaining connections")
 		srv.Close()
 	}
+	h.Close()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

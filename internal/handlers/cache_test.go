@@ -417,3 +417,24 @@ func newBenchHandler(b *testing.B, cached bool, log zerolog.Logger) http.Handler
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
 	})
 }
+
+// Close closes the handles the cache keeps; downloads afterwards open the file again.
+func TestCloseReleasesKeptHandles(t *testing.T) {
+	p := newCachePair(t)
+	body := pattern(200_000, 9) // above small_file_max: kept as an open handle
+	p.upload(t, "c/large.bin", body)
+	if resp, got := get(t, p.url(p.cached, "c/large.bin")); resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+	h := p.cached.Config.Handler
+	if n := handlers.OpenHandles(h); n != 1 {
+		t.Fatalf("%d handles kept after a download, want 1", n)
+	}
+	h.(*handlers.Server).Close()
+	if n := handlers.OpenHandles(h); n != 0 {
+		t.Fatalf("%d handles kept after Close", n)
+	}
+	if resp, got := get(t, p.url(p.cached, "c/large.bin")); resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
+		t.Fatalf("GET after Close: %d", resp.StatusCode)
+	}
+}

@@ -284,6 +284,26 @@ func (d *downloadCache) done(of *openFile) {
 	}
 }
 
+// close closes every idle handle and makes those in use close when their download is done.
+func (d *downloadCache) close() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.epoch++ // handles taken before now are not kept when given back
+	var hs []*openFile
+	for el := d.order.Front(); el != nil; el = el.Next() {
+		hs = append(hs, el.Value.(*openFile))
+	}
+	for _, of := range hs {
+		d.unidle(of)
+	}
+	d.mu.Unlock()
+	for _, of := range hs {
+		of.obj.Close()
+	}
+}
+
 // invalidate forgets name: its file was removed.
 func (d *downloadCache) invalidate(name string) {
 	d.mu.Lock()

@@ -112,3 +112,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // Drain makes /readyz answer 503, so load balancers stop sending new work before shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close closes the file handles the download cache keeps open; one in use by a download
+// still running is closed when that download ends. Call it once serving has stopped.
+func (s *Server) Close() { s.downloads.close() }
