@@ -154,6 +154,11 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if max := s.uploads.MaxSize(); max > 0 && length > max {
 		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length exceeds Tus-Max-Size")
 	}
+	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
+		// creation-with-upload of more bytes than the upload has: refused before an upload
+		// exists that the client, told 413, would not know of.
+		return errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
+	}
 	g, err := s.authorizeCreate(r)
 	if err != nil {
 		return err

@@ -215,10 +215,22 @@ func TestTusCreateRefusals(t *testing.T) {
 		{"bad concat", signed, []string{"Upload-Length", "10", "Upload-Concat", "sideways"}, http.StatusBadRequest},
 		{"token size differs", unsigned, []string{"Upload-Length", "11", "Authorization", bearer(tokenClaims("slot", "a.bin", 10))}, http.StatusRequestEntityTooLarge},
 	}
-	for _, tt := range tests {
+	// creation-with-upload of more bytes than Upload-Length
+	overlong := struct {
+		name string
+		url  string
+		hdr  []string
+		want int
+	}{"body longer than the length", signed, []string{"Upload-Length", "5", "Content-Type", "application/offset+octet-stream"}, http.StatusRequestEntityTooLarge}
+	for i, tt := range append(tests, overlong) {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := do(t, request(t, http.MethodPost, tt.url, nil, append([]string{"Tus-Resumable", tusVer}, tt.hdr...)...))
-			wantStatus(t, resp, body, tt.want)
+			req := request(t, http.MethodPost, tt.url, nil, append([]string{"Tus-Resumable", tusVer}, tt.hdr...)...)
+			if i == len(tests) {
+				body := []byte("0123456789")
+				req.Body, req.ContentLength = nopCloser(body), int64(len(body))
+			}
+			resp, respBody := do(t, req)
+			wantStatus(t, resp, respBody, tt.want)
 			wantTusResumable(t, resp)
 			if resp.Header.Get("Location") != "" {
 				t.Errorf("refused creation carries Location %q", resp.Header.Get("Location"))
