@@ -1,8 +1,6 @@
 package chunking
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,8 +88,4 @@ func (s *Session) Remaining() int64 {
 }
 
 // NewID returns an unguessable upload id: the upload URL is a capability.
-func NewID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func NewID() string { return storage.RandomID() }

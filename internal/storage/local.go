@@ -111,7 +111,9 @@ func metaPath(name string) string {
 	return metaDir + "/" + h[:2] + "/" + h + ".json"
 }
 
-func randomName() string {
+// RandomID is 128 random bits in hex: a name nobody can guess or collide with (temporary
+// files, upload ids, tail objects).
+func RandomID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -122,7 +124,7 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	tmp := tmpDir + "/" + randomName()
+	tmp := tmpDir + "/" + RandomID()
 	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return nil, mapErr("create temporary file", err)
@@ -209,7 +211,7 @@ func (l *Local) writeMeta(m Meta) error {
 	if err != nil {
 		return err
 	}
-	tmp := tmpDir + "/" + randomName() + ".meta"
+	tmp := tmpDir + "/" + RandomID() + ".meta"
 	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return err

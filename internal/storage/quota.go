@@ -68,7 +68,7 @@ func (l *Local) Charge(uploader string, n int64, now time.Time) {
 	if err != nil {
 		return
 	}
-	tmp := tmpDir + "/" + randomName() + ".quota"
+	tmp := tmpDir + "/" + RandomID() + ".quota"
 	if err := l.root.WriteFile(tmp, data, 0o640); err == nil {
 		if l.root.Rename(tmp, quotaFile) != nil {
 			l.root.Remove(tmp)

@@ -268,7 +268,7 @@ func (p *partial) Sync() error {
 	w.mu.Unlock()
 	slices.SortFunc(next.Parts, func(a, b part) int { return a.N - b.N })
 	if len(w.buf) > 0 {
-		next.Tail = p.s.key(PartialDir + "/" + p.id + "/" + strconv.FormatInt(w.n, 10) + "-" + newNonce())
+		next.Tail = p.s.key(PartialDir + "/" + p.id + "/" + strconv.FormatInt(w.n, 10) + "-" + storage.RandomID())
 		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
 		_, err := p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{DisableContentSha256: p.s.opts.UnsignedPayload})
 		cancel()
@@ -356,8 +356,4 @@ func (p *partial) Close() error {
 		p.abandon()
 	}
 	return nil
-}
-
-func newNonce() string {
-	return strconv.FormatInt(time.Now().UnixNano(), 36)
 }
