@@ -173,15 +173,11 @@ type AppendRequest struct {
 // the append, together with the copy's error if the body ended early: bytes received before
 // an interruption are kept and acknowledged.
 func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Session, error) {
-	wctx, cut := cutOff(ctx, &req)
-	defer cut()
-	lease, err := u.lock(ctx, id, Claim{Cancel: req.Cancel, Idle: req.Idle})
+	lease, wctx, pctx, done, err := u.startWriting(ctx, id, &req)
 	if err != nil {
 		return nil, err
 	}
-	defer lease.Release()
-	pctx, cancel := persistContext(ctx)
-	defer cancel()
+	defer done()
 	s, err := u.Get(ctx, id)
 	if err != nil {
 		return s, err
@@ -249,29 +245,34 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	return s, copyErr
 }
 
-// cutOff returns the context the request's data is written under: it ends with ctx, and when
-// a newer request cuts this one off (req.Cancel is extended to end it), so that a write
-// waiting for memory stops as promptly as the body read does.
-func cutOff(ctx context.Context, req *AppendRequest) (context.Context, context.CancelFunc) {
-	wctx, cancel := context.WithCancelCause(ctx)
+// startWriting takes upload id's lock for a request that writes it, and returns the two
+// contexts it works under: wctx for its data, which ends with ctx and when a newer request
+// cuts this one off (req.Cancel is extended to end it), so that a write waiting for memory
+// stops as promptly as the body read does; and pctx for recording what it received, which
+// the request's end does not end, since that is just when what it sent must be recorded.
+// done releases it all.
+func (u *Uploads) startWriting(ctx context.Context, id string, req *AppendRequest) (lease Lease, wctx, pctx context.Context, done func(), err error) {
+	wctx, cut := context.WithCancelCause(ctx)
 	if c := req.Cancel; c != nil {
 		req.Cancel = func() {
 			c()
-			cancel(ErrHandedOff)
+			cut(ErrHandedOff)
 		}
 	}
-	return wctx, func() { cancel(nil) }
+	if lease, err = u.lock(ctx, id, Claim{Cancel: req.Cancel, Idle: req.Idle}); err != nil {
+		cut(nil)
+		return Lease{}, nil, nil, nil, err
+	}
+	pctx, stop := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	return lease, wctx, pctx, func() {
+		stop()
+		lease.Release()
+		cut(nil)
+	}, nil
 }
 
 // persistTimeout bounds the writes that record what a request received.
 const persistTimeout = time.Minute
-
-// persistContext is the context the state of received bytes is recorded under: not the
-// request's, which ends when the client goes away or is cut off, just when what it sent
-// must be recorded.
-func persistContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
-}
 
 // declareLength records a declared total length, refusing one that contradicts what is known.
 func (u *Uploads) declareLength(s *Session, length int64) error {
@@ -429,15 +430,11 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 // then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
 // up from there. A request that completes commits the file straight away.
 func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
-	wctx, cut := cutOff(ctx, &req)
-	defer cut()
-	lease, err := u.lock(ctx, s.ID, Claim{Cancel: req.Cancel, Idle: req.Idle})
+	lease, wctx, pctx, done, err := u.startWriting(ctx, s.ID, &req)
 	if err != nil {
 		return nil, err
 	}
-	defer lease.Release()
-	pctx, cancel := persistContext(ctx)
-	defer cancel()
+	defer done()
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
