@@ -98,7 +98,7 @@ func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partia
 			st.Stale = nil
 		}
 	}
-	return &partial{s: s, id: ref.ID, name: ref.Target, base: st, rec: st, cur: st}, nil
+	return &partial{s: s, id: ref.ID, name: ref.Target, rec: st, cur: st}, nil
 }
 
 // RemovePartial implements storage.Partials: it aborts the multipart upload and removes the
@@ -164,16 +164,16 @@ func (s *Store) removeKeys(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// partial is one open resumable upload. base is the state it was opened with, rec the last
-// one the caller recorded (base at first), cur the state after the last Sync; w continues
+// partial is one open resumable upload. rec is the last state the caller recorded (the one it
+// was opened with, at first), cur the state after the last Sync; w continues
 // the multipart upload.
 type partial struct {
-	s              *Store
-	id, name       string
-	base, rec, cur partialState
-	w              *writer
-	synced         bool // a Sync wrote something: tails may exist that no state names
-	committed      bool
+	s         *Store
+	id, name  string
+	rec, cur  partialState
+	w         *writer
+	synced    bool // a Sync wrote something: tails may exist that no state names
+	committed bool
 }
 
 // Recorded implements storage.Partial.
@@ -341,8 +341,9 @@ func (p *partial) Commit(ctx context.Context, name string, length int64, meta st
 	p.committed = true
 	cctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
 	defer cancel()
-	keys := append(slices.Clone(p.cur.Stale), p.cur.Tail, p.base.Tail)
-	if p.synced || p.base.Tail != "" || len(p.base.Stale) > 0 {
+	// cur names every tail a recorded state named: its own, or, once replaced, in Stale.
+	keys := append(slices.Clone(p.cur.Stale), p.cur.Tail)
+	if p.synced || p.rec.Tail != "" || len(p.rec.Stale) > 0 {
 		// Tails a sync wrote that no recorded state names (a failed session write, a crash).
 		keys = append(keys, p.s.tailKeys(cctx, p.id)...)
 	}
