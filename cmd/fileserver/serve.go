@@ -133,10 +133,11 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		return len(res.Files), err
 	})()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
-		Secret:          cfg.Auth.Secret,
-		PreviousSecrets: cfg.Auth.PreviousSecrets,
-		ClockSkew:       cfg.Auth.ClockSkew.D(),
-		TypeByName:      handlers.TypeByName,
+		Secret:           cfg.Auth.Secret,
+		PreviousSecrets:  cfg.Auth.PreviousSecrets,
+		ClockSkew:        cfg.Auth.ClockSkew.D(),
+		MaxTokenLifetime: cfg.Auth.MaxTokenLifetime.D(),
+		TypeByName:       handlers.TypeByName,
 	})
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {

@@ -160,8 +160,13 @@ type Auth struct {
 	PreviousSecrets []string `toml:"previous_secrets"`
 	// ClockSkew tolerates this much clock difference on expiring (v3, token) signatures.
 	ClockSkew Duration `toml:"clock_skew"`
-	// AllowShortSecret permits secrets shorter than 32 bytes (not recommended).
+	// AllowShortSecret permits secrets shorter than 32 bytes (not recommended). It applies to
+	// previous_secrets too.
 	AllowShortSecret bool `toml:"allow_short_secret"`
+	// MaxTokenLifetime is the furthest in the future a bearer token's exp may lie: a token
+	// that claims to stay valid for longer is refused (401). Prosody's tokens expire 5
+	// minutes after they are issued.
+	MaxTokenLifetime Duration `toml:"max_token_lifetime"`
 }
 
 // Upload configures XEP-0363 PUT and POST uploads.
@@ -317,7 +322,7 @@ func Default() Config {
 		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
 		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},
 		Limits:   Limits{MinRateGrace: Duration(30 * time.Second)},
-		Auth:     Auth{ClockSkew: Duration(30 * time.Second)},
+		Auth:     Auth{ClockSkew: Duration(30 * time.Second), MaxTokenLifetime: Duration(time.Hour)},
 		Upload: Upload{
 			Prefix:          "/upload/",
 			MaxSize:         1 * GiB,

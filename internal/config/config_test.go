@@ -164,6 +164,8 @@ func TestValidate(t *testing.T) {
 		{"storage.backend", "floppy"},
 		{"storage.path", ""},
 		{"auth.secret", "short"},
+		{"auth.previous_secrets", "short-old-secret"},
+		{"auth.max_token_lifetime", "10s"},
 		{"upload.prefix", "upload"},
 		{"upload.prefix", "/up/../x/"},
 		{"upload.prefix", "/"},
@@ -186,6 +188,7 @@ func TestValidate(t *testing.T) {
 	}
 	c := Default()
 	c.Auth.Secret = "short"
+	c.Auth.PreviousSecrets = []string{"shorter"}
 	c.Auth.AllowShortSecret = true
 	if err := c.Validate(); err != nil {
 		t.Errorf("allow_short_secret ignored: %v", err)

@@ -67,10 +67,18 @@ func (c *Config) Validate() error {
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < MinSecretLength && !c.Auth.AllowShortSecret {
 		return bad("auth.secret", "shorter than 32 bytes; use a longer secret or set auth.allow_short_secret = true")
 	}
-	for _, s := range c.Auth.PreviousSecrets {
+	for i, s := range c.Auth.PreviousSecrets {
 		if s == "" {
 			return bad("auth.previous_secrets", "contains an empty secret")
 		}
+		// A previous secret verifies signatures exactly as the current one does: a short one
+		// is as guessable, whatever its place in the list.
+		if len(s) < MinSecretLength && !c.Auth.AllowShortSecret {
+			return bad("auth.previous_secrets", fmt.Sprintf("secret %d of the list is shorter than 32 bytes; use longer secrets or set auth.allow_short_secret = true", i+1))
+		}
+	}
+	if c.Auth.MaxTokenLifetime < Duration(time.Minute) {
+		return bad("auth.max_token_lifetime", "must be at least 1m (Prosody's tokens live 5m)")
 	}
 	if err := validPrefix(c.Upload.Prefix); err != "" {
 		return bad("upload.prefix", err)

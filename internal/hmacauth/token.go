@@ -81,6 +81,11 @@ func (v *Verifier) verifyToken(req Request, tok string) (Grant, error) {
 	if pastDeadline(v.now(), c.Exp, v.skew) {
 		return Grant{}, fmt.Errorf("token: exp has passed: %w", ErrTokenExpired)
 	}
+	if v.maxLife > 0 && tooFarAhead(v.now(), c.Exp, v.maxLife+v.skew) {
+		// A signer that hands out tokens valid for years (or an attacker replaying one that
+		// leaked) gets no lasting upload right from it.
+		return Grant{}, fmt.Errorf("token: exp lies further ahead than the longest lifetime allowed: %w", ErrTokenInvalid)
+	}
 	first, _, _ := strings.Cut(req.FilePath, "/")
 	if !c.hasSlot || !req.AnySlot && (first == "" || c.Slot != first) {
 		return Grant{}, fmt.Errorf("token: slot is not the path's first segment: %w", ErrSlotMismatch)
@@ -104,6 +109,12 @@ func (v *Verifier) verifyToken(req Request, tok string) (Grant, error) {
 		g.Expires = time.Unix(c.Expires, 0)
 	}
 	return g, nil
+}
+
+// tooFarAhead reports whether the Unix second deadline lies more than limit after now.
+func tooFarAhead(now time.Time, deadline int64, limit time.Duration) bool {
+	ahead := deadline - now.Unix()
+	return ahead > 0 && ahead > int64(limit/time.Second)
 }
 
 // parseToken decodes a compact HS256 JWS and verifies its signature under

@@ -238,6 +238,41 @@ func TestTokenChecks(t *testing.T) {
 	}
 }
 
+// A token's exp may lie at most MaxTokenLifetime (plus the clock skew) ahead: one that
+// claims to be valid for a billion seconds is refused.
+func TestTokenLifetimeBounded(t *testing.T) {
+	now := testNow.Unix()
+	c := baseClaims()
+	fp := c.Slot + "/" + c.Filename
+	for _, tc := range []struct {
+		name     string
+		exp      int64
+		max      time.Duration
+		skew     time.Duration
+		wantFail bool
+	}{
+		{"Prosody's 5 minutes", now + 300, time.Hour, 0, false},
+		{"exactly the bound", now + 3600, time.Hour, 0, false},
+		{"a second past the bound", now + 3601, time.Hour, 0, true},
+		{"past the bound within the skew", now + 3630, time.Hour, 30 * time.Second, false},
+		{"a billion seconds", now + 1e9, time.Hour, 30 * time.Second, true},
+		{"largest exp", 1<<63 - 1, time.Hour, 0, true},
+		{"no bound", now + 1e9, 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := c
+			cc.Exp = tc.exp
+			v := newTestVerifier(func(o *Options) { o.MaxTokenLifetime, o.ClockSkew = tc.max, tc.skew })
+			g, err := v.Verify(Request{Method: "PUT", FilePath: fp, Authorization: "Bearer " + SignToken(testSecret, cc), ContentLength: c.Filesize})
+			var want error
+			if tc.wantFail {
+				want = ErrTokenInvalid
+			}
+			checkResult(t, g, err, want)
+		})
+	}
+}
+
 // TestSignTokenForm checks the exact text SignToken produces: Prosody's
 // constant header, the claims in field order, no HTML escaping, no padding.
 func TestSignTokenForm(t *testing.T) {

@@ -98,6 +98,9 @@ type Options struct {
 	// ClockSkew is the tolerance for v3 expires and token exp; 0 means exact
 	// (to the second, as the reference servers compare).
 	ClockSkew time.Duration
+	// MaxTokenLifetime bounds how far in the future a bearer token's exp may lie (plus
+	// ClockSkew); a token claiming a longer life is invalid. 0 means no bound.
+	MaxTokenLifetime time.Duration
 	// TypeByName returns the bare MIME type for a file name's extension, ""
 	// if unknown. It supplies the last v2 content-type candidate. nil means
 	// mime.TypeByExtension with parameters stripped.
@@ -127,13 +130,14 @@ func redacted(s string) string {
 type Verifier struct {
 	keys       [][]byte // Secret first, then PreviousSecrets; empty ones dropped
 	skew       time.Duration
+	maxLife    time.Duration
 	typeByName func(string) string
 	now        func() time.Time
 }
 
 // NewVerifier returns a Verifier for o. The secrets are copied.
 func NewVerifier(o Options) *Verifier {
-	v := &Verifier{skew: max(o.ClockSkew, 0), typeByName: o.TypeByName, now: o.Now}
+	v := &Verifier{skew: max(o.ClockSkew, 0), maxLife: max(o.MaxTokenLifetime, 0), typeByName: o.TypeByName, now: o.Now}
 	for _, s := range append([]string{o.Secret}, o.PreviousSecrets...) {
 		if s != "" {
 			v.keys = append(v.keys, []byte(s))
