@@ -43,6 +43,10 @@ type Server struct {
 	TLSCert string `toml:"tls_cert"`
 	// TLSKey is the private key matching TLSCert.
 	TLSKey string `toml:"tls_key"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header on HTTPS responses:
+	// browsers then refuse plain http to this host for that long. 0 sends none. Only
+	// responses this server encrypts carry it; behind a TLS proxy the proxy sets it.
+	HSTSMaxAge Duration `toml:"hsts_max_age"`
 	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose X-Forwarded-For
 	// and Forwarded headers are believed. From anyone else those headers are ignored and the
 	// client is the connection's peer: logs, limits and metrics use that address.
@@ -318,6 +322,7 @@ func Default() Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxHeaderBytes:    64 * KiB,
+			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
 		},
 		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
 		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"time"
 
+	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
 
@@ -51,6 +53,11 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, name string
 		}
 	}
 	of, err := s.downloads.open(r.Context(), s.store, name)
+	if errors.Is(err, storage.ErrEscapes) {
+		// Not the client's doing and not a server fault (which would page someone): a link
+		// planted in the storage tree. Answered 404, and the operator is told where.
+		s.log.Warn().Str("path", name).Msg("a symbolic link in the storage tree leads outside it; not served")
+	}
 	if err != nil {
 		return err
 	}

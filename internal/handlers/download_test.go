@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"fileserver/internal/config"
 )
 
 // Missing files are a short text/plain 404, never an HTML page a client would save as the
@@ -199,6 +202,44 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 			}
 			if v := resp.Header.Get("Content-Security-Policy"); !strings.Contains(v, "default-src 'none'") {
 				t.Errorf("Content-Security-Policy %q", v)
+			}
+		})
+	}
+}
+
+// HTTPS responses, errors included, carry Strict-Transport-Security; plain http ones do not
+// (the header means nothing there), and hsts_max_age = 0 turns it off.
+func TestStrictTransportSecurity(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tls    bool
+		maxAge time.Duration
+		want   string
+	}{
+		{"https default", true, 0, "max-age=31536000"},
+		{"https off", true, -1, ""},
+		{"plain http", false, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startTestServer(t, serverSetup{tls: tc.tls}, func(c *config.Config) {
+				if tc.maxAge < 0 {
+					c.Server.HSTSMaxAge = 0
+				}
+			})
+			hc := ts.Client()
+			for _, u := range []string{ts.URL + "/healthz", ts.fileURL("none.bin"), ts.v1URL("a.bin", 3)} {
+				req := request(t, http.MethodPut, u, strings.NewReader("abc"))
+				if !strings.Contains(u, "?") {
+					req = request(t, http.MethodGet, u, nil)
+				}
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if got := resp.Header.Get("Strict-Transport-Security"); got != tc.want {
+					t.Errorf("%s %s: %d, Strict-Transport-Security %q, want %q", req.Method, u, resp.StatusCode, got, tc.want)
+				}
 			}
 		})
 	}

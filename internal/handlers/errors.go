@@ -68,7 +68,7 @@ func toHTTP(err error) *Error {
 		return m(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
 	case errors.Is(err, storage.ErrExists):
 		return m(http.StatusConflict, "file already exists")
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrEscapes):
 		return m(http.StatusNotFound, "not found")
 	case errors.Is(err, storage.ErrInvalidName):
 		return m(http.StatusBadRequest, "invalid file path")

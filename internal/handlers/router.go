@@ -77,7 +77,7 @@ func New(o Options) *Server {
 	if o.Uploads != nil {
 		resumablePrefix = o.Config.Resumable.Prefix
 	}
-	r.Use(securityHeaders, cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
+	r.Use(securityHeaders(o.Config.Server.HSTSMaxAge.D()), cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)

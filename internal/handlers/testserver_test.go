@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,20 @@ type testServer struct {
 
 // newTestServer builds the server as cmd/fileserver wires it; mods adjust the config.
 func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
+	t.Helper()
+	return startTestServer(t, serverSetup{}, mods...)
+}
+
+// serverSetup is what a test may change about a test server beyond its configuration.
+type serverSetup struct {
+	// tls serves HTTPS (with httptest's certificate).
+	tls bool
+	// log receives the server's log; nil discards it.
+	log io.Writer
+}
+
+// startTestServer is newTestServer with a setup.
+func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Config)) *testServer {
 	t.Helper()
 	parent := t.TempDir()
 	dataDir := filepath.Join(parent, "data")
@@ -71,19 +86,31 @@ func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
 			StaleAfter:  cfg.Resumable.StaleAfter.D(),
 		})
 	}
+	log := zerolog.Nop()
+	if setup.log != nil {
+		log = zerolog.New(setup.log)
+	}
+	srv := httptest.NewUnstartedServer(nil)
 	h := handlers.New(handlers.Options{
 		Uploads: uploads,
 		Config:  cfg,
 		Store:   store,
 		Engine:  streaming.New(streaming.FromConfig(cfg.Streaming)),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
-			Secret:     cfg.Auth.Secret,
-			ClockSkew:  cfg.Auth.ClockSkew.D(),
-			TypeByName: handlers.TypeByName,
+			Secret:           cfg.Auth.Secret,
+			PreviousSecrets:  cfg.Auth.PreviousSecrets,
+			ClockSkew:        cfg.Auth.ClockSkew.D(),
+			MaxTokenLifetime: cfg.Auth.MaxTokenLifetime.D(),
+			TypeByName:       handlers.TypeByName,
 		}),
-		Log: zerolog.Nop(),
+		Log: log,
 	})
-	srv := httptest.NewServer(h)
+	srv.Config.Handler = h
+	if setup.tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, h: h, cfg: cfg, dataDir: dataDir, parent: parent}
 }
@@ -359,4 +386,22 @@ func pattern(n int, seed byte) []byte {
 		b[i] = byte(i*7) + seed
 	}
 	return b
+}
+
+// lockedBuffer collects a server's log, which it writes from its own goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

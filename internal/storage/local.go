@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -258,6 +259,10 @@ func mapErr(op string, err error) error {
 		return ErrExists
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return ErrNoSpace
+	case strings.Contains(err.Error(), "path escapes from parent"):
+		// os.Root refused to follow a symbolic link out of the data directory; os does not
+		// export that error, only its text.
+		return ErrEscapes
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -21,6 +21,10 @@ var (
 	ErrInvalidName = errors.New("storage: invalid name")
 	// ErrNoSpace: the device is full (or below the configured free-space floor).
 	ErrNoSpace = errors.New("storage: no space left")
+	// ErrEscapes: the name resolves, through a symbolic link that another process or an admin
+	// put into the storage tree, to a place outside it. The file is not served; callers treat
+	// it as not found and warn, since someone planted that link.
+	ErrEscapes = errors.New("storage: path leads outside the storage tree")
 	// ErrIO: the storage failed in a way that says nothing about the request (an I/O error).
 	ErrIO = errors.New("storage: I/O error")
 )
