@@ -160,12 +160,23 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		sources.Store = local // usage and disk space: not known of an object store
 	}
 	metricsHandler := metrics.Handler(sources)
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if cfg.Server.PublicURL == "" {
+		if host, loopback := handlers.LinkHost(ln.Addr().String()); !loopback {
+			// Links in chat messages live for years: a guessed host is worth a warning.
+			log.Warn().Str("links_to", host).Msg("server.public_url is empty: download and upload links name the listen address; set public_url to the https://host clients reach")
+		}
+	}
 	h := handlers.New(handlers.Options{
 		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
-		Metrics: metricsHandler, Stats: httpStats, Quota: quota,
+		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
 	})
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
-		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, metricsHandler, log)
+		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, handlers.AllowNetworks(cfg.Metrics.AllowedNetworks, metricsHandler), log)
 		if err != nil {
 			return err
 		}
@@ -178,10 +189,6 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 		ConnContext:       streaming.ConnContext, // lets the engine read each connection's RTT
 		ErrorLog:          nil,
-	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return err
 	}
 	ln = streaming.Listener(ln) // a small cached file's header and body leave in one write
 	tlsOn := cfg.Server.TLSCert != ""

@@ -27,8 +27,10 @@ type Config struct {
 type Server struct {
 	// Listen is the TCP address to serve on, host:port.
 	Listen string `toml:"listen"`
-	// PublicURL is the scheme://host[:port] clients reach this server at; download URLs
-	// returned to clients start with it. Empty means derive it from each request's Host.
+	// PublicURL is the scheme://host[:port] clients reach this server at; the links handed to
+	// clients (download and upload URLs) start with it. Empty: the listen address (this
+	// machine's host name for 0.0.0.0), with a warning at start-up unless it is loopback.
+	// Links are never built from a request's Host header, which the client chooses.
 	PublicURL string `toml:"public_url"`
 	// ReadHeaderTimeout bounds how long a client may take to send request headers.
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
@@ -303,6 +305,10 @@ type Metrics struct {
 	// Listen, when set, serves metrics on this address (host:port) instead of the main
 	// listener, so they need not be public.
 	Listen string `toml:"listen"`
+	// AllowedNetworks, when not empty, are the only addresses or CIDRs metrics are served to
+	// (others get 403), on either listener. Behind a reverse proxy list it in
+	// server.trusted_proxies, or every scrape comes from the proxy's address.
+	AllowedNetworks []string `toml:"allowed_networks"`
 }
 
 // Log configures logging.

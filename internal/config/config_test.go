@@ -48,7 +48,7 @@ func TestDocumentedConfigIsTheDefaults(t *testing.T) {
 
 // normalize treats nil and empty lists alike.
 func normalize(c Config) Config {
-	for _, p := range []*[]string{&c.Server.TrustedProxies, &c.Auth.PreviousSecrets, &c.Upload.AllowedExtensions, &c.Upload.DeniedExtensions, &c.CORS.AllowedOrigins} {
+	for _, p := range []*[]string{&c.Server.TrustedProxies, &c.Auth.PreviousSecrets, &c.Upload.AllowedExtensions, &c.Upload.DeniedExtensions, &c.CORS.AllowedOrigins, &c.Metrics.AllowedNetworks} {
 		if len(*p) == 0 {
 			*p = nil
 		}

@@ -122,6 +122,11 @@ func (c *Config) Validate() error {
 			return bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9090")
 		}
 	}
+	for _, p := range c.Metrics.AllowedNetworks {
+		if _, err := ParsePrefix(p); err != nil {
+			return bad("metrics.allowed_networks", err.Error())
+		}
+	}
 	if c.Metrics.Enabled && strings.HasPrefix(c.Metrics.Path, c.Upload.Prefix) {
 		return bad("metrics.path", "must not lie under upload.prefix")
 	}

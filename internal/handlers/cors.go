@@ -26,7 +26,9 @@ const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-R
 // cors adds CORS headers to every response, errors included, and answers preflights without
 // auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow. OPTIONS under
 // the ownOptions prefix (the resumable endpoint, "" for none) goes on to its own handler.
-func cors(c config.CORS, ownOptions string) func(http.Handler) http.Handler {
+// The path private (metrics, "" for none) never gets CORS headers: no web page may read it
+// from a visitor's browser.
+func cors(c config.CORS, ownOptions, private string) func(http.Handler) http.Handler {
 	anyOrigin := false
 	// allowed maps each allowed origin to its Access-Control-Allow-Origin value, built once.
 	allowed := map[string][]string{}
@@ -41,6 +43,10 @@ func cors(c config.CORS, ownOptions string) func(http.Handler) http.Handler {
 	maxAge := strconv.Itoa(int(c.MaxAge.D().Seconds()))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if private != "" && r.URL.Path == private {
+				next.ServeHTTP(w, r)
+				return
+			}
 			h := w.Header()
 			originOK := false
 			if c.Enabled {

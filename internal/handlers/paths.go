@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 
 	"fileserver/internal/storage"
@@ -44,17 +47,44 @@ func EscapeName(name string) string {
 	return strings.Join(segs, "/")
 }
 
-// baseURL is the scheme and host clients reach this server at: server.public_url, or what
-// the request itself used.
+// baseURL is the scheme and host of the links the server hands out (Location, a POST's
+// JSON url, upload URLs): server.public_url or, when that is empty, the address it listens
+// on. Never the request's Host header: the client picks that, and could plant another host
+// in links that chat clients store and share.
 func (s *Server) baseURL(r *http.Request) string {
-	if base := strings.TrimRight(s.cfg.Server.PublicURL, "/"); base != "" {
-		return base
+	if s.publicURL != "" {
+		return s.publicURL
 	}
-	scheme := "http"
 	if r.TLS != nil {
-		scheme = "https"
+		return "https://" + s.linkHost
 	}
-	return scheme + "://" + r.Host
+	return "http://" + s.linkHost
+}
+
+// LinkHost is the host:port that links name when server.public_url is empty, for a server
+// listening on listen: that address, or this machine's host name in place of an unspecified
+// one (0.0.0.0, ::). loopback says whether only this machine can reach it; otherwise links
+// built from it are a guess that public_url should replace.
+func LinkHost(listen string) (hostport string, loopback bool) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen, false
+	}
+	if host == "localhost" {
+		return listen, true
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err == nil && ip.IsLoopback():
+		return listen, true
+	case host == "" || err == nil && ip.IsUnspecified():
+		name, err := os.Hostname()
+		if err != nil || name == "" {
+			name = "localhost"
+		}
+		return net.JoinHostPort(name, port), false
+	}
+	return listen, false
 }
 
 // downloadURL is the absolute URL a stored name is served at.

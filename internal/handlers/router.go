@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Quota is the book limits.daily_quota is checked against; nil: the store's own, if it
 	// keeps one (the local store does).
 	Quota storage.QuotaBook
+	// Listen is the address the server listens on (the listener's, so a ":0" port is known),
+	// which links are built from when server.public_url is empty; "" means server.listen.
+	Listen string
 }
 
 // Server holds the HTTP handlers of fileserver.
@@ -47,6 +51,9 @@ type Server struct {
 	stats    *Stats
 	draining atomic.Bool
 	handler  http.Handler
+	// publicURL (server.public_url without a trailing slash) or, when it is empty, linkHost
+	// (see LinkHost) is what links start with.
+	publicURL, linkHost string
 
 	// downloads keeps small files and open handles for downloads; nil keeps nothing.
 	downloads *downloadCache
@@ -55,16 +62,21 @@ type Server struct {
 // New builds the router.
 func New(o Options) *Server {
 	s := &Server{
-		cfg:      o.Config,
-		store:    o.Store,
-		engine:   o.Engine,
-		verifier: o.Verifier,
-		uploads:  o.Uploads,
-		quota:    o.Quota,
-		stats:    &Stats{o.Stats},
-		log:      o.Log,
-		exts:     newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
+		cfg:       o.Config,
+		store:     o.Store,
+		engine:    o.Engine,
+		verifier:  o.Verifier,
+		uploads:   o.Uploads,
+		quota:     o.Quota,
+		stats:     &Stats{o.Stats},
+		log:       o.Log,
+		exts:      newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
+		publicURL: strings.TrimRight(o.Config.Server.PublicURL, "/"),
 	}
+	if o.Listen == "" {
+		o.Listen = o.Config.Server.Listen
+	}
+	s.linkHost, _ = LinkHost(o.Listen)
 	if book, ok := o.Store.(storage.QuotaBook); ok && s.quota == nil {
 		s.quota = book
 	}
@@ -77,7 +89,11 @@ func New(o Options) *Server {
 	if o.Uploads != nil {
 		resumablePrefix = o.Config.Resumable.Prefix
 	}
-	r.Use(securityHeaders(o.Config.Server.HSTSMaxAge.D()), cors(o.Config.CORS, resumablePrefix), s.newLimiter().middleware)
+	metricsPath := ""
+	if o.Metrics != nil && o.Config.Metrics.Enabled && o.Config.Metrics.Listen == "" {
+		metricsPath = o.Config.Metrics.Path
+	}
+	r.Use(securityHeaders(o.Config.Server.HSTSMaxAge.D()), cors(o.Config.CORS, resumablePrefix, metricsPath), s.newLimiter().middleware)
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)
@@ -100,11 +116,29 @@ func New(o Options) *Server {
 	r.Head("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Head("/readyz", s.readyz)
-	if o.Metrics != nil && o.Config.Metrics.Enabled && o.Config.Metrics.Listen == "" {
-		r.Method(http.MethodGet, o.Config.Metrics.Path, o.Metrics)
+	if metricsPath != "" {
+		r.Method(http.MethodGet, metricsPath, AllowNetworks(o.Config.Metrics.AllowedNetworks, o.Metrics))
 	}
 	s.handler = logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies))(r)
 	return s
+}
+
+// AllowNetworks serves h only to clients whose address (after server.trusted_proxies, when
+// the request passed through this package's router) lies in one of networks, and 403 to
+// others; with no networks, to everyone.
+func AllowNetworks(networks []string, h http.Handler) http.Handler {
+	allowed := newProxies(networks) // validated at start-up
+	if len(allowed) == 0 {
+		return h
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		a, err := netip.ParseAddr(remoteHost(r))
+		if err != nil || !allowed.trusted(a) {
+			return errorf(http.StatusForbidden, "not served to this address")
+		}
+		h.ServeHTTP(w, r)
+		return nil
+	})
 }
 
 // ServeHTTP implements http.Handler.

@@ -50,6 +50,8 @@ type serverSetup struct {
 	tls bool
 	// log receives the server's log; nil discards it.
 	log io.Writer
+	// metrics is served at metrics.path; nil serves none.
+	metrics http.Handler
 }
 
 // startTestServer is newTestServer with a setup.
@@ -103,7 +105,9 @@ func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Confi
 			MaxTokenLifetime: cfg.Auth.MaxTokenLifetime.D(),
 			TypeByName:       handlers.TypeByName,
 		}),
-		Log: log,
+		Log:     log,
+		Listen:  srv.Listener.Addr().String(),
+		Metrics: setup.metrics,
 	})
 	srv.Config.Handler = h
 	if setup.tls {
