@@ -80,11 +80,18 @@ func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
 func (u *Uploads) MaxSize() int64 { return u.opts.MaxSize }
 
 // Create starts a session from s (ID, Created and Expires are filled in when empty) with no
-// data yet.
+// data yet. The id must be new: nobody else may write that session meanwhile (see Begin for
+// an id that others may race for).
 func (u *Uploads) Create(ctx context.Context, s Session) (*Session, error) {
 	if s.ID == "" {
 		s.ID = NewID()
 	}
+	return u.create(ctx, s, 0)
+}
+
+// create writes session s with empty partial data, under the lease whose token is fence (0:
+// a new id, which nobody can have locked).
+func (u *Uploads) create(ctx context.Context, s Session, fence int64) (*Session, error) {
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
@@ -101,12 +108,41 @@ func (u *Uploads) Create(ctx context.Context, s Session) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := u.sessions.Put(ctx, &s, 0); err != nil {
+	if err := u.sessions.Put(ctx, &s, fence); err != nil {
 		u.partials.RemovePartial(s.ref())
 		return nil, err
 	}
 	u.stats.created.Add(1)
 	return &s, nil
+}
+
+// Begin is Append for a request that may start the upload (a Content-Range PUT from byte
+// 0, whose session id comes from the file's name): under one lease it creates session s
+// when there is none, or replaces an expired one, and appends req. Creating outside the
+// lease could truncate the data of a request that created the session a moment earlier and
+// is writing it. With a session in place, it is Append; without one, a request that does
+// not start at byte 0 gets ErrNotFound.
+func (u *Uploads) Begin(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
+	lease, wctx, pctx, done, err := u.startWriting(ctx, s.ID, &req)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	cur, err := u.Get(ctx, s.ID)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrExpired) {
+		if req.Offset != 0 {
+			return nil, ErrNotFound
+		}
+		if cur != nil {
+			u.partials.RemovePartial(cur.ref())
+		}
+		if cur, err = u.create(ctx, s, lease.Fence); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return cur, err
+	}
+	return u.appendHeld(wctx, pctx, lease, cur, req)
 }
 
 // Get returns the session's state. It does not wait for a writer: a reader sees the last
@@ -132,13 +168,20 @@ func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
 	}
 	defer lease.Release()
 	s, err := u.Get(ctx, id)
-	if err == nil && !s.Completed && !s.Partial && s.Length >= 0 && s.Offset == s.Length && s.Target != "" {
-		// Every byte is durable but the commit never happened (a crash or shutdown between
-		// the last append and the commit): finish it now, so the offset a client sees as
-		// complete is a file.
-		err = u.complete(ctx, nil, s, storage.Meta{}, lease.Fence)
+	if err == nil {
+		err = u.finishDurable(ctx, s, lease.Fence)
 	}
 	return s, err
+}
+
+// finishDurable commits an upload whose every byte is durable but whose commit never
+// happened (a crash or shutdown between the last append and the commit), so that the offset
+// a client sees as complete is a file. It does nothing to any other upload.
+func (u *Uploads) finishDurable(ctx context.Context, s *Session, fence int64) error {
+	if s.Completed || s.Partial || s.Length < 0 || s.Offset != s.Length || s.Target == "" {
+		return nil
+	}
+	return u.complete(ctx, nil, s, storage.Meta{}, fence)
 }
 
 // AppendRequest is one request's data for an upload.
@@ -182,6 +225,12 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 	if err != nil {
 		return s, err
 	}
+	return u.appendHeld(wctx, pctx, lease, s, req)
+}
+
+// appendHeld is Append once the lease is held and the session read: wctx bounds the data's
+// way in, pctx the writes that record it (see startWriting).
+func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session, req AppendRequest) (*Session, error) {
 	if s.Completed {
 		return s, ErrCompleted
 	}

@@ -3,15 +3,15 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fileserver/internal/config"
 	"fmt"
 	"net/http"
 	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"fileserver/internal/config"
+	"fileserver/internal/handlers"
 )
 
 // Hand-off: a request that stalls mid-body holds its upload only until a newer request for
@@ -161,10 +161,7 @@ func TestHandoffStaleRequestHadEveryByte(t *testing.T) {
 }
 
 // putSessionID is the id the server keys a signed path's PUT session by.
-func putSessionID(name string) string {
-	sum := sha256.Sum256([]byte("put\x00" + name))
-	return "put-" + hex.EncodeToString(sum[:20])
-}
+func (ts *testServer) putSessionID(name string) string { return handlers.PutSessionID(ts.h, name) }
 
 // A plain PUT that stalls mid-body: HEAD on its signed URL takes the upload over at once and
 // reports the bytes that arrived, and a Content-Range PUT finishes it.
@@ -175,7 +172,7 @@ func TestHandoffHeadCutsStalledPlainPut(t *testing.T) {
 	rc := ts.dial(t)
 	rc.write(rawRequest(http.MethodPut, pathAndQuery(t, u), "Content-Length", strconv.Itoa(len(body))))
 	rc.write(string(body[:70_000]))
-	ts.waitPartialSize(t, putSessionID("stalled.bin"), 70_000)
+	ts.waitPartialSize(t, ts.putSessionID("stalled.bin"), 70_000)
 	resp, took := boundedDo(t, request(t, http.MethodHead, u, nil))
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Upload-Offset") != "70000" {
 		t.Fatalf("HEAD during a stalled PUT: %d, Upload-Offset %q", resp.StatusCode, resp.Header.Get("Upload-Offset"))

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 )
@@ -232,7 +230,11 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 }
 
 func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.uploads.Sync(r.Context(), chi.URLParam(r, "id"))
+	id, _, err := s.endpointUpload(r)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
+	sess, err := s.uploads.Sync(r.Context(), id)
 	if err != nil {
 		return s.ietfError(w, r, sess, err)
 	}
@@ -242,7 +244,10 @@ func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
+	id, _, err := s.endpointUpload(r)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
 	if mt := bareType(r.Header.Get("Content-Type")); mt != ietfPartialType {
 		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+ietfPartialType))
 	}
@@ -255,7 +260,6 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Complete must be ?0 or ?1"))
 	}
 	req := s.appendRequest(w, r, offset, "ietf")
-	var err error
 	if req.Length, err = ietfLength(r, offset, complete); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
@@ -278,7 +282,11 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ietfDelete(w http.ResponseWriter, r *http.Request) error {
-	if err := s.uploads.Terminate(r.Context(), chi.URLParam(r, "id")); err != nil {
+	id, _, err := s.endpointUpload(r)
+	if err == nil {
+		err = s.uploads.Terminate(r.Context(), id)
+	}
+	if err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
 	w.WriteHeader(http.StatusNoContent)

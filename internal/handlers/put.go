@@ -86,7 +86,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	default:
 		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
 		req.Meta = meta
-		sess := chunking.Session{ID: rangeID(name), Protocol: "put", Target: name, Length: want,
+		sess := chunking.Session{ID: s.putID(name), Protocol: "put", Target: name, Length: want,
 			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires}
 		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
 			return lengthError(err, want)

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,67 +56,86 @@ func parseContentRange(v string) (cr contentRange, ok bool, err error) {
 	return cr, true, nil
 }
 
-// rangeID is the session id of a signed path's resumable PUT. It is derived from the name,
-// so a retry finds the upload without being told an id.
-func rangeID(name string) string {
-	sum := sha256.Sum256([]byte("put\x00" + name))
-	return "put-" + hex.EncodeToString(sum[:20])
+// putID is the session id of the PUTs to a signed name. A retry must find the upload from
+// the name alone, yet nobody without the server's secret may learn the id: it is keyed by
+// the secret (128 bits and more), and handed out to no one. The /files/ routes do not reach
+// these sessions at all; only the name's signed URL does.
+func (s *Server) putID(name string) string {
+	return "put-" + s.verifier.Tag("upload-session", name)[:40]
 }
 
 // rangePut stores one Content-Range piece of an upload. Pieces must arrive in order: a piece
-// that does not start at the upload's offset gets 409 with the offset to continue from.
+// that does not start at the upload's offset gets 409 with the offset to continue from. The
+// answer is 2xx only when every byte of the piece was stored; otherwise it is an error status
+// with the Upload-Offset to continue from, so that curl reports the failure.
 func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, cr contentRange, meta storage.Meta) error {
-	id := rangeID(name)
+	id := s.putID(name)
 	if info := infoFrom(r.Context()); info != nil {
 		info.protocol = "range-put"
 	}
-	if !cr.empty && r.ContentLength >= 0 && r.ContentLength != cr.last-cr.first+1 {
+	if cr.empty {
+		return s.rangeStatus(w, r, id, cr.total)
+	}
+	size := cr.last - cr.first + 1
+	if r.ContentLength >= 0 && r.ContentLength != size {
 		return errorf(http.StatusBadRequest, "Content-Length does not match Content-Range")
 	}
-	sess, err := s.uploads.Sync(r.Context(), id)
-	switch {
-	case errors.Is(err, chunking.ErrNotFound) || errors.Is(err, chunking.ErrExpired) && sess != nil && cr.first == 0:
-		if errors.Is(err, chunking.ErrExpired) {
-			s.uploads.Terminate(r.Context(), id)
-		}
-		if cr.empty || cr.first != 0 {
-			w.Header().Set("Upload-Offset", "0")
-			return errorf(http.StatusConflict, "no upload in progress here: start at byte 0")
-		}
-		sess, err = s.uploads.Create(r.Context(), chunking.Session{ID: id, Protocol: "range-put", Target: name,
-			Length: cr.total, ContentType: meta.ContentType, Uploader: meta.Uploader, FileExpires: meta.Expires})
-		if err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case sess.Length != cr.total:
-		return errorf(http.StatusConflict, fmt.Sprintf("the upload here is %d bytes long, not %d", sess.Length, cr.total))
-	}
-	if cr.empty {
-		w.Header().Set("Upload-Offset", itoa(sess.Offset))
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
+	// A chunked body may run past its range; the bytes of the range are kept, the rest refused.
+	r.Body = http.MaxBytesReader(w, r.Body, size)
 	req := s.appendRequest(w, r, cr.first, "range-put")
-	req.Meta = meta
-	sess, err = s.uploads.Append(r.Context(), id, req)
+	req.Meta, req.Length = meta, cr.total
+	var sess *chunking.Session
+	var err error
+	if cr.first == 0 {
+		sess, err = s.uploads.Begin(r.Context(), chunking.Session{ID: id, Protocol: "range-put", Target: name,
+			Length: cr.total, ContentType: meta.ContentType, Uploader: meta.Uploader, FileExpires: meta.Expires}, req)
+	} else {
+		sess, err = s.uploads.Append(r.Context(), id, req)
+	}
 	if sess != nil {
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
 	}
 	var oe *chunking.OffsetError
-	if errors.As(err, &oe) {
+	switch {
+	case errors.Is(err, chunking.ErrNotFound):
+		w.Header().Set("Upload-Offset", "0")
+		return errorf(http.StatusConflict, "no upload in progress here: start at byte 0")
+	case errors.As(err, &oe):
 		w.Header().Set("Upload-Offset", itoa(oe.Expected))
 		return &Error{Status: http.StatusConflict, Msg: "Content-Range does not start at the upload's offset " + strconv.FormatInt(oe.Expected, 10), Err: err}
-	}
-	if err != nil && !(sess != nil && s.interrupted(err)) {
+	case errors.Is(err, chunking.ErrLengthMismatch) && sess != nil:
+		return &Error{Status: http.StatusConflict, Msg: fmt.Sprintf("the upload here is %d bytes long, not %d", sess.Length, cr.total), Err: err}
+	case err != nil:
 		return err
-	}
-	if sess.Completed {
+	case sess.Completed:
 		w.Header().Set("Location", s.downloadURL(r, name))
 		w.WriteHeader(http.StatusCreated)
 		return nil
+	case sess.Offset != cr.last+1:
+		return errorf(http.StatusBadRequest, "body ended before the end of its Content-Range")
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// rangeStatus answers "Content-Range: bytes */total", a client asking where to continue: like
+// HEAD on the signed URL, it takes the upload over from a request still writing it (which
+// keeps what it received), so the offset is final.
+func (s *Server) rangeStatus(w http.ResponseWriter, r *http.Request, id string, total int64) error {
+	sess, err := s.uploads.Get(r.Context(), id)
+	if err == nil {
+		sess, err = s.uploads.Sync(r.Context(), id)
+	}
+	switch {
+	case errors.Is(err, chunking.ErrNotFound), errors.Is(err, chunking.ErrExpired):
+		w.Header().Set("Upload-Offset", "0")
+		return errorf(http.StatusConflict, "no upload in progress here: start at byte 0")
+	case err != nil:
+		return err
+	case sess.Length != total:
+		return errorf(http.StatusConflict, fmt.Sprintf("the upload here is %d bytes long, not %d", sess.Length, total))
+	}
+	w.Header().Set("Upload-Offset", itoa(sess.Offset))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -127,7 +144,7 @@ func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, c
 // offset to continue from. The signature covers the upload's total length. A PUT still in
 // flight is cut off first (it keeps what it received), so the offset is final at once.
 func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string) (bool, error) {
-	id := rangeID(name)
+	id := s.putID(name)
 	length := int64(-1)
 	if sess, err := s.uploads.Get(r.Context(), id); err == nil && !sess.Completed {
 		length = sess.Length

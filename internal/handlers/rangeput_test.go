@@ -139,7 +139,7 @@ func (ts *testServer) interruptedPut(t *testing.T, u string, data []byte, sent i
 	// A HEAD takes the upload over at once, so first let the server read what was sent:
 	// bytes still in the socket buffer when a HEAD cuts the PUT off are not kept.
 	pu, _ := url.Parse(u)
-	ts.waitPartialSize(t, putSessionID(strings.TrimPrefix(pu.Path, ts.cfg.Upload.Prefix)), int64(sent))
+	ts.waitPartialSize(t, ts.putSessionID(strings.TrimPrefix(pu.Path, ts.cfg.Upload.Prefix)), int64(sent))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		h := signedHead(t, u)

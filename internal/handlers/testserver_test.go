@@ -52,6 +52,9 @@ type serverSetup struct {
 	log io.Writer
 	// metrics is served at metrics.path; nil serves none.
 	metrics http.Handler
+	// partials, when set, wraps the store's partial data for resumable uploads (to inject
+	// delays between their steps).
+	partials func(storage.Partials) storage.Partials
 }
 
 // startTestServer is newTestServer with a setup.
@@ -81,7 +84,11 @@ func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Confi
 		if err != nil {
 			t.Fatal(err)
 		}
-		uploads = chunking.New(sessions, store, chunking.Options{
+		var partials storage.Partials = store
+		if setup.partials != nil {
+			partials = setup.partials(store)
+		}
+		uploads = chunking.New(sessions, partials, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest:  !cfg.Storage.Checksum,
 			Preallocate: cfg.Storage.Preallocate,

@@ -320,13 +320,35 @@ func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking
 	}
 }
 
+// endpointUpload is the id of the upload the request's path names, once it is known to be
+// one the resumable endpoint serves: one that tus or the IETF draft created, whose id its
+// creator was given. Nothing touches the upload (no request is cut off) before that: a
+// missing id, or the session of a PUT (which belongs to the holder of that name's signed URL
+// and is reached only there), is ErrNotFound. An expired upload passes, for the handlers to
+// report as such.
+func (s *Server) endpointUpload(r *http.Request) (string, *chunking.Session, error) {
+	id := chi.URLParam(r, "id")
+	sess, err := s.uploads.Get(r.Context(), id)
+	switch {
+	case sess == nil:
+		return id, nil, err
+	case sess.Protocol != "tus" && sess.Protocol != "ietf":
+		return id, nil, chunking.ErrNotFound
+	}
+	return id, sess, nil
+}
+
 // tusHead reports the offset. It first takes the upload over from any request still writing
 // to it, so the offset is final and the client can resume at once.
 func (s *Server) tusHead(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietfHead(w, r)
 	}
-	sess, err := s.uploads.Sync(r.Context(), chi.URLParam(r, "id"))
+	id, _, err := s.endpointUpload(r)
+	if err != nil {
+		return err
+	}
+	sess, err := s.uploads.Sync(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -337,7 +359,7 @@ func (s *Server) tusHead(w http.ResponseWriter, r *http.Request) error {
 
 // tusGet serves a finished upload like any download; an unfinished one is not served.
 func (s *Server) tusGet(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.uploads.Get(r.Context(), chi.URLParam(r, "id"))
+	_, sess, err := s.endpointUpload(r)
 	if err != nil {
 		return err
 	}
@@ -351,7 +373,10 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietfPatch(w, r)
 	}
-	id := chi.URLParam(r, "id")
+	id, cur, err := s.endpointUpload(r)
+	if err != nil {
+		return err
+	}
 	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
 		return errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
 	}
@@ -371,7 +396,7 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// A final upload takes no data (tus concatenation).
-	if cur, err := s.uploads.Get(r.Context(), id); err == nil && len(cur.Parts) > 0 {
+	if len(cur.Parts) > 0 {
 		return errorf(http.StatusForbidden, "a final upload takes no PATCH")
 	}
 	sess, err := s.uploads.Append(r.Context(), id, req)
@@ -402,7 +427,11 @@ func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietfDelete(w, r)
 	}
-	if err := s.uploads.Terminate(r.Context(), chi.URLParam(r, "id")); err != nil {
+	id, _, err := s.endpointUpload(r)
+	if err != nil {
+		return err
+	}
+	if err := s.uploads.Terminate(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -309,3 +309,15 @@ func bareType(t string) string {
 	t, _, _ = strings.Cut(t, ";")
 	return strings.TrimSpace(t)
 }
+
+// Tag returns a value only the holder of the current secret can compute: the hex HMAC-SHA256
+// of purpose, a NUL and msg. The purpose keeps tags for different uses (and every signature
+// scheme, whose messages never start with a purpose and a NUL) apart. The server derives
+// identifiers from it that must be unguessable yet found again from msg alone (the session of
+// a PUT to a name). Without a secret it returns "".
+func (v *Verifier) Tag(purpose, msg string) string {
+	if len(v.keys) == 0 {
+		return ""
+	}
+	return hex.EncodeToString(sum(v.keys[0], purpose+"\x00"+msg))
+}

@@ -284,3 +284,20 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("ContentType %q, want image/png", g.ContentType)
 	}
 }
+
+func TestTag(t *testing.T) {
+	v := newTestVerifier()
+	a := v.Tag("upload-session", "a/b.bin")
+	if len(a) != 64 || a != v.Tag("upload-session", "a/b.bin") {
+		t.Fatalf("Tag = %q: want 64 hex digits, the same every time", a)
+	}
+	for _, other := range []string{v.Tag("upload-session", "a/b.bin2"), v.Tag("other", "a/b.bin"),
+		NewVerifier(Options{Secret: "another-secret-0123456789abcdef0123"}).Tag("upload-session", "a/b.bin")} {
+		if other == a {
+			t.Fatalf("Tag collides across messages, purposes or secrets")
+		}
+	}
+	if NewVerifier(Options{}).Tag("p", "m") != "" {
+		t.Fatalf("Tag without a secret")
+	}
+}

@@ -1,0 +1,6 @@
+package handlers
+
+import "net/http"
+
+// PutSessionID is the id under which h (a *Server) keeps the session of a PUT to name.
+func PutSessionID(h http.Handler, name string) string { return h.(*Server).putID(name) }
