@@ -163,11 +163,11 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkQuota(w, r, g, length); err != nil {
+	if err := boundSize(g, length, partial || final); err != nil {
 		return err
 	}
-	if g.Scheme == hmacauth.SchemeToken && g.Size >= 0 && length >= 0 && g.Size != length {
-		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length does not match the token's filesize")
+	if err := s.checkQuota(w, r, g, length); err != nil {
+		return err
 	}
 	sess := chunking.Session{
 		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
@@ -221,6 +221,23 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Upload-Offset", itoa(created.Offset))
 	h.Set("Upload-Expires", httpDate(created.Expires))
 	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// boundSize refuses a creation whose length could differ from the size its credential binds
+// (a Prosody token's filesize): the length must be that size from the start, so neither a
+// deferred length (-1) nor concatenation, whose parts and total are the client's choice.
+func boundSize(g hmacauth.Grant, length int64, concat bool) error {
+	switch {
+	case g.Size < 0:
+		return nil
+	case concat:
+		return errorf(http.StatusBadRequest, "this credential binds the file's size: concatenation is not allowed with it")
+	case length < 0:
+		return errorf(http.StatusBadRequest, "this credential binds the file's size: send Upload-Length, not Upload-Defer-Length")
+	case length != g.Size:
+		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length does not match the size the credential names")
+	}
 	return nil
 }
 
