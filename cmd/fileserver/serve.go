@@ -98,7 +98,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		defer shared.Close()
 	}
-	var quota storage.QuotaBook // nil: the store's own
+	var book storage.QuotaBook // where limits.daily_quota is kept: Redis, or the local store
 	// local is the local store, nil with another backend: the reaper and the disk-space
 	// metrics need it.
 	var (
@@ -110,23 +110,27 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	switch cfg.Storage.Backend {
 	case "s3":
 		if shared != nil {
-			quota = shared // every node counts against one book
+			book = shared // every node counts against one book
 		} else if cfg.Limits.DailyQuota > 0 {
 			log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "s3" unless sessions.store = "redis", which keeps the book`)
 		}
-		s3, err := openS3(cfg.Storage, engine, quota)
+		s3, err := openS3(cfg.Storage, engine, book)
 		if err != nil {
 			return err
 		}
 		store, partials = s3, s3
 		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
 	default:
-		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum}); err != nil {
+		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{
+			Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum,
+			Preallocate: cfg.Storage.Preallocate, MinFree: int64(cfg.Storage.MinFree),
+		}); err != nil {
 			return err
 		}
 		defer local.Close()
-		store, partials = local, local
+		store, partials, book = local, local, local
 	}
+	quota := &storage.Quota{Book: book, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
 	reap := store.(reaper)
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
 		res, err := reap.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
@@ -148,9 +152,9 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		defer closeSessions()
 		uploads = chunking.New(sessions, partials, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest:  !cfg.Storage.Checksum,
-			Preallocate: cfg.Storage.Preallocate,
-			Locker:      locker,
+			SkipDigest: !cfg.Storage.Checksum,
+			Locker:     locker,
+			Quota:      quota,
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}

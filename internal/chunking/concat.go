@@ -26,64 +26,101 @@ func (u *Uploads) Concatenates() bool {
 
 // Concat creates the session s as the concatenation of the complete partial uploads parts,
 // in order, and commits it to s.Target (tus concatenation extension). The parts stay until
-// they expire.
+// they expire, but their bytes no longer count against their uploader's quota: the final's
+// commit charged them. A concatenation that fails leaves nothing behind.
 func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta storage.Meta) (*Session, error) {
 	var total int64
+	var ps []*Session
 	for _, id := range parts {
 		p, err := u.Get(ctx, id)
 		if err != nil || !p.Partial || !p.Completed {
 			return nil, fmt.Errorf("%w: %s", ErrBadParts, id)
 		}
 		total += p.Length
+		ps = append(ps, p)
 	}
 	s.Length, s.Parts = total, parts
 	created, err := u.Create(ctx, s)
+	if errors.Is(err, storage.ErrQuota) {
+		// The parts hold their lengths, which the total counts again: give the final the room
+		// of the uploader's own parts, and give it back if even that does not do.
+		u.unholdParts(ps, s.Uploader)
+		if created, err = u.Create(ctx, s); err != nil {
+			for _, p := range ps {
+				if p.Uploader == s.Uploader {
+					u.hold(p)
+				}
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	lease, err := u.lock(ctx, created.ID, Claim{Force: true})
 	if err != nil {
+		u.Terminate(ctx, created.ID)
 		return nil, err
 	}
 	defer lease.Release()
+	if err := u.concat(ctx, lease, created, ps); err != nil {
+		u.discard(ctx, created, true, lease.Fence)
+		return nil, err
+	}
+	u.unholdParts(ps, "")
+	return created, nil
+}
+
+// unholdParts drops what the parts of uploader (all parts when "") hold.
+func (u *Uploads) unholdParts(ps []*Session, uploader string) {
+	for _, p := range ps {
+		if uploader == "" || p.Uploader == uploader {
+			u.unhold(p)
+		}
+	}
+}
+
+// concat copies the parts' data into the created final upload, records it and commits it.
+func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, parts []*Session) error {
 	dst, err := u.partials.OpenPartial(created.ref(), false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer dst.Close()
 	w, err := dst.AppendAt(ctx, 0)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if r, ok := w.(storage.Reserver); ok {
+		// Space for the whole total before a byte is copied, or 507 now.
+		if err := r.Reserve(created.Length); err != nil {
+			return err
+		}
 	}
 	h, _ := restoreHash(nil)
 	out := io.MultiWriter(w, h)
-	for _, id := range parts {
-		p, err := u.sessions.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, p := range parts {
 		src, err := u.partials.OpenPartial(p.ref(), false)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r, ok := src.(storage.PartialReader)
 		if !ok {
 			src.Close()
-			return nil, ErrNoConcat
+			return ErrNoConcat
 		}
 		_, err = io.Copy(out, io.NewSectionReader(r, 0, p.Length))
 		src.Close()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := dst.Sync(); err != nil {
-		return nil, err
+		return err
 	}
 	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
-	created.Offset, created.HashState, created.PartialState = total, state, dst.State()
+	created.Offset, created.HashState, created.PartialState = created.Length, state, dst.State()
 	if err := u.record(ctx, dst, created, lease.Fence); err != nil {
-		return nil, err
+		return err
 	}
-	return created, u.complete(ctx, dst, created, meta, lease.Fence)
+	return u.complete(ctx, dst, created, storage.Meta{}, lease.Fence)
 }

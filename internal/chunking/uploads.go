@@ -28,10 +28,6 @@ type Options struct {
 	// files then have no digest (no Repr-Digest, ETag from size and time). The digest costs
 	// about 0.6 CPU-seconds per GB on the ingest path.
 	SkipDigest bool
-	// Preallocate reserves an upload's announced rest on disk before an append reads a byte
-	// (storage.preallocate): a full disk is refused before any data moves, and writes that do
-	// not grow the file cost less (bench/README.md, "Ingest").
-	Preallocate bool
 	// Locker gives each session one writer; nil means the session store if it is a Locker
 	// too (Redis), else a MemLocker (one process).
 	Locker Locker
@@ -39,6 +35,10 @@ type Options struct {
 	// another request that does not force may cut it off (DefaultStaleAfter when 0). Used
 	// for the MemLocker only: a Locker given in Options has its own.
 	StaleAfter time.Duration
+	// Quota, when on, makes every upload hold its length of its uploader's daily quota from
+	// creation (or, while the length is unknown, what it received) until it is committed or
+	// removed; see storage.Quota.
+	Quota *storage.Quota
 }
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
@@ -95,21 +95,34 @@ func (u *Uploads) create(ctx context.Context, s Session, fence int64) (*Session,
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
+	if sp, ok := u.partials.(storage.Space); ok && s.Length > 0 {
+		// An upload that cannot fit above the free-space floor is refused before it exists;
+		// each append then claims its bytes (see storage.Reserver).
+		if room, ok := sp.Room(); ok && room < s.Length {
+			return nil, storage.ErrNoSpace
+		}
+	}
+	if err := u.hold(&s); err != nil {
+		return nil, err
+	}
 	now := u.opts.Now()
 	s.Created, s.Expires, s.Offset = now, now.Add(u.opts.TTL), 0
 	s.HashState, s.Completed, s.SHA256, s.PartialState = nil, false, "", nil
 	p, err := u.partials.OpenPartial(s.ref(), true)
 	if err != nil {
+		u.unhold(&s)
 		return nil, err
 	}
 	err = p.Truncate(0)
 	s.PartialState = p.State()
 	p.Close()
 	if err != nil {
+		u.unhold(&s)
 		return nil, err
 	}
 	if err := u.sessions.Put(ctx, &s, fence); err != nil {
 		u.partials.RemovePartial(s.ref())
+		u.unhold(&s)
 		return nil, err
 	}
 	u.stats.created.Add(1)
@@ -248,6 +261,11 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	case u.opts.MaxSize > 0:
 		limit = u.opts.MaxSize - s.Offset
 	}
+	// The upload holds its (maybe just declared) length, or room for what may arrive now.
+	limit, byQuota, err := u.holdFor(s, limit)
+	if err != nil {
+		return s, err
+	}
 	if s.Offset > 0 {
 		u.stats.resumed.Add(1)
 	}
@@ -257,6 +275,10 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	}
 	defer p.Close()
 	n, copyErr := u.write(wctx, p, s, req, limit, true)
+	if byQuota && errors.Is(copyErr, ErrTooLarge) {
+		copyErr = storage.ErrQuota
+	}
+	defer u.settle(s)
 	if errors.Is(copyErr, ErrChecksum) {
 		return s, copyErr
 	}
@@ -349,8 +371,10 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		return 0, err
 	}
 	reserved := false
-	if pa, ok := w.(storage.Preallocator); ok && u.opts.Preallocate && s.Length > s.Offset {
-		if err := pa.Preallocate(s.Length - s.Offset); err != nil {
+	if r, ok := w.(storage.Reserver); ok && s.Length > s.Offset {
+		// The rest of the upload is provided for before a byte is read: space on disk (a full
+		// disk, or one at storage.min_free, is refused now), or a buffer of the right size.
+		if err := r.Reserve(s.Length - s.Offset); err != nil {
 			p.Truncate(s.Offset)
 			return 0, err
 		}
@@ -438,6 +462,8 @@ func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, m
 		return err
 	}
 	u.stats.completed.Add(1)
+	// The store charged the committed bytes to the uploader's day: the hold is spent.
+	u.unhold(s)
 	return u.sessions.Put(ctx, s, fence)
 }
 
@@ -474,91 +500,6 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	return nil
 }
 
-// Put receives a whole upload in one request (a plain PUT) into session s.ID, replacing
-// whatever an earlier attempt left. Its state is written only if the request ends early:
-// then the bytes that arrived are kept, and a Content-Range PUT or a HEAD can pick the upload
-// up from there. A request that completes commits the file straight away.
-func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Session, error) {
-	lease, wctx, pctx, done, err := u.startWriting(ctx, s.ID, &req)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
-		return nil, ErrTooLarge
-	}
-	u.putting.Store(s.ID, s.Length)
-	defer u.putting.Delete(s.ID)
-	old, statErr := u.sessions.Get(ctx, s.ID)
-	hadState := statErr == nil
-	if hadState {
-		// What an earlier attempt left is replaced.
-		u.partials.RemovePartial(old.ref())
-	}
-	now := u.opts.Now()
-	s.Created, s.Expires, s.Offset, s.HashState, s.Completed, s.PartialState = now, now.Add(u.opts.TTL), 0, nil, false, nil
-	p, err := u.partials.OpenPartial(s.ref(), true)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if u.shared {
-		s.PartialState = p.State()
-		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
-			return nil, err
-		}
-		hadState = true
-	}
-	limit := s.Length
-	if limit < 0 && u.opts.MaxSize > 0 {
-		limit = u.opts.MaxSize
-	}
-	n, copyErr := u.write(wctx, p, &s, req, limit, false)
-	if copyErr != nil {
-		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
-			u.discard(pctx, &s, hadState, lease.Fence)
-			return &s, copyErr
-		}
-		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
-			return &s, err
-		}
-		return &s, copyErr
-	}
-	if s.Length < 0 {
-		s.Length = s.Offset
-	}
-	if s.Offset != s.Length {
-		u.discard(pctx, &s, hadState, lease.Fence)
-		return &s, ErrLengthMismatch
-	}
-	if err := u.commit(pctx, p, &s, req.Meta); err != nil {
-		u.discard(pctx, &s, hadState, lease.Fence)
-		return &s, err
-	}
-	if hadState {
-		u.sessions.Delete(pctx, s.ID, lease.Fence)
-	}
-	return &s, nil
-}
-
-// PendingLength is the announced length of a plain PUT in progress for id (-1 when it
-// announced none), whose state is not yet written.
-func (u *Uploads) PendingLength(id string) (int64, bool) {
-	v, ok := u.putting.Load(id)
-	if !ok {
-		return 0, false
-	}
-	return v.(int64), true
-}
-
-// discard drops an upload's data and, if it had any, its state.
-func (u *Uploads) discard(ctx context.Context, s *Session, hadState bool, fence int64) {
-	u.partials.RemovePartial(s.ref())
-	if hadState {
-		u.sessions.Delete(ctx, s.ID, fence)
-	}
-}
-
 // Terminate cuts off any writer and removes the upload's data and state.
 func (u *Uploads) Terminate(ctx context.Context, id string) error {
 	lease, err := u.lock(ctx, id, Claim{Force: true})
@@ -573,55 +514,8 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 	if err := u.partials.RemovePartial(s.ref()); err != nil {
 		return err
 	}
+	u.unhold(s)
 	return u.sessions.Delete(ctx, id, lease.Fence)
-}
-
-// Reap removes every expired, unfinished upload and the state of completed ones past their
-// expiry. It returns how many it removed.
-func (u *Uploads) Reap(ctx context.Context) (int, error) {
-	now := u.opts.Now()
-	expired, err := u.sessionsWhere(ctx, func(s *Session) bool { return !now.Before(s.Expires) })
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, old := range expired {
-		// Not forced: an upload still receiving is not expired, whatever its state says.
-		lease, err := u.lock(ctx, old.ID, Claim{})
-		if errors.Is(err, ErrBusy) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		// Read again under the lock: an append may have renewed it meanwhile.
-		if s, err := u.sessions.Get(ctx, old.ID); err == nil && !now.Before(s.Expires) {
-			if u.partials.RemovePartial(s.ref()) == nil && u.sessions.Delete(ctx, s.ID, lease.Fence) == nil {
-				n++
-				if !s.Completed {
-					u.stats.expired.Add(1)
-				}
-			}
-		}
-		lease.Release()
-	}
-	return n, nil
-}
-
-// sessionsWhere reads every session's state and returns those keep accepts. States that
-// cannot be read are skipped.
-func (u *Uploads) sessionsWhere(ctx context.Context, keep func(*Session) bool) ([]*Session, error) {
-	ids, err := u.sessions.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Session
-	for _, id := range ids {
-		if s, err := u.sessions.Get(ctx, id); err == nil && keep(s) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
 }
 
 func restoreHash(state []byte) (hash.Hash, error) {

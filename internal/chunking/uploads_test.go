@@ -27,8 +27,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, maxSize int64) *fixture {
 	t.Helper()
+	return newFixtureWith(t, maxSize, storage.LocalOptions{Fsync: true, Checksum: true})
+}
+
+// newFixtureWith is newFixture on a store opened with opts.
+func newFixtureWith(t *testing.T, maxSize int64, opts storage.LocalOptions) *fixture {
+	t.Helper()
 	dir := t.TempDir()
-	st, err := storage.OpenLocal(dir, storage.LocalOptions{Fsync: true, Checksum: true})
+	st, err := storage.OpenLocal(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,8 +377,7 @@ func TestSyncFinishesAnInterruptedCommit(t *testing.T) {
 // With preallocation the partial file is reserved to the full length while data arrives, and
 // an append that ends short gives the rest back: what is on disk is what was acknowledged.
 func TestPreallocatedAppends(t *testing.T) {
-	f := newFixture(t, 0)
-	f.u.opts.Preallocate = true
+	f := newFixtureWith(t, 0, storage.LocalOptions{Fsync: true, Checksum: true, Preallocate: true})
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("0123456789"), 10_000)
 	s, _ := f.u.Create(ctx, Session{Target: "pre.bin", Length: int64(len(data))})

@@ -40,7 +40,7 @@ type server struct {
 	st   *storage.Local
 }
 
-func startServer(t *testing.T, addr, dir string) *server {
+func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *server {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -51,6 +51,9 @@ func startServer(t *testing.T, addr, dir string) *server {
 	}
 	cfg := config.Default()
 	cfg.Storage.Path, cfg.Auth.Secret = dir, secret
+	for _, m := range mods {
+		m(&cfg)
+	}
 	st, err := storage.OpenLocal(dir, storage.LocalOptions{Fsync: true, Checksum: true})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +64,7 @@ func startServer(t *testing.T, addr, dir string) *server {
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Log:      zerolog.Nop(),
 		Uploads:  chunking.New(sessions, st, chunking.Options{TTL: time.Hour}),
+		Listen:   ln.Addr().String(),
 	})
 	s := &server{t: t, addr: ln.Addr().String(), dir: dir, srv: &http.Server{Handler: h}, st: st}
 	go s.srv.Serve(ln)
@@ -134,6 +138,23 @@ func newCutProxy(t *testing.T, target string, cuts int32, after int64, upstream 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cutProxyOn(t, ln, target, cuts, after, upstream)
+}
+
+// startBehindCutProxy starts a server whose public URL is a cutProxy in front of it (as a
+// reverse proxy would be), so the upload URLs it hands out lead through the proxy.
+func startBehindCutProxy(t *testing.T, cuts int32, after int64, upstream bool) (*server, *cutProxy) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", t.TempDir(), func(c *config.Config) { c.Server.PublicURL = "http://" + ln.Addr().String() })
+	return s, cutProxyOn(t, ln, s.addr, cuts, after, upstream)
+}
+
+// cutProxyOn is newCutProxy on a listener of the caller's.
+func cutProxyOn(t *testing.T, ln net.Listener, target string, cuts int32, after int64, upstream bool) *cutProxy {
 	p := &cutProxy{ln: ln}
 	p.cuts.Store(cuts)
 	go func() {
@@ -168,8 +189,7 @@ func (p *cutProxy) addr() string { return p.ln.Addr().String() }
 // A network that drops every request after 700 KB, three times over: the client asks the
 // server's offset each time and finishes with the right bytes.
 func TestUploadSurvivesDroppedConnections(t *testing.T) {
-	s := startServer(t, "", t.TempDir())
-	proxy := newCutProxy(t, s.addr, 3, 700_000, true)
+	s, proxy := startBehindCutProxy(t, 3, 700_000, true)
 	path, sum := randomFile(t, 3<<20)
 	endpoint := "http://" + proxy.addr() + s.endpoint()[len("http://"+s.addr):]
 	u := &client.Upload{Endpoint: endpoint, ChunkSize: 2 << 20,

@@ -47,8 +47,7 @@ func TestUploadStream(t *testing.T) {
 
 // Dropped connections: the chunk in flight is kept and sent again from the server's offset.
 func TestUploadStreamSurvivesDroppedConnections(t *testing.T) {
-	s := startServer(t, "", t.TempDir())
-	proxy := newCutProxy(t, s.addr, 3, 700_000, true)
+	s, proxy := startBehindCutProxy(t, 3, 700_000, true)
 	data := make([]byte, 3<<20)
 	rand.Read(data)
 	endpoint := "http://" + proxy.addr() + s.endpoint()[len("http://"+s.addr):]

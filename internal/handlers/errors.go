@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
@@ -74,6 +75,8 @@ func toHTTP(err error) *Error {
 		return m(http.StatusBadRequest, "invalid file path")
 	case errors.Is(err, storage.ErrNoSpace):
 		return m(http.StatusInsufficientStorage, "not enough storage space")
+	case errors.Is(err, storage.ErrQuota):
+		return m(http.StatusTooManyRequests, "daily upload quota exceeded")
 	case errors.Is(err, streaming.ErrTooLarge):
 		return m(http.StatusRequestEntityTooLarge, "upload too large")
 	case errors.Is(err, streaming.ErrBusy), errors.Is(err, adaptivebuf.ErrBudget):
@@ -130,6 +133,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", `Bearer realm="fileserver"`)
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(int(streaming.RetryAfter.Seconds())))
+	}
+	if errors.Is(err, storage.ErrQuota) {
+		// The quota counts per UTC day: try again when the next one starts.
+		setRetryAfter(w, storage.RetryAfter(time.Now()))
 	}
 	if r.ContentLength != 0 {
 		// The body may be unread. Closing after the reply, instead of letting net/http drain

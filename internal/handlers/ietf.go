@@ -97,9 +97,6 @@ func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
-	if err := s.checkQuota(w, r, g, r.ContentLength); err != nil {
-		return s.ietfError(w, r, nil, err)
-	}
 	meta := map[string]string{}
 	if name := dispositionName(r.Header.Get("Content-Disposition")); name != "" {
 		meta["filename"] = name

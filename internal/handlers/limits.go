@@ -13,6 +13,7 @@ import (
 
 	"fileserver/internal/config"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/storage"
 )
 
 // ErrTooSlow: an upload's average rate stayed below limits.min_upload_rate past the grace.
@@ -20,10 +21,9 @@ var ErrTooSlow = errors.New("upload slower than the minimum rate")
 
 // limiter enforces [limits] and storage.min_free on requests before their body is read.
 type limiter struct {
-	cfg     config.Limits
-	minFree int64
-	space   func() (free int64, ok bool)
-	isUp    func(*http.Request) bool
+	cfg   config.Limits
+	space func() (room int64, ok bool)
+	isUp  func(*http.Request) bool
 
 	inflight atomic.Int64
 	mu       sync.Mutex
@@ -41,14 +41,9 @@ type clientState struct {
 const retryAfter = 5 * time.Second
 
 func (s *Server) newLimiter() *limiter {
-	l := &limiter{cfg: s.cfg.Limits, minFree: int64(s.cfg.Storage.MinFree), clients: map[string]*clientState{}}
-	if ds, ok := s.store.(interface {
-		DiskSpace() (free, total int64, err error)
-	}); ok {
-		l.space = func() (int64, bool) {
-			free, _, err := ds.DiskSpace()
-			return free, err == nil
-		}
+	l := &limiter{cfg: s.cfg.Limits, clients: map[string]*clientState{}}
+	if sp, ok := s.store.(storage.Space); ok {
+		l.space = sp.Room
 	}
 	prefixes := []string{s.cfg.Upload.Prefix}
 	if s.uploads != nil {
@@ -184,16 +179,15 @@ func (l *limiter) acquireUpload(client string) (release func(), err error) {
 	}, nil
 }
 
-// checkSpace refuses, with 507, an upload that would take the filesystem below min_free.
+// checkSpace refuses, with 507 and before its body is read, an upload whose announced body
+// would take the filesystem below storage.min_free, counting what uploads in progress were
+// promised. The writes themselves keep the floor too (a body longer than announced, or of
+// no announced length, cannot cross it): this only answers early.
 func (l *limiter) checkSpace(r *http.Request) error {
-	if l.minFree <= 0 || l.space == nil {
+	if l.space == nil {
 		return nil
 	}
-	free, ok := l.space()
-	if !ok {
-		return nil
-	}
-	if free-max(r.ContentLength, 0) < l.minFree {
+	if room, ok := l.space(); ok && room < max(r.ContentLength, 0) {
 		return errorf(http.StatusInsufficientStorage, "not enough storage space")
 	}
 	return nil
@@ -223,21 +217,4 @@ func (s *Server) uploaderKey(r *http.Request, g hmacauth.Grant) string {
 		return g.Subject
 	}
 	return "addr:" + remoteHost(r)
-}
-
-// checkQuota refuses, with 429 and a Retry-After that points at the next UTC day, an upload
-// of size bytes (-1 unknown) that would take its uploader past limits.daily_quota.
-func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, g hmacauth.Grant, size int64) error {
-	quota := int64(s.cfg.Limits.DailyQuota)
-	if quota <= 0 || s.quota == nil {
-		return nil
-	}
-	now := time.Now()
-	used := s.quota.UsedToday(s.uploaderKey(r, g), now)
-	if used+max(size, 0) > quota || size < 0 && used >= quota {
-		tomorrow := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-		setRetryAfter(w, tomorrow.Sub(now))
-		return errorf(http.StatusTooManyRequests, "daily upload quota exceeded")
-	}
-	return nil
 }

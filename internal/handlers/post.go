@@ -116,9 +116,6 @@ func (s *Server) finishPost(w http.ResponseWriter, r *http.Request, name string,
 	if err != nil {
 		return err
 	}
-	if err := s.checkQuota(w, r, g, want); err != nil {
-		return err
-	}
 	meta, err := s.accept(w, r, name, body, want, g, storage.Meta{
 		ContentType: storedType(declared, name), Expires: g.Expires, Uploader: s.uploaderKey(r, g),
 	})

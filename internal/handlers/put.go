@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -67,9 +68,6 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	}
 	want, err := s.precheck(r, name, size, g)
 	if err != nil {
-		return err
-	}
-	if err := s.checkQuota(w, r, g, want); err != nil {
 		return err
 	}
 	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.Expires, Uploader: s.uploaderKey(r, g)}
@@ -143,14 +141,33 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 	if want > 0 && (limit == 0 || want < limit) {
 		limit = want
 	}
+	// The upload holds its length of the uploader's daily quota while it runs (or, of
+	// unknown length, what the quota leaves, which then bounds it); the commit charges it.
+	hold, byQuota := storage.RandomID(), false
+	if want >= 0 {
+		if err := s.quota.Reserve(meta.Uploader, hold, want); err != nil {
+			return storage.Meta{}, err
+		}
+	} else if s.quota.On() {
+		room := int64(math.MaxInt64)
+		if limit > 0 {
+			room = limit
+		}
+		held, err := s.quota.ReserveUpTo(meta.Uploader, hold, 1, room)
+		if err != nil {
+			return storage.Meta{}, err
+		}
+		limit, byQuota = held, held < room
+	}
+	defer s.quota.Release(meta.Uploader, hold)
 	wr, err := s.store.Create(r.Context(), name)
 	if err != nil {
 		return storage.Meta{}, err
 	}
 	defer wr.Abort()
-	if pa, ok := wr.(storage.Preallocator); ok && s.cfg.Storage.Preallocate && want > 0 {
-		// Reserve the space before reading a byte: a full disk is a 507 now, not halfway.
-		if err := pa.Preallocate(want); err != nil {
+	if rs, ok := wr.(storage.Reserver); ok && want > 0 {
+		// Provide for the space before reading a byte: a full disk is a 507 now, not halfway.
+		if err := rs.Reserve(want); err != nil {
 			return storage.Meta{}, err
 		}
 	}
@@ -174,6 +191,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		}
 		if errors.Is(err, streaming.ErrTooLarge) && want >= 0 && limit == want {
 			return storage.Meta{}, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
+		}
+		if errors.Is(err, streaming.ErrTooLarge) && byQuota {
+			return storage.Meta{}, storage.ErrQuota
 		}
 		return storage.Meta{}, err
 	}

@@ -30,9 +30,9 @@ type Options struct {
 	Metrics http.Handler
 	// Stats receives the HTTP counters; nil makes new ones (see Server.Stats).
 	Stats *counters.HTTP
-	// Quota is the book limits.daily_quota is checked against; nil: the store's own, if it
-	// keeps one (the local store does).
-	Quota storage.QuotaBook
+	// Quota applies limits.daily_quota to the uploads that are not resumable (POST, and PUT
+	// with resumable uploads off); Uploads applies it to the others. nil: no quota.
+	Quota *storage.Quota
 	// Listen is the address the server listens on (the listener's, so a ":0" port is known),
 	// which links are built from when server.public_url is empty; "" means server.listen.
 	Listen string
@@ -45,7 +45,7 @@ type Server struct {
 	engine   *streaming.Engine
 	verifier *hmacauth.Verifier
 	uploads  *chunking.Uploads
-	quota    storage.QuotaBook
+	quota    *storage.Quota
 	log      zerolog.Logger
 	exts     extensionPolicy
 	stats    *Stats
@@ -77,9 +77,6 @@ func New(o Options) *Server {
 		o.Listen = o.Config.Server.Listen
 	}
 	s.linkHost, _ = LinkHost(o.Listen)
-	if book, ok := o.Store.(storage.QuotaBook); ok && s.quota == nil {
-		s.quota = book
-	}
 	s.downloads = newDownloadCache(o.Config.Download, o.Store)
 	if s.stats.HTTP == nil {
 		s.stats.HTTP = counters.NewHTTP()

@@ -73,11 +73,13 @@ func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Confi
 		m(&cfg)
 	}
 	dataDir = cfg.Storage.Path // a test may move storage (onto a small tmpfs, say)
-	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: true})
+	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: true,
+		Preallocate: cfg.Storage.Preallocate, MinFree: int64(cfg.Storage.MinFree)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	quota := &storage.Quota{Book: store, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
 		sessions, err := chunking.NewDirStore(store.Root(), cfg.Storage.Fsync)
@@ -89,10 +91,10 @@ func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Confi
 			partials = setup.partials(store)
 		}
 		uploads = chunking.New(sessions, partials, chunking.Options{
-			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest:  !cfg.Storage.Checksum,
-			Preallocate: cfg.Storage.Preallocate,
-			StaleAfter:  cfg.Resumable.StaleAfter.D(),
+			Quota: quota,
+			TTL:   cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+			SkipDigest: !cfg.Storage.Checksum,
+			StaleAfter: cfg.Resumable.StaleAfter.D(),
 		})
 	}
 	log := zerolog.Nop()
@@ -115,6 +117,7 @@ func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Confi
 		Log:     log,
 		Listen:  srv.Listener.Addr().String(),
 		Metrics: setup.metrics,
+		Quota:   quota,
 	})
 	srv.Config.Handler = h
 	if setup.tls {

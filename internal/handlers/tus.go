@@ -166,9 +166,6 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := boundSize(g, length, partial || final); err != nil {
 		return err
 	}
-	if err := s.checkQuota(w, r, g, length); err != nil {
-		return err
-	}
 	sess := chunking.Session{
 		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
 		Partial: partial, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires,

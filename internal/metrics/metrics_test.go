@@ -40,12 +40,14 @@ func server(t *testing.T) *httptest.Server {
 	uploads := chunking.New(sessions, st, chunking.Options{TTL: time.Hour})
 	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 	stats := counters.NewHTTP()
-	h := handlers.New(handlers.Options{
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = handlers.New(handlers.Options{
 		Config: cfg, Store: st, Engine: engine, Log: zerolog.Nop(), Uploads: uploads, Stats: stats,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Metrics:  metrics.Handler(metrics.Sources{Engine: engine, HTTP: stats, Uploads: uploads, Store: st}),
+		Listen:   srv.Listener.Addr().String(),
 	})
-	srv := httptest.NewServer(h)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -32,6 +32,12 @@ type LocalOptions struct {
 	Fsync bool
 	// Checksum computes a SHA-256 of every upload while it streams in.
 	Checksum bool
+	// Preallocate makes Reserve allocate the announced bytes on disk (fallocate), not only
+	// claim them against MinFree (see Reserver).
+	Preallocate bool
+	// MinFree is the free space the filesystem must keep (storage.min_free): a write, or a
+	// reservation, that would leave less is ErrNoSpace. 0: no floor.
+	MinFree int64
 }
 
 // Local stores files in a directory on local disk. Every path is resolved through an
@@ -47,6 +53,8 @@ type Local struct {
 	deleted deleteHooks
 	// quota counts each uploader's bytes of the day (see UsedToday).
 	quota quotaBook
+	// space keeps MinFree.
+	space *floor
 }
 
 var _ Store = (*Local)(nil)
@@ -67,6 +75,10 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 		}
 	}
 	l := &Local{root: root, opts: opts}
+	l.space = &floor{minFree: opts.MinFree, free: func() (int64, error) {
+		free, _, err := l.DiskSpace()
+		return free, err
+	}}
 	l.loadQuota()
 	l.counted = make(chan struct{})
 	go func() {
@@ -130,7 +142,7 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 	if err != nil {
 		return nil, mapErr("create temporary file", err)
 	}
-	w := &localWriter{store: l, name: name, tmp: tmp, f: f}
+	w := &localWriter{store: l, name: name, tmp: tmp, f: f, space: claimed{f: l.space}}
 	if l.opts.Fsync {
 		w.flusher = newRangeFlusher(f)
 	}

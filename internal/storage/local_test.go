@@ -17,7 +17,7 @@ import (
 func openTest(t *testing.T) (*Local, string) {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := OpenLocal(dir, LocalOptions{Fsync: true, Checksum: true})
+	l, err := OpenLocal(dir, LocalOptions{Fsync: true, Checksum: true, Preallocate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +304,26 @@ func TestQuotaSurvivesRestart(t *testing.T) {
 	}
 	if got := l2.UsedToday("romeo@example.org", now.Add(48*time.Hour)); got != 0 {
 		t.Fatalf("used on another day: %d, want 0", got)
+	}
+}
+
+// Holds survive a restart, like the day's count: a crash must not hand the room back.
+func TestLocalQuotaHoldsPersist(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if ok, _ := l.Hold("u", "a", 900, 1000, now, now.Add(time.Hour)); !ok {
+		t.Fatal("hold refused")
+	}
+	l.Close()
+	if l, err = OpenLocal(dir, LocalOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if ok, room := l.Hold("u", "b", 200, 1000, now, now.Add(time.Hour)); ok || room != 100 {
+		t.Fatalf("after a restart: ok %v room %d, want the first hold still counted (room 100)", ok, room)
 	}
 }

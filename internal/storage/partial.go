@@ -125,6 +125,17 @@ type localPartial struct {
 	store *Local
 	id    string
 	f     *os.File
+	// w is the writer of the last AppendAt: what it was promised of the free space goes back
+	// with the next AppendAt, the commit or Close.
+	w *partialWriter
+}
+
+// dropWriter gives back what the current writer was promised and was not written.
+func (p *localPartial) dropWriter() {
+	if p.w != nil {
+		p.w.space.release()
+		p.w = nil
+	}
 }
 
 var _ PartialReader = (*localPartial)(nil)
@@ -157,10 +168,12 @@ func (p *localPartial) AppendAt(_ context.Context, offset int64) (io.Writer, err
 	if _, err := p.f.Seek(offset, io.SeekStart); err != nil {
 		return nil, mapErr("seek partial", err)
 	}
-	w := &partialWriter{f: p.f, base: offset}
+	p.dropWriter()
+	w := &partialWriter{f: p.f, base: offset, prealloc: p.store.opts.Preallocate, space: claimed{f: p.store.space, end: offset}}
 	if p.store.opts.Fsync {
 		w.flusher = newRangeFlusherAt(p.f, offset)
 	}
+	p.w = w
 	return w, nil
 }
 
@@ -178,6 +191,7 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 	if err := ValidName(name); err != nil {
 		return Meta{}, err
 	}
+	p.dropWriter()
 	if err := p.Truncate(length); err != nil {
 		return Meta{}, err
 	}
@@ -199,22 +213,34 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 	return l.finishCommit(name, meta), nil
 }
 
-func (p *localPartial) Close() error { return p.f.Close() }
+func (p *localPartial) Close() error {
+	p.dropWriter()
+	return p.f.Close()
+}
 
 // partialWriter appends to a partial file, starting writeback as it goes like localWriter.
 type partialWriter struct {
-	f       *os.File
-	flusher *rangeFlusher
-	base    int64 // file offset where this writer started
-	n       int64
+	f        *os.File
+	flusher  *rangeFlusher
+	base     int64 // file offset where this writer started
+	n        int64
+	prealloc bool
+	space    claimed
 }
 
-// Preallocate implements Preallocator: it reserves the n bytes after what this writer wrote.
-func (w *partialWriter) Preallocate(n int64) error { return preallocate(w.f, w.base+w.n, n) }
+// Reserve implements Reserver: it provides for the n bytes after what this writer wrote.
+func (w *partialWriter) Reserve(n int64) error {
+	_, err := w.space.reserve(w.f, w.base+w.n, n, w.prealloc)
+	return err
+}
 
 func (w *partialWriter) Write(b []byte) (int, error) {
+	if err := w.space.ensure(w.base+w.n, int64(len(b))); err != nil {
+		return 0, err
+	}
 	n, err := w.f.Write(b)
 	w.n += int64(n)
+	w.space.wrote(int64(n))
 	if err != nil {
 		return n, mapErr("write", err)
 	}

@@ -36,7 +36,7 @@ func TestPreallocateWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reserve more than will arrive: Commit must cut the file back to what was written.
-	if err := w.(Preallocator).Preallocate(1 << 20); err != nil {
+	if err := w.(Reserver).Reserve(1 << 20); err != nil {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(dir, w.(*localWriter).tmp)
@@ -57,8 +57,8 @@ func TestPreallocateWriter(t *testing.T) {
 	if !bytes.Equal(got, data) || meta.Size != int64(len(data)) {
 		t.Fatalf("stored %d bytes (meta %d), want %d", len(got), meta.Size, len(data))
 	}
-	if err := w.(Preallocator).Preallocate(1); err == nil {
-		t.Fatal("Preallocate after Commit succeeded")
+	if err := w.(Reserver).Reserve(1); err == nil {
+		t.Fatal("Reserve after Commit succeeded")
 	}
 }
 
@@ -83,7 +83,7 @@ func TestPreallocatePartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.(Preallocator).Preallocate(2 << 20); err != nil {
+	if err := w.(Reserver).Reserve(2 << 20); err != nil {
 		t.Fatal(err)
 	}
 	if got := allocated(t, filepath.Join(dir, partialDir, "up-1")); got < 3<<20 {
@@ -103,7 +103,7 @@ func TestPreallocatePartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.(Preallocator).Preallocate(1 << 20); err != nil {
+	if err := w.(Reserver).Reserve(1 << 20); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.Copy(w, bytes.NewReader(data[2<<20:])); err != nil {
@@ -154,9 +154,9 @@ func TestPreallocateNoSpace(t *testing.T) {
 			}
 			defer w.Abort()
 			w.Write([]byte("hello"))
-			err = w.(Preallocator).Preallocate(64 << 20)
+			err = w.(Reserver).Reserve(64 << 20)
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
-				t.Fatalf("Preallocate: %v, want %v", err, tc.want)
+				t.Fatalf("Reserve: %v, want %v", err, tc.want)
 			}
 			if calls != 2 {
 				t.Fatalf("fallocate called %d times, want 2 (EINTR retried)", calls)
@@ -185,7 +185,7 @@ func BenchmarkPartialIngest(b *testing.B) {
 	rand.Read(buf)
 	for _, prealloc := range []bool{false, true} {
 		b.Run(fmt.Sprintf("prealloc=%v", prealloc), func(b *testing.B) {
-			l, err := OpenLocal(b.TempDir(), LocalOptions{Fsync: true})
+			l, err := OpenLocal(b.TempDir(), LocalOptions{Fsync: true, Preallocate: prealloc})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func BenchmarkPartialIngest(b *testing.B) {
 					b.Fatal(err)
 				}
 				if prealloc {
-					if err := w.(Preallocator).Preallocate(size); err != nil {
+					if err := w.(Reserver).Reserve(size); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -2,37 +2,132 @@ package storage
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"sync"
 	"time"
 )
 
-// QuotaBook counts the bytes each uploader committed during the current UTC day, for
-// limits.daily_quota. The local store keeps its own book; an object store shared by several
-// nodes is given one they share (Redis).
+// ErrQuota: the upload would take its uploader past limits.daily_quota, counting what it
+// committed today and what its uploads in progress hold.
+var ErrQuota = errors.New("storage: daily upload quota exceeded")
+
+// QuotaBook keeps, for limits.daily_quota, the bytes each uploader committed during the
+// current UTC day and the bytes its uploads in progress hold. The local store keeps its own
+// book; nodes that share an object store share one (Redis).
 type QuotaBook interface {
 	// UsedToday is how many bytes uploader committed during now's UTC day.
 	UsedToday(uploader string, now time.Time) int64
 	// Charge adds n bytes committed at now to uploader's day.
 	Charge(uploader string, n int64, now time.Time)
+	// Hold makes upload id of uploader hold n bytes of its quota until expires (replacing
+	// what id held), provided that what uploader committed today, plus what its other uploads
+	// hold, plus n stays within limit, or that n is no more than id holds already. Otherwise
+	// nothing changes, and room is the most id could hold. Holds past their expiry count for
+	// nothing.
+	Hold(uploader, id string, n, limit int64, now, expires time.Time) (ok bool, room int64)
+	// Release drops what upload id of uploader holds.
+	Release(uploader, id string)
+}
+
+// Quota applies limits.daily_quota over a book: an upload holds its length (or, while its
+// length is unknown, what it received) from the moment it starts until it is committed,
+// when the store charges it to the day, or abandoned. So uploads in progress, on any path and
+// any node sharing the book, cannot together pass the quota. A nil *Quota, or one with no
+// book or a Limit of 0, holds nothing and refuses nothing.
+type Quota struct {
+	Book QuotaBook
+	// Limit is the bytes one uploader may commit per UTC day.
+	Limit int64
+	// HoldFor is how long a hold lasts unless renewed: an upload renews its hold whenever it
+	// receives data, so only holds of uploads abandoned without a trace (a crash) run out.
+	HoldFor time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// On reports whether the quota is applied.
+func (q *Quota) On() bool { return q != nil && q.Book != nil && q.Limit > 0 }
+
+func (q *Quota) now() time.Time {
+	if q.Now != nil {
+		return q.Now()
+	}
+	return time.Now()
+}
+
+// Reserve makes upload id of uploader hold n bytes, or returns ErrQuota. A negative n (an
+// unknown length) holds nothing; see ReserveUpTo.
+func (q *Quota) Reserve(uploader, id string, n int64) error {
+	if !q.On() || n < 0 || uploader == "" {
+		return nil
+	}
+	now := q.now()
+	if ok, _ := q.Book.Hold(uploader, id, n, q.Limit, now, now.Add(q.HoldFor)); !ok {
+		return ErrQuota
+	}
+	return nil
+}
+
+// ReserveUpTo makes upload id hold as much as it can of want bytes, and at least least: for
+// an upload of unknown length, which may then receive up to what it holds. It returns what
+// id holds (want when the quota is off), or ErrQuota when not even least fits.
+func (q *Quota) ReserveUpTo(uploader, id string, least, want int64) (int64, error) {
+	if !q.On() || uploader == "" {
+		return want, nil
+	}
+	now := q.now()
+	for range 3 {
+		ok, room := q.Book.Hold(uploader, id, want, q.Limit, now, now.Add(q.HoldFor))
+		switch {
+		case ok:
+			return want, nil
+		case room < least:
+			return 0, ErrQuota
+		}
+		// Another upload of the uploader may take some of the room meanwhile: ask again.
+		want = room
+	}
+	return 0, ErrQuota
+}
+
+// Release drops what upload id holds.
+func (q *Quota) Release(uploader, id string) {
+	if q.On() && uploader != "" {
+		q.Book.Release(uploader, id)
+	}
+}
+
+// RetryAfter is when an uploader refused for its quota may try again: the next UTC day.
+func RetryAfter(now time.Time) time.Duration {
+	return now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
 }
 
 var _ QuotaBook = (*Local)(nil)
 
-// quotaFile keeps the bytes each uploader committed today, so a daily quota survives a
-// restart. It is small and rewritten whole; losing the last write to a crash only forgets a
-// few uploads' worth of quota.
+// quotaFile keeps the bytes each uploader committed today and what its uploads in progress
+// hold, so a daily quota survives a restart. It is small and rewritten whole; losing the
+// last write to a crash only forgets a few uploads' worth of quota.
 const quotaFile = "quota.json"
 
 type quotaBook struct {
 	mu   sync.Mutex
 	Day  string           `json:"day"`
 	Used map[string]int64 `json:"used"`
+	// Holds are what uploads in progress hold, by uploader and upload id.
+	Holds map[string]map[string]quotaHold `json:"holds,omitempty"`
+}
+
+type quotaHold struct {
+	N       int64     `json:"n"`
+	Expires time.Time `json:"expires"`
 }
 
 func today(now time.Time) string { return now.UTC().Format(time.DateOnly) }
 
 func (l *Local) loadQuota() {
 	l.quota.Used = map[string]int64{}
+	l.quota.Holds = map[string]map[string]quotaHold{}
 	data, err := l.root.ReadFile(quotaFile)
 	if err != nil {
 		return
@@ -40,6 +135,9 @@ func (l *Local) loadQuota() {
 	var q quotaBook
 	if json.Unmarshal(data, &q) == nil && q.Used != nil {
 		l.quota.Day, l.quota.Used = q.Day, q.Used
+		if q.Holds != nil {
+			l.quota.Holds = q.Holds
+		}
 	}
 }
 
@@ -64,6 +162,58 @@ func (l *Local) Charge(uploader string, n int64, now time.Time) {
 		l.quota.Day, l.quota.Used = d, map[string]int64{}
 	}
 	l.quota.Used[uploader] += n
+	l.saveQuota()
+}
+
+// Hold implements QuotaBook.
+func (l *Local) Hold(uploader, id string, n, limit int64, now, expires time.Time) (bool, int64) {
+	l.quota.mu.Lock()
+	defer l.quota.mu.Unlock()
+	used := int64(0)
+	if l.quota.Day == today(now) {
+		used = l.quota.Used[uploader]
+	}
+	holds := l.quota.Holds[uploader]
+	var mine, others int64
+	for hid, h := range holds {
+		switch {
+		case !h.Expires.After(now):
+			delete(holds, hid)
+		case hid == id:
+			mine = h.N
+		default:
+			others = addCapped(others, h.N)
+		}
+	}
+	if n > mine && addCapped(addCapped(used, others), n) > limit {
+		return false, max(limit-addCapped(used, others), 0)
+	}
+	if holds == nil {
+		holds = map[string]quotaHold{}
+		l.quota.Holds[uploader] = holds
+	}
+	holds[id] = quotaHold{N: n, Expires: expires}
+	l.saveQuota()
+	return true, 0
+}
+
+// Release implements QuotaBook.
+func (l *Local) Release(uploader, id string) {
+	l.quota.mu.Lock()
+	defer l.quota.mu.Unlock()
+	holds := l.quota.Holds[uploader]
+	if _, ok := holds[id]; !ok {
+		return
+	}
+	delete(holds, id)
+	if len(holds) == 0 {
+		delete(l.quota.Holds, uploader)
+	}
+	l.saveQuota()
+}
+
+// saveQuota writes the book; l.quota.mu is held.
+func (l *Local) saveQuota() {
 	data, err := json.Marshal(&l.quota)
 	if err != nil {
 		return
@@ -74,4 +224,12 @@ func (l *Local) Charge(uploader string, n int64, now time.Time) {
 			l.root.Remove(tmp)
 		}
 	}
+}
+
+// addCapped adds two non-negative byte counts without overflowing.
+func addCapped(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

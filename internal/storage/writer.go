@@ -21,51 +21,60 @@ type localWriter struct {
 	hash    hash.Hash
 	flusher *rangeFlusher
 	n       int64
-	alloc   int64 // end of the space Preallocate reserved (0: none)
+	alloc   int64 // end of the space fallocate reserved (0: none)
+	space   claimed
 	done    bool
 }
 
-// Preallocator is an optional capability of the writers Local hands out (Create's Writer and
-// Partial.AppendAt's io.Writer): reserve the disk space of the next n bytes before they
-// arrive, when the length is announced. A full device (or quota) is ErrNoSpace, before any
-// byte of the body is read, so the caller can answer 507 at once; a filesystem without
-// fallocate(2) is not an error. The reservation is fallocate mode 0, which also sets the
-// file's size to the current position + n at once: measured on ext4 (bench/README.md,
-// "Ingest: what we tried") it takes 4-28 % off the CPU of a durable 1 GiB PUT and 1-16 % off
-// its time, because the writes no longer extend the file (FALLOC_FL_KEEP_SIZE gained
-// nothing). So bytes past what was written read as zeros until the data arrives: a Writer
-// trims them at Commit, and a Partial's caller must Truncate to what it wrote when an append
-// ends short (Commit truncates to the committed length anyway).
-type Preallocator interface {
-	Preallocate(n int64) error
+// Reserver is an optional capability of the writers a store hands out (Create's Writer and
+// Partial.AppendAt's io.Writer): provide for the next n bytes before they arrive, when the
+// length is announced. On local disk that claims them against storage.min_free and, with
+// storage.preallocate, allocates them (fallocate): a full device, or a write that would
+// cross the floor, is ErrNoSpace before any byte of the body is read, so the caller can
+// answer 507 at once; a filesystem without fallocate(2) is not an error. The allocation is
+// fallocate mode 0, which also sets the file's size to the current position + n at once:
+// measured on ext4 (bench/README.md, "Ingest: what we tried") it takes 4-28 % off the CPU of
+// a durable 1 GiB PUT and 1-16 % off its time, because the writes no longer extend the file
+// (FALLOC_FL_KEEP_SIZE gained nothing). So bytes past what was written read as zeros until
+// the data arrives: a Writer trims them at Commit, and a Partial's caller must Truncate to
+// what it wrote when an append ends short (Commit truncates to the committed length
+// anyway). On object storage it sizes the first buffer.
+//
+// Without a reservation, a local writer claims space against the floor a slab at a time as
+// it writes, so a body of unannounced length cannot cross the floor either.
+type Reserver interface {
+	Reserve(n int64) error
 }
 
 var (
-	_ Preallocator = (*localWriter)(nil)
-	_ Preallocator = (*partialWriter)(nil)
+	_ Reserver = (*localWriter)(nil)
+	_ Reserver = (*partialWriter)(nil)
 )
 
-// Preallocate implements Preallocator.
-func (w *localWriter) Preallocate(n int64) error {
+// Reserve implements Reserver.
+func (w *localWriter) Reserve(n int64) error {
 	if w.done {
-		return errors.New("storage: preallocate after commit or abort")
+		return errors.New("storage: reserve after commit or abort")
 	}
-	if err := preallocate(w.f, w.n, n); err != nil {
+	allocated, err := w.space.reserve(w.f, w.n, n, w.store.opts.Preallocate)
+	if err != nil {
 		return err
 	}
-	w.alloc = max(w.alloc, w.n+n)
+	if allocated {
+		w.alloc = max(w.alloc, w.n+n)
+	}
 	return nil
 }
 
 // fallocate is a variable so tests can make the device full.
 var fallocate = unix.Fallocate
 
-// preallocate reserves [off, off+n) of f (see Preallocator). On failure it gives back what
-// a partly successful fallocate took, by truncating to off, which is the file's size when
-// the writers call it.
-func preallocate(f *os.File, off, n int64) error {
+// preallocate allocates [off, off+n) of f (see Reserver) and reports whether it did. On
+// failure it gives back what a partly successful fallocate took, by truncating to off,
+// which is the file's size when the writers call it.
+func preallocate(f *os.File, off, n int64) (bool, error) {
 	if n <= 0 {
-		return nil
+		return false, nil
 	}
 	var err error
 	for {
@@ -75,12 +84,12 @@ func preallocate(f *os.File, off, n int64) error {
 	}
 	switch {
 	case err == nil:
-		return nil
+		return true, nil
 	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EINVAL):
-		return nil // not supported here: the writes allocate as they go
+		return false, nil // not supported here: the writes allocate as they go
 	}
 	f.Truncate(off)
-	return mapErr("preallocate", err)
+	return false, mapErr("preallocate", err)
 }
 
 // Write appends to the temporary file. localWriter is deliberately not an io.ReaderFrom, so a
@@ -89,11 +98,15 @@ func (w *localWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errors.New("storage: write after commit or abort")
 	}
+	if err := w.space.ensure(w.n, int64(len(p))); err != nil {
+		return 0, err
+	}
 	n, err := w.f.Write(p)
 	if w.hash != nil {
 		w.hash.Write(p[:n])
 	}
 	w.n += int64(n)
+	w.space.wrote(int64(n))
 	if err != nil {
 		return n, mapErr("write", err)
 	}
@@ -161,6 +174,7 @@ func (l *Local) finishCommit(name string, meta Meta) Meta {
 }
 
 func (w *localWriter) Abort() error {
+	w.space.release()
 	if w.f != nil {
 		w.f.Close()
 	}

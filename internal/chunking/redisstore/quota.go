@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"fileserver/internal/storage"
 )
 
@@ -19,6 +21,10 @@ const quotaTimeout = 2 * time.Second
 func (s *Store) quotaKey(uploader string, now time.Time) string {
 	return s.prefix + "quota:" + now.UTC().Format(time.DateOnly) + ":" + uploader
 }
+
+// holdsKey is the hash of what uploader's uploads in progress hold: upload id -> "n:expires"
+// (bytes, Unix seconds).
+func (s *Store) holdsKey(uploader string) string { return s.prefix + "quota-holds:" + uploader }
 
 // UsedToday implements storage.QuotaBook with one counter per uploader and UTC day, shared
 // by every node. When Redis does not answer it says 0: an outage of the book lets uploads
@@ -45,4 +51,53 @@ func (s *Store) Charge(uploader string, n int64, now time.Time) {
 	pipe.IncrBy(ctx, key, n)
 	pipe.Expire(ctx, key, quotaKeep)
 	pipe.Exec(ctx)
+}
+
+// holdScript is Hold in one step, so that no other node's hold slips in between the sum and
+// the write. KEYS: the day's count, the uploader's holds. ARGV: id, n, limit, now, expires
+// (Unix seconds). Expired holds are dropped on the way. Returns {1, 0} when held, else
+// {0, room}. Byte counts stay far below 2^53, where Lua's numbers are exact.
+var holdScript = redis.NewScript(`
+local used = tonumber(redis.call("GET", KEYS[1]) or "0")
+local now, mine, others = tonumber(ARGV[4]), 0, 0
+local all = redis.call("HGETALL", KEYS[2])
+for i = 1, #all, 2 do
+	local n, exp = string.match(all[i+1], "^(%d+):(%d+)$")
+	n, exp = tonumber(n), tonumber(exp)
+	if n == nil or exp <= now then
+		redis.call("HDEL", KEYS[2], all[i])
+	elseif all[i] == ARGV[1] then
+		mine = n
+	else
+		others = others + n
+	end
+end
+local want, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+if want > mine and used + others + want > limit then
+	return {0, math.max(limit - used - others, 0)}
+end
+redis.call("HSET", KEYS[2], ARGV[1], ARGV[2] .. ":" .. ARGV[5])
+local ttl = redis.call("TTL", KEYS[2])
+local keep = tonumber(ARGV[5]) - now
+if ttl < keep then redis.call("EXPIRE", KEYS[2], keep) end
+return {1, 0}`)
+
+// Hold implements storage.QuotaBook across every node. When Redis does not answer, the hold
+// is granted (as UsedToday says 0): an outage lets uploads through rather than refusing all.
+func (s *Store) Hold(uploader, id string, n, limit int64, now, expires time.Time) (bool, int64) {
+	ctx, cancel := context.WithTimeout(s.ctx, quotaTimeout)
+	defer cancel()
+	res, err := holdScript.Run(ctx, s.rdb, []string{s.quotaKey(uploader, now), s.holdsKey(uploader)},
+		id, n, limit, now.Unix(), max(expires.Unix(), now.Unix()+1)).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return true, 0
+	}
+	return res[0] == 1, res[1]
+}
+
+// Release implements storage.QuotaBook.
+func (s *Store) Release(uploader, id string) {
+	ctx, cancel := context.WithTimeout(s.ctx, quotaTimeout)
+	defer cancel()
+	s.rdb.HDel(ctx, s.holdsKey(uploader), id)
 }

@@ -56,7 +56,7 @@ type writer struct {
 	err   error // the first failed part's
 }
 
-var _ storage.Preallocator = (*writer)(nil)
+var _ storage.Reserver = (*writer)(nil)
 
 // part is one uploaded part of a multipart upload.
 type part struct {
@@ -81,9 +81,9 @@ func newWriter(ctx context.Context, s *Store, name string) *writer {
 	return w
 }
 
-// Preallocate implements storage.Preallocator: with the upload's length announced, the first
-// buffer is sized for it at once (at most one part) instead of growing as bytes arrive.
-func (w *writer) Preallocate(n int64) error {
+// Reserve implements storage.Reserver: with the upload's length announced, the first buffer
+// is sized for it at once (at most one part) instead of growing as bytes arrive.
+func (w *writer) Reserve(n int64) error {
 	if w.n == 0 && w.buf == nil && n > 0 {
 		return w.grow(int(min(n, int64(w.s.opts.PartSize))))
 	}
@@ -120,7 +120,7 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 // grow makes room for at least need more bytes, up to a whole part. An upload's first buffer
-// is 64 KiB, or the announced length up to a part (Preallocate), so a 4 KiB file does not cost
+// is 64 KiB, or the announced length up to a part (Reserve), so a 4 KiB file does not cost
 // 8 MiB; the next one is a whole part, from the pool. Each new buffer is reserved from the
 // budget whole before the old one is given back: an upload waiting for memory holds at most
 // its small first buffer, so uploads waiting for each other cannot hold the budget between

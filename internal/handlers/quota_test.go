@@ -1,0 +1,199 @@
+package handlers_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"fileserver/internal/config"
+)
+
+// limits.daily_quota holds on every upload path: an upload holds its length of the quota
+// from the moment it starts (or, while its length is unknown, what it received), so uploads
+// in progress cannot together pass the quota, whatever the protocol.
+
+const testQuota = 10_000
+
+func quotaServer(t *testing.T) *testServer {
+	t.Helper()
+	return newTestServer(t, func(c *config.Config) { c.Limits.DailyQuota = testQuota })
+}
+
+// wantQuotaRefusal checks a 429 that says when to come back.
+func wantQuotaRefusal(t *testing.T, what string, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s past the quota: %d %q, Retry-After %q; want 429 with Retry-After", what, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+}
+
+// storedBytes is what the data directory holds in committed files and partial uploads.
+func (ts *testServer) storedBytes(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	for _, dir := range []string{"files", "partial"} {
+		filepath.Walk(filepath.Join(ts.dataDir, dir), func(_ string, info os.FileInfo, err error) error {
+			if err == nil && info.Mode().IsRegular() {
+				n += info.Size()
+			}
+			return nil
+		})
+	}
+	return n
+}
+
+// Resumable uploads hold their declared length from creation: three 6000-byte uploads cannot
+// all start under a 10000-byte quota, on any protocol, and a terminated one gives its room
+// back.
+func TestQuotaHeldFromCreation(t *testing.T) {
+	creators := map[string]func(ts *testServer, n int) (*http.Response, []byte){
+		"tus": func(ts *testServer, n int) (*http.Response, []byte) {
+			return ts.tusPost(t, nil, "Upload-Length", strconv.Itoa(n))
+		},
+		"IETF": func(ts *testServer, n int) (*http.Response, []byte) {
+			return ts.ietfPost(t, nil, "?0", "Upload-Length", strconv.Itoa(n))
+		},
+		"Content-Range PUT": func(ts *testServer, n int) (*http.Response, []byte) {
+			name := fmt.Sprintf("cr/%d.bin", ts.storedBytes(t))
+			return rangePut(t, ts.v1URL(name, n), fmt.Sprintf("bytes 0-99/%d", n), pattern(100, 1))
+		},
+		"tus partial": func(ts *testServer, n int) (*http.Response, []byte) {
+			return ts.tusPost(t, nil, "Upload-Length", strconv.Itoa(n), "Upload-Concat", "partial")
+		},
+	}
+	for name, create := range creators {
+		t.Run(name, func(t *testing.T) {
+			ts := quotaServer(t)
+			first, fb := create(ts, 6000)
+			if first.StatusCode/100 != 2 {
+				t.Fatalf("first upload: %d %q", first.StatusCode, fb)
+			}
+			resp, body := create(ts, 6000)
+			wantQuotaRefusal(t, "second upload", resp, body)
+			if resp, body := create(ts, 4000); resp.StatusCode/100 != 2 {
+				t.Fatalf("an upload that fits beside the first: %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+	t.Run("termination gives the room back", func(t *testing.T) {
+		ts := quotaServer(t)
+		u := ts.tusNew(t, 9000)
+		resp, body := ts.tusPost(t, nil, "Upload-Length", "9000")
+		wantQuotaRefusal(t, "second upload", resp, body)
+		del, db := do(t, request(t, http.MethodDelete, u, nil, "Tus-Resumable", tusVer))
+		wantStatus(t, del, db, http.StatusNoContent)
+		ts.tusNew(t, 9000)
+	})
+}
+
+// A completed upload is charged to the day and its hold goes: what is left is the quota less
+// what was committed.
+func TestQuotaChargedOnCompletion(t *testing.T) {
+	ts := quotaServer(t)
+	data := pattern(6000, 2)
+	u := ts.tusNew(t, len(data))
+	p, pb := tusPatch(t, u, 0, data)
+	wantStatus(t, p, pb, http.StatusNoContent)
+	resp, body := ts.tusPost(t, nil, "Upload-Length", "4001")
+	wantQuotaRefusal(t, "upload past what is left", resp, body)
+	ts.tusNew(t, 4000)
+}
+
+// An upload of unknown length (tus deferred length, a chunked PUT, a POST form) may receive
+// only what the quota leaves.
+func TestQuotaUnknownLength(t *testing.T) {
+	t.Run("tus deferred length", func(t *testing.T) {
+		ts := quotaServer(t)
+		a := ts.tusNew(t, -1)
+		p, pb := tusPatch(t, a, 0, pattern(8000, 3))
+		wantStatus(t, p, pb, http.StatusNoContent)
+		b := ts.tusNew(t, -1)
+		p, pb = tusPatch(t, b, 0, pattern(5000, 4))
+		wantQuotaRefusal(t, "deferred-length PATCH", p, pb)
+		off := mustAtoi(t, tusHead(t, b).Header.Get("Upload-Offset"))
+		if off > 2000 {
+			t.Fatalf("second upload kept %d bytes; 2000 were left", off)
+		}
+		// Declaring a length the quota cannot hold is refused as well.
+		p, pb = tusPatch(t, b, off, nil, "Upload-Length", "9000")
+		wantQuotaRefusal(t, "declaring a length past the quota", p, pb)
+		if n := ts.storedBytes(t); n > testQuota {
+			t.Fatalf("%d bytes stored under a quota of %d", n, testQuota)
+		}
+	})
+	t.Run("chunked PUT", func(t *testing.T) {
+		ts := quotaServer(t)
+		req := request(t, http.MethodPut, ts.v3URL(http.MethodPut, "big.bin"), onlyReader{bytes.NewReader(pattern(12_000, 5))})
+		resp, body := do(t, req)
+		wantQuotaRefusal(t, "chunked PUT", resp, body)
+		ts.assertNotStored(t, "big.bin")
+	})
+	t.Run("multipart POST", func(t *testing.T) {
+		ts := quotaServer(t)
+		form, ct := multipartBody(t, "big.bin", pattern(12_000, 6))
+		resp, body := do(t, request(t, http.MethodPost, ts.v3URL(http.MethodPost, "big.bin"), form, "Content-Type", ct))
+		wantQuotaRefusal(t, "multipart POST", resp, body)
+		ts.assertNotStored(t, "big.bin")
+	})
+}
+
+// Uploads racing each other cannot together pass the quota: of eight 3000-byte uploads sent
+// at once under 10000, at most three are stored, on each path.
+func TestQuotaRace(t *testing.T) {
+	for _, path := range []string{"POST", "PUT", "tus"} {
+		t.Run(path, func(t *testing.T) {
+			ts := quotaServer(t)
+			var wg sync.WaitGroup
+			statuses := make([]int, 8)
+			for i := range statuses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					data := pattern(3000, byte(i))
+					name := fmt.Sprintf("race-%d.bin", i)
+					var resp *http.Response
+					switch path {
+					case "POST":
+						resp, _ = do(t, request(t, http.MethodPost, ts.v3URL(http.MethodPost, name), bytes.NewReader(data)))
+					case "PUT":
+						resp, _ = put(t, ts.v1URL(name, len(data)), data)
+					case "tus":
+						resp, _ = ts.tusPost(t, data, "Upload-Length", "3000", "Content-Type", "application/offset+octet-stream")
+					}
+					statuses[i] = resp.StatusCode
+				}()
+			}
+			wg.Wait()
+			ok := 0
+			for _, st := range statuses {
+				switch st {
+				case http.StatusCreated:
+					ok++
+				case http.StatusTooManyRequests:
+				default:
+					t.Errorf("status %d", st)
+				}
+			}
+			if ok > 3 || ok == 0 {
+				t.Fatalf("%d of 8 uploads of 3000 bytes stored under a quota of %d (statuses %v)", ok, testQuota, statuses)
+			}
+			if n := ts.storedBytes(t); n > testQuota {
+				t.Fatalf("%d bytes stored under a quota of %d", n, testQuota)
+			}
+		})
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
+}
