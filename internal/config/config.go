@@ -73,8 +73,10 @@ type Storage struct {
 	// copy-on-write filesystems (btrfs, ZFS), where reserving space gains nothing.
 	Preallocate bool `toml:"preallocate"`
 	// MinFree is the free space the filesystem must keep: an upload that would go below it
-	// is refused with 507 before its body is read. 0 turns the floor off (a full disk still
-	// gives 507 and leaves nothing half-written).
+	// is refused with 507, before its body is read when its length is known (counting what
+	// uploads in progress were promised), else as soon as its bytes would cross it; the
+	// request keeps nothing. 0 turns the floor off (a full disk still gives 507 and leaves
+	// nothing half-written). It applies to local storage only.
 	MinFree Size `toml:"min_free"`
 	// S3 configures the "s3" backend.
 	S3 S3 `toml:"s3"`
