@@ -39,7 +39,7 @@ type testServer struct {
 }
 
 // newTestServer builds the server as cmd/fileserver wires it; mods adjust the config.
-func newTestServer(t *testing.T, mods ...func(*config.Config)) *testServer {
+func newTestServer(t testing.TB, mods ...func(*config.Config)) *testServer {
 	t.Helper()
 	return startTestServer(t, serverSetup{}, mods...)
 }
@@ -58,7 +58,7 @@ type serverSetup struct {
 }
 
 // startTestServer is newTestServer with a setup.
-func startTestServer(t *testing.T, setup serverSetup, mods ...func(*config.Config)) *testServer {
+func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Config)) *testServer {
 	t.Helper()
 	parent := t.TempDir()
 	dataDir := filepath.Join(parent, "data")
