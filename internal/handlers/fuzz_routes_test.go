@@ -40,10 +40,10 @@ func FuzzResumableRoutes(f *testing.F) {
 	methods := []string{http.MethodHead, http.MethodGet, http.MethodPatch, http.MethodDelete, http.MethodPost,
 		http.MethodPut, http.MethodOptions}
 	for _, seed := range []struct {
-		method                            byte
+		method                           byte
 		path, offset, length, concat, ct string
-		ietf                              bool
-		body                              []byte
+		ietf                             bool
+		body                             []byte
 	}{
 		{0, putID, "", "", "", "", false, nil},
 		{2, putID, "2000", "", "", "application/offset+octet-stream", false, []byte("attacker")},
