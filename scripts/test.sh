@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full test suite: lint, unit tests under the race detector, bounded fuzz runs of every
+# The full test suite: lint (gofmt, vet, staticcheck), unit tests under the race detector, bounded fuzz runs of every
 # parser of untrusted input, and the end-to-end suites that start the real binary next to
 # real peers (Prosody, an XMPP client, an S3 server, Redis). Missing peers are installed first
 # (e2e/install-deps.sh); a peer that cannot be installed or started fails the run, it is
@@ -29,6 +29,9 @@ lint() {
 	fi
 	go vet ./...
 	go vet -tags e2e ./e2e/...
+	# staticcheck at a pinned version, from the module proxy (built once, then cached).
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./e2e/...
 }
 
 unit() {

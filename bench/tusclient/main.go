@@ -83,7 +83,7 @@ func create(endpoint, secret string, length int64) (string, error) {
 	}
 	loc, err := u.Parse(resp.Header.Get("Location"))
 	if err != nil {
-		return "", fmt.Errorf("Location: %w", err)
+		return "", fmt.Errorf("location header: %w", err)
 	}
 	loc.RawQuery = ""
 	return loc.String(), nil

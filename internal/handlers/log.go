@@ -21,7 +21,6 @@ import (
 type requestInfo struct {
 	id         string
 	protocol   string
-	name       string
 	bytesIn    int64
 	bufferSize int
 	err        error

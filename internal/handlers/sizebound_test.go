@@ -50,8 +50,8 @@ func TestTokenFilesizeHoldsOnEveryProtocol(t *testing.T) {
 		resp, body = do(t, request(t, http.MethodPost, ts.URL+"/files/", bytes.NewReader(big),
 			"Upload-Draft-Interop-Version", "8", "Upload-Complete", complete, "Authorization", tok("c.bin")))
 		if resp.StatusCode/100 == 2 {
-			loc := resp.Header.Get("Location")
-			ietfPatch(t, loc, 0, big, "?1")
+			t.Logf("IETF creation (Upload-Complete %s) with a token for %d bytes: %d %q", complete, size, resp.StatusCode, body)
+			ietfPatch(t, resp.Header.Get("Location"), 0, big, "?1")
 		}
 	}
 	if g, _ := get(t, ts.fileURL("slot9/c.bin")); g.StatusCode == http.StatusOK && g.ContentLength != size {

@@ -443,7 +443,7 @@ func TestTusPatchAndDownload(t *testing.T) {
 	// More data for a finished upload is refused.
 	resp, body = tusPatch(t, u, len(data), []byte("more"))
 	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-		t.Fatalf("PATCH with data after completion: status %d, want 4xx", resp.StatusCode)
+		t.Fatalf("PATCH with data after completion: status %d (%q), want 4xx", resp.StatusCode, body)
 	}
 	wantGetSHA256(t, u, data)
 }
@@ -462,7 +462,7 @@ func TestTusDeferredLength(t *testing.T) {
 	// A length below the offset is refused.
 	resp, body = tusPatch(t, u, 3000, data[3000:], "Upload-Length", "2000")
 	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-		t.Fatalf("Upload-Length below the offset: status %d, want 4xx", resp.StatusCode)
+		t.Fatalf("Upload-Length below the offset: status %d (%q), want 4xx", resp.StatusCode, body)
 	}
 	resp, body = tusPatch(t, u, 3000, data[3000:], "Upload-Length", "5000")
 	wantStatus(t, resp, body, http.StatusNoContent)
