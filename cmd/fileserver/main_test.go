@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fileserver/internal/hmacauth"
 )
 
 // binary is the fileserver built once for these tests.
@@ -73,9 +75,17 @@ func (s *syncBuffer) String() string {
 
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	addr := freePort(t)
+	return startServerAt(t, freePort(t), env, args...)
+}
+
+// startServerAt is startServer listening on addr (which may be 0.0.0.0:port), reached at
+// 127.0.0.1 on the same port.
+func startServerAt(t *testing.T, listen string, env []string, args ...string) *server {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(listen)
+	addr := "127.0.0.1:" + port
 	s := &server{addr: addr, logs: &syncBuffer{}}
-	s.cmd = execServe(env, append([]string{"--listen", addr}, args...)...)
+	s.cmd = execServe(env, append([]string{"--listen", listen}, args...)...)
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -403,5 +413,32 @@ func TestUploadFromStdin(t *testing.T) {
 	resp.Body.Close()
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("served %d bytes that differ from the %d piped", len(got), len(payload))
+	}
+}
+
+// Without server.public_url, links name the listen address, never the Host a client sends;
+// start-up warns when that address is not loopback (links built from it are a guess).
+func TestLinksWithoutPublicURL(t *testing.T) {
+	port := freePort(t)
+	_, p, _ := net.SplitHostPort(port)
+	s := startServerAt(t, "0.0.0.0:"+p, nil, "--storage", t.TempDir(), "--set", "auth.secret="+strings.Repeat("k", 32))
+	if !strings.Contains(s.logs.String(), "server.public_url is empty") {
+		t.Fatalf("no warning about the missing public_url; log:\n%s", s.logs)
+	}
+	host, _ := os.Hostname()
+	req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:"+p+"/upload/a.txt?v="+hmacauth.SignV1(strings.Repeat("k", 32), "a.txt", 3), strings.NewReader("abc"))
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusCreated || loc != "http://"+net.JoinHostPort(host, p)+"/upload/a.txt" {
+		t.Fatalf("PUT: %d, Location %q; want 201 and a link to this host's name", resp.StatusCode, loc)
+	}
+	// On loopback nobody else can follow a link anyway: no warning.
+	quiet := startServer(t, nil, "--storage", t.TempDir())
+	if strings.Contains(quiet.logs.String(), "public_url is empty") {
+		t.Fatalf("warning on a loopback listener; log:\n%s", quiet.logs)
 	}
 }
