@@ -41,31 +41,33 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	}
 	s.Length, s.Parts = total, parts
 	created, err := u.Create(ctx, s)
+	lent := false // the uploader's parts gave their room to the final
 	if errors.Is(err, storage.ErrQuota) {
 		// The parts hold their lengths, which the total counts again: give the final the room
-		// of the uploader's own parts, and give it back if even that does not do.
+		// of the uploader's own parts, and take it back if that does not do.
 		u.unholdParts(ps, s.Uploader)
-		if created, err = u.Create(ctx, s); err != nil {
-			for _, p := range ps {
-				if p.Uploader == s.Uploader {
-					u.hold(p)
-				}
+		lent = true
+		created, err = u.Create(ctx, s)
+	}
+	if err == nil {
+		var lease Lease
+		if lease, err = u.lock(ctx, created.ID, Claim{Force: true}); err != nil {
+			u.Terminate(ctx, created.ID)
+		} else {
+			err = u.concat(ctx, lease, created, ps)
+			if err != nil {
+				u.discard(ctx, created, true, lease.Fence)
 			}
+			lease.Release()
 		}
 	}
 	if err != nil {
+		if lent {
+			u.reholdParts(ps, s.Uploader)
+		}
 		return nil, err
 	}
-	lease, err := u.lock(ctx, created.ID, Claim{Force: true})
-	if err != nil {
-		u.Terminate(ctx, created.ID)
-		return nil, err
-	}
-	defer lease.Release()
-	if err := u.concat(ctx, lease, created, ps); err != nil {
-		u.discard(ctx, created, true, lease.Fence)
-		return nil, err
-	}
+	// The final's commit charged every byte: the parts hold nothing any more.
 	u.unholdParts(ps, "")
 	return created, nil
 }
@@ -75,6 +77,18 @@ func (u *Uploads) unholdParts(ps []*Session, uploader string) {
 	for _, p := range ps {
 		if uploader == "" || p.Uploader == uploader {
 			u.unhold(p)
+		}
+	}
+}
+
+// reholdParts gives uploader's parts their holds back after a failed concatenation. Each
+// fits again, since the final that took their room is gone, unless another upload of the
+// uploader took it meanwhile: that upload is then counted, and the part's bytes are not until
+// it expires.
+func (u *Uploads) reholdParts(ps []*Session, uploader string) {
+	for _, p := range ps {
+		if p.Uploader == uploader {
+			u.hold(p)
 		}
 	}
 }

@@ -3,8 +3,6 @@ package chunking
 import (
 	"context"
 	"errors"
-
-	"fileserver/internal/storage"
 )
 
 // Put receives a whole upload in one request (a plain PUT) into session s.ID, replacing
@@ -26,17 +24,30 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	}
 	// Before a byte is read: the upload holds its length of the quota, or room for what may
 	// arrive when it announced none.
-	limit, byQuota, err := u.holdFor(&s, limit)
+	limit, byQuota, keep, err := u.holdFor(&s, limit)
 	if err != nil {
 		return nil, err
 	}
+	// The hold goes when this returns, unless an interrupted upload keeps its state (and so
+	// its hold) or the commit charged it.
+	kept := false
+	defer func() {
+		if !kept {
+			u.unhold(&s)
+		}
+	}()
+	defer keep()
 	u.putting.Store(s.ID, s.Length)
 	defer u.putting.Delete(s.ID)
 	old, statErr := u.sessions.Get(ctx, s.ID)
 	hadState := statErr == nil
 	if hadState {
-		// What an earlier attempt left is replaced.
+		// What an earlier attempt left is replaced, and what it held of its uploader's quota
+		// (another uploader's, maybe: a phone that changed networks) goes.
 		u.partials.RemovePartial(old.ref())
+		if old.Uploader != s.Uploader {
+			u.unhold(old)
+		}
 	}
 	now := u.opts.Now()
 	s.Created, s.Expires, s.Offset, s.HashState, s.Completed, s.PartialState = now, now.Add(u.opts.TTL), 0, nil, false, nil
@@ -52,10 +63,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		}
 		hadState = true
 	}
-	n, copyErr := u.write(wctx, p, &s, req, limit, false)
-	if byQuota && errors.Is(copyErr, ErrTooLarge) {
-		copyErr = storage.ErrQuota
-	}
+	n, copyErr := u.write(wctx, p, &s, req, limit, byQuota, false)
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
 			u.discard(pctx, &s, hadState, lease.Fence)
@@ -65,6 +73,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
 			return &s, err
 		}
+		kept = true
 		return &s, copyErr
 	}
 	if s.Length < 0 {
@@ -78,7 +87,6 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		u.discard(pctx, &s, hadState, lease.Fence)
 		return &s, err
 	}
-	u.unhold(&s) // the store charged the committed bytes
 	if hadState {
 		u.sessions.Delete(pctx, s.ID, lease.Fence)
 	}

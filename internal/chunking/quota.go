@@ -20,23 +20,28 @@ func (u *Uploads) unhold(s *Session) { u.opts.Quota.Release(s.Uploader, s.ID) }
 // request may bring (negative: no bound). An upload of known length holds it (again: that
 // renews the hold); one of unknown length holds room for what the quota leaves, and limit
 // becomes that room. byQuota says the quota set the limit, so a body past it is refused for
-// the quota's sake (storage.ErrQuota), not as too large.
-func (u *Uploads) holdFor(s *Session, limit int64) (_ int64, byQuota bool, _ error) {
-	if !u.opts.Quota.On() {
-		return limit, false, nil
+// the quota's sake (storage.ErrQuota), not as too large. The hold is kept up while the
+// request runs, until stop is called.
+func (u *Uploads) holdFor(s *Session, limit int64) (_ int64, byQuota bool, stop func(), _ error) {
+	q := u.opts.Quota
+	if !q.On() {
+		return limit, false, func() {}, nil
 	}
 	if s.Length >= 0 {
-		return limit, false, u.hold(s)
+		if err := u.hold(s); err != nil {
+			return 0, false, nil, err
+		}
+		return limit, false, q.Keep(s.Uploader, s.ID, s.Length), nil
 	}
 	want := int64(math.MaxInt64)
 	if limit >= 0 {
 		want = s.Offset + limit
 	}
-	held, err := u.opts.Quota.ReserveUpTo(s.Uploader, s.ID, s.Offset, want)
+	held, err := q.ReserveUpTo(s.Uploader, s.ID, s.Offset, want)
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
-	return held - s.Offset, held < want, nil
+	return held - s.Offset, held < want, q.Keep(s.Uploader, s.ID, held), nil
 }
 
 // settle, once a request for s ended, shrinks the hold of an upload of unknown length to

@@ -148,6 +148,7 @@ func (u *Uploads) Begin(ctx context.Context, s Session, req AppendRequest) (*Ses
 		}
 		if cur != nil {
 			u.partials.RemovePartial(cur.ref())
+			u.unhold(cur)
 		}
 		if cur, err = u.create(ctx, s, lease.Fence); err != nil {
 			return nil, err
@@ -169,6 +170,12 @@ func (u *Uploads) Get(ctx context.Context, id string) (*Session, error) {
 		return s, ErrExpired
 	}
 	return s, nil
+}
+
+// Exists reports whether upload id has a session (finished or not, expired or not).
+func (u *Uploads) Exists(ctx context.Context, id string) bool {
+	_, err := u.sessions.Get(ctx, id)
+	return err == nil
 }
 
 // Sync takes the session over from any request writing to it (which is cut off at once and
@@ -262,10 +269,11 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 		limit = u.opts.MaxSize - s.Offset
 	}
 	// The upload holds its (maybe just declared) length, or room for what may arrive now.
-	limit, byQuota, err := u.holdFor(s, limit)
+	limit, byQuota, keep, err := u.holdFor(s, limit)
 	if err != nil {
 		return s, err
 	}
+	defer keep()
 	if s.Offset > 0 {
 		u.stats.resumed.Add(1)
 	}
@@ -274,10 +282,7 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 		return s, err
 	}
 	defer p.Close()
-	n, copyErr := u.write(wctx, p, s, req, limit, true)
-	if byQuota && errors.Is(copyErr, ErrTooLarge) {
-		copyErr = storage.ErrQuota
-	}
+	n, copyErr := u.write(wctx, p, s, req, limit, byQuota, true)
 	defer u.settle(s)
 	if errors.Is(copyErr, ErrChecksum) {
 		return s, copyErr
@@ -365,7 +370,10 @@ func (u *Uploads) declareLength(s *Session, length int64) error {
 // state by what was durably written. On a checksum mismatch nothing is kept and the offset
 // stays. With syncDone false a body that arrived whole is not synced: the caller commits it
 // at once, and the commit makes it durable.
-func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, limit int64, syncDone bool) (int64, error) {
+//
+// byQuota says limit is the room the daily quota leaves: a body past it is storage.ErrQuota,
+// and like a full disk keeps nothing of the request.
+func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, limit int64, byQuota, syncDone bool) (int64, error) {
 	w, err := p.AppendAt(ctx, s.Offset)
 	if err != nil {
 		return 0, err
@@ -400,9 +408,12 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		p.Truncate(s.Offset)
 		return 0, ErrChecksum
 	}
-	if errors.Is(copyErr, storage.ErrNoSpace) {
-		// A full disk keeps nothing of this request: the offset stays where it was
-		// acknowledged, and the space goes back.
+	if byQuota && errors.Is(copyErr, ErrTooLarge) {
+		copyErr = storage.ErrQuota
+	}
+	if errors.Is(copyErr, storage.ErrNoSpace) || errors.Is(copyErr, storage.ErrQuota) {
+		// A full disk, or a quota spent, keeps nothing of this request: the offset stays
+		// where it was acknowledged, and the space goes back.
 		p.Truncate(s.Offset)
 		return 0, copyErr
 	}
@@ -487,7 +498,8 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if meta.ContentType == "" {
 		meta.ContentType = s.ContentType
 	}
-	if meta.Uploader == "" {
+	if s.Uploader != "" {
+		// The uploader the upload's quota was held for is charged, whoever sent its last byte.
 		meta.Uploader = s.Uploader
 	}
 	if meta.Expires.IsZero() {

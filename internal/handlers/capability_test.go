@@ -261,3 +261,42 @@ func TestRangePutRaceCommitsNoHole(t *testing.T) {
 		t.Errorf("the first PUT, which was receiving, got %d (%q), want 201", aResp.StatusCode, ab)
 	}
 }
+
+// After a rotation of the secret (the old one moved to previous_secrets), a PUT interrupted
+// before it is still found with its old signed URL: HEAD reports its offset and a
+// Content-Range PUT completes it.
+func TestInterruptedPutSurvivesSecretRotation(t *testing.T) {
+	before := newTestServer(t)
+	data := pattern(120_000, 37)
+	const name = "rotated/video.mp4"
+	u := before.v1URL(name, len(data))
+	before.interruptedPut(t, u, data, 50_000)
+	after := newTestServer(t, func(c *config.Config) {
+		c.Storage.Path = before.dataDir
+		c.Auth.Secret, c.Auth.PreviousSecrets = strings.Repeat("n", 40), []string{testSecret}
+	})
+	u = after.fileURL(name) + u[strings.Index(u, "?"):] // the same signature, at the new server
+	h := signedHead(t, u)
+	wantHeader(t, h, "Upload-Offset", "50000")
+	resp, body := rangePut(t, u, fmt.Sprintf("bytes 50000-%d/%d", len(data)-1, len(data)), data[50_000:])
+	wantStatus(t, resp, body, http.StatusCreated)
+	after.assertStored(t, name, data)
+}
+
+// An IETF upload started by a PUT signed without a size (v3) and Upload-Complete: ?0 has
+// the length the client declares, not its first request's Content-Length: the first part
+// alone is no file.
+func TestIETFPutFirstPartIsNotTheFile(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(1000, 38)
+	resp, body := put(t, ts.v3URL(http.MethodPut, "ios/part.bin"), data[:100], "Upload-Draft-Interop-Version", "8", "Upload-Complete", "?0")
+	wantStatus(t, resp, body, http.StatusCreated)
+	wantHeader(t, resp, "Upload-Complete", "?0")
+	ts.assertNotStored(t, "ios/part.bin")
+	u := resp.Header.Get("Location")
+	p, pb := ietfPatch(t, u, 100, data[100:], "?1")
+	if p.StatusCode/100 != 2 {
+		t.Fatalf("completing PATCH: %d %q", p.StatusCode, pb)
+	}
+	ts.assertStored(t, "ios/part.bin", data)
+}

@@ -1,6 +1,11 @@
 package handlers
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // PutSessionID is the id under which h (a *Server) keeps the session of a PUT to name.
-func PutSessionID(h http.Handler, name string) string { return h.(*Server).putID(name) }
+func PutSessionID(h http.Handler, name string) string {
+	return h.(*Server).putID(context.Background(), name)
+}

@@ -79,12 +79,14 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	case hasRange:
 		return s.rangePut(w, r, name, cr, meta)
 	case isIETF(r):
+		// The length is what the credential binds (v1, v2, a token), else what the request
+		// declares: with Upload-Complete: ?0 its Content-Length is only its own part.
 		return s.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
-			Length: want, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires})
+			Length: g.Size, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires})
 	default:
 		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
 		req.Meta = meta
-		sess := chunking.Session{ID: s.putID(name), Protocol: "put", Target: name, Length: want,
+		sess := chunking.Session{ID: s.putID(r.Context(), name), Protocol: "put", Target: name, Length: want,
 			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires}
 		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
 			return lengthError(err, want)
@@ -143,7 +145,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 	}
 	// The upload holds its length of the uploader's daily quota while it runs (or, of
 	// unknown length, what the quota leaves, which then bounds it); the commit charges it.
-	hold, byQuota := storage.RandomID(), false
+	hold, held, byQuota := storage.RandomID(), want, false
 	if want >= 0 {
 		if err := s.quota.Reserve(meta.Uploader, hold, want); err != nil {
 			return storage.Meta{}, err
@@ -153,13 +155,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		if limit > 0 {
 			room = limit
 		}
-		held, err := s.quota.ReserveUpTo(meta.Uploader, hold, 1, room)
-		if err != nil {
+		var err error
+		if held, err = s.quota.ReserveUpTo(meta.Uploader, hold, 1, room); err != nil {
 			return storage.Meta{}, err
 		}
 		limit, byQuota = held, held < room
 	}
 	defer s.quota.Release(meta.Uploader, hold)
+	defer s.quota.Keep(meta.Uploader, hold, held)() // stopped before the Release
 	wr, err := s.store.Create(r.Context(), name)
 	if err != nil {
 		return storage.Meta{}, err

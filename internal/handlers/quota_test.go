@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"fileserver/internal/config"
 )
@@ -196,4 +197,85 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatalf("%q is not a number", s)
 	}
 	return n
+}
+
+// The pieces of one upload may come from several addresses (a phone that changed networks):
+// the upload holds, and is charged to, the uploader that started it, whoever sends its last
+// byte, so moving the last byte elsewhere does not take the upload off the books.
+func TestQuotaChargesTheUploadsUploader(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.DailyQuota = testQuota
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+	})
+	from := func(addr string) []string { return []string{"X-Forwarded-For", addr} }
+	data := pattern(9000, 12)
+	u := ts.v1URL("cr/moving.bin", len(data))
+	resp, body := rangePut(t, u, "bytes 0-8998/9000", data[:8999], from("192.0.2.1")...)
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = rangePut(t, u, "bytes 8999-8999/9000", data[8999:], from("198.51.100.1")...)
+	wantStatus(t, resp, body, http.StatusCreated)
+	// The first address used 9000 of its 10000; the second none.
+	resp, body = put(t, ts.v1URL("a2.bin", 2000), pattern(2000, 13), from("192.0.2.1")...)
+	wantQuotaRefusal(t, "the first address's next upload", resp, body)
+	resp, body = put(t, ts.v1URL("b2.bin", 9000), pattern(9000, 14), from("198.51.100.1")...)
+	wantStatus(t, resp, body, http.StatusCreated)
+}
+
+// A chunked PUT refused for the quota keeps nothing, and holds nothing afterwards.
+func TestQuotaRefusedPutKeepsNothing(t *testing.T) {
+	ts := quotaServer(t)
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPut, pathAndQuery(t, ts.v3URL(http.MethodPut, "trickle.bin")), "Transfer-Encoding", "chunked"))
+	chunk := pattern(2000, 15)
+	var resp *http.Response
+	var body []byte
+	for range 6 { // 12000 bytes in pieces, as a slow client sends them
+		rc.write(fmt.Sprintf("%x\r\n%s\r\n", len(chunk), chunk))
+		time.Sleep(20 * time.Millisecond)
+	}
+	rc.write("0\r\n\r\n")
+	resp, body = rc.readResponse(http.MethodPut)
+	wantQuotaRefusal(t, "trickled chunked PUT", resp, body)
+	if n := ts.storedBytes(t); n != 0 {
+		t.Fatalf("a PUT refused for the quota left %d bytes", n)
+	}
+	resp, body = put(t, ts.v1URL("small.bin", 100), pattern(100, 16))
+	wantStatus(t, resp, body, http.StatusCreated)
+}
+
+// An interrupted upload replaced by another uploader's PUT gives its uploader's room back.
+func TestQuotaReplacedUploadGivesRoomBack(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.DailyQuota = testQuota
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+	})
+	data := pattern(9000, 17)
+	u := ts.v1URL("shared.bin", len(data))
+	resp, body := rangePut(t, u, "bytes 0-99/9000", data[:100], "X-Forwarded-For", "192.0.2.1")
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = put(t, u, data, "X-Forwarded-For", "198.51.100.1")
+	wantStatus(t, resp, body, http.StatusCreated)
+	resp, body = put(t, ts.v1URL("mine.bin", 5000), pattern(5000, 18), "X-Forwarded-For", "192.0.2.1")
+	wantStatus(t, resp, body, http.StatusCreated)
+}
+
+// A request streaming in for longer than a hold lasts keeps its hold: another upload cannot
+// take its room meanwhile.
+func TestQuotaHoldOutlastsItsTerm(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.DailyQuota = testQuota
+		c.Resumable.SessionTTL = config.Duration(600 * time.Millisecond) // holds last as long
+	})
+	data := pattern(9000, 19)
+	rc := ts.dial(t)
+	rc.write(rawRequest(http.MethodPut, pathAndQuery(t, ts.v1URL("slow.bin", len(data))), "Content-Length", strconv.Itoa(len(data))))
+	for i := 0; i < 9; i++ { // 1.8 s, three terms of a hold
+		rc.write(string(data[i*900 : (i+1)*900]))
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, body := put(t, ts.v1URL("other.bin", 9000), pattern(9000, 20))
+	wantQuotaRefusal(t, "an upload while a slow one holds the room", resp, body)
+	rc.write(string(data[8100:]))
+	first, fb := rc.readResponse(http.MethodPut)
+	wantStatus(t, first, fb, http.StatusCreated)
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,18 +59,28 @@ func parseContentRange(v string) (cr contentRange, ok bool, err error) {
 
 // putID is the session id of the PUTs to a signed name. A retry must find the upload from
 // the name alone, yet nobody without the server's secret may learn the id: it is keyed by
-// the secret (128 bits and more), and handed out to no one. The /files/ routes do not reach
-// these sessions at all; only the name's signed URL does.
-func (s *Server) putID(name string) string {
-	return "put-" + s.verifier.Tag("upload-session", name)[:40]
+// the secret (160 bits of an HMAC), and handed out to no one. The /files/ routes do not
+// reach these sessions at all; only the name's signed URL does. After a rotation of the
+// secret, an upload interrupted before it keeps the id the old secret gave it (URLs signed
+// with a previous secret still verify, so their uploads must still be found).
+func (s *Server) putID(ctx context.Context, name string) string {
+	id := putSessionID(s.verifier.Tag("upload-session", name))
+	for _, tag := range s.verifier.PreviousTags("upload-session", name) {
+		if old := putSessionID(tag); s.uploads.Exists(ctx, old) {
+			return old
+		}
+	}
+	return id
 }
+
+func putSessionID(tag string) string { return "put-" + tag[:min(40, len(tag))] }
 
 // rangePut stores one Content-Range piece of an upload. Pieces must arrive in order: a piece
 // that does not start at the upload's offset gets 409 with the offset to continue from. The
 // answer is 2xx only when every byte of the piece was stored; otherwise it is an error status
 // with the Upload-Offset to continue from, so that curl reports the failure.
 func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, cr contentRange, meta storage.Meta) error {
-	id := s.putID(name)
+	id := s.putID(r.Context(), name)
 	if info := infoFrom(r.Context()); info != nil {
 		info.protocol = "range-put"
 	}
@@ -144,7 +155,7 @@ func (s *Server) rangeStatus(w http.ResponseWriter, r *http.Request, id string, 
 // offset to continue from. The signature covers the upload's total length. A PUT still in
 // flight is cut off first (it keeps what it received), so the offset is final at once.
 func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string) (bool, error) {
-	id := s.putID(name)
+	id := s.putID(r.Context(), name)
 	length := int64(-1)
 	if sess, err := s.uploads.Get(r.Context(), id); err == nil && !sess.Completed {
 		length = sess.Length

@@ -321,3 +321,13 @@ func (v *Verifier) Tag(purpose, msg string) string {
 	}
 	return hex.EncodeToString(sum(v.keys[0], purpose+"\x00"+msg))
 }
+
+// PreviousTags are Tag under each of the previous secrets, in their order: what Tag gave
+// before a rotation, so that what was derived then can still be found.
+func (v *Verifier) PreviousTags(purpose, msg string) []string {
+	var tags []string
+	for _, k := range v.keys[min(1, len(v.keys)):] {
+		tags = append(tags, hex.EncodeToString(sum(k, purpose+"\x00"+msg)))
+	}
+	return tags
+}

@@ -300,4 +300,11 @@ func TestTag(t *testing.T) {
 	if NewVerifier(Options{}).Tag("p", "m") != "" {
 		t.Fatalf("Tag without a secret")
 	}
+	// After a rotation, what the old secret gave is among the previous tags.
+	rotated := newTestVerifier(func(o *Options) {
+		o.Secret, o.PreviousSecrets = "rotated-secret-0123456789abcdef0123", []string{testSecret}
+	})
+	if prev := rotated.PreviousTags("upload-session", "a/b.bin"); len(prev) != 1 || prev[0] != a || rotated.Tag("upload-session", "a/b.bin") == a {
+		t.Fatalf("previous tags %v after a rotation, want [%s]", prev, a)
+	}
 }

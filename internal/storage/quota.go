@@ -39,8 +39,9 @@ type Quota struct {
 	Book QuotaBook
 	// Limit is the bytes one uploader may commit per UTC day.
 	Limit int64
-	// HoldFor is how long a hold lasts unless renewed: an upload renews its hold whenever it
-	// receives data, so only holds of uploads abandoned without a trace (a crash) run out.
+	// HoldFor is how long a hold lasts unless renewed: an upload renews its hold with every
+	// request, and while a request streams in (Keep), so only holds of uploads abandoned
+	// without a trace (a crash) run out.
 	HoldFor time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -89,6 +90,34 @@ func (q *Quota) ReserveUpTo(uploader, id string, least, want int64) (int64, erro
 		want = room
 	}
 	return 0, ErrQuota
+}
+
+// Keep renews upload id's hold of n bytes every third of HoldFor until stop is called, so
+// that a request streaming in for longer than HoldFor does not lose its hold midway. stop
+// returns once no renewal can happen any more: a Release after it is final.
+func (q *Quota) Keep(uploader, id string, n int64) (stop func()) {
+	if !q.On() || uploader == "" || n < 0 || q.HoldFor <= 0 {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(q.HoldFor / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				now := q.now()
+				q.Book.Hold(uploader, id, n, q.Limit, now, now.Add(q.HoldFor))
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // Release drops what upload id holds.
