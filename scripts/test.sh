@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite: lint (gofmt, vet, staticcheck), unit tests under the race detector,
-# bounded fuzz runs of every parser of untrusted input, and the end-to-end suites that start the real binary next to
-# real peers (Prosody, an XMPP client, an S3 server, Redis). Missing peers are installed first
+# bounded fuzz runs of every parser of untrusted input, and the end-to-end suites that start
+# the real binary next to real peers (Prosody, an XMPP client, an S3 server, Redis, an
+# attacker). Missing peers are installed first
 # (e2e/install-deps.sh); a peer that cannot be installed or started fails the run, it is
 # never skipped: FILESERVER_TEST_PEERS=require turns the unit tests' skip for a missing
 # Redis or S3 server (internal/testpeers) into a failure.
