@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -165,14 +164,7 @@ func TestMinFreeRefusesUploads(t *testing.T) {
 // A disk that fills mid-upload gives 507 and leaves nothing behind; what was stored before
 // is intact. The test mounts a 2 MiB tmpfs, which needs root.
 func TestDiskFullMidUpload(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := mountTmpfs(t, "2m")
 	ts := newTestServer(t, func(c *config.Config) {
 		c.Storage.Path = filepath.Join(dir, "data")
 		c.Storage.MinFree = 0

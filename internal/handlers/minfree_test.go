@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"fileserver/internal/config"
@@ -24,14 +22,7 @@ import (
 // Mounting needs root (as the test command runs in CI).
 func floorServer(t *testing.T) *testServer {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := mountTmpfs(t, "24m")
 	return newTestServer(t, func(c *config.Config) {
 		c.Storage.Path = filepath.Join(dir, "data")
 		c.Storage.MinFree = 16 << 20
@@ -139,29 +130,12 @@ func TestMinFreeConcatenation(t *testing.T) {
 	p, pb := tusPatch(t, u, 0, part)
 	wantStatus(t, p, pb, http.StatusNoContent)
 	rel := strings.TrimPrefix(u, ts.URL)
-	var wg sync.WaitGroup
-	statuses := make([]int, 8)
-	for i := range statuses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, _ := ts.tusPost(t, nil, "Upload-Concat", "final;"+rel)
-			statuses[i] = resp.StatusCode
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, st := range statuses {
-		switch st {
-		case http.StatusCreated:
-			ok++
-		case http.StatusInsufficientStorage:
-		default:
-			t.Fatalf("final upload: status %d (all: %v)", st, statuses)
-		}
-	}
-	if ok < 1 || ok > 1 {
-		t.Fatalf("%d of 8 finals of a 3 MiB part succeeded in about 5 MiB of room (statuses %v)", ok, statuses)
+	ok := racing(t, 8, http.StatusCreated, http.StatusInsufficientStorage, func(int) *http.Response {
+		resp, _ := ts.tusPost(t, nil, "Upload-Concat", "final;"+rel)
+		return resp
+	})
+	if ok != 1 {
+		t.Fatalf("%d of 8 finals of a 3 MiB part succeeded in about 5 MiB of room, want 1", ok)
 	}
 	// Left: the partial upload's data, and the state of it and of the one final.
 	if n := ts.dirEntries(t, "partial"); n != 1 {

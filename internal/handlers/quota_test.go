@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -149,39 +148,22 @@ func TestQuotaRace(t *testing.T) {
 	for _, path := range []string{"POST", "PUT", "tus"} {
 		t.Run(path, func(t *testing.T) {
 			ts := quotaServer(t)
-			var wg sync.WaitGroup
-			statuses := make([]int, 8)
-			for i := range statuses {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					data := pattern(3000, byte(i))
-					name := fmt.Sprintf("race-%d.bin", i)
-					var resp *http.Response
-					switch path {
-					case "POST":
-						resp, _ = do(t, request(t, http.MethodPost, ts.v3URL(http.MethodPost, name), bytes.NewReader(data)))
-					case "PUT":
-						resp, _ = put(t, ts.v1URL(name, len(data)), data)
-					case "tus":
-						resp, _ = ts.tusPost(t, data, "Upload-Length", "3000", "Content-Type", "application/offset+octet-stream")
-					}
-					statuses[i] = resp.StatusCode
-				}()
-			}
-			wg.Wait()
-			ok := 0
-			for _, st := range statuses {
-				switch st {
-				case http.StatusCreated:
-					ok++
-				case http.StatusTooManyRequests:
-				default:
-					t.Errorf("status %d", st)
+			ok := racing(t, 8, http.StatusCreated, http.StatusTooManyRequests, func(i int) *http.Response {
+				data := pattern(3000, byte(i))
+				name := fmt.Sprintf("race-%d.bin", i)
+				var resp *http.Response
+				switch path {
+				case "POST":
+					resp, _ = do(t, request(t, http.MethodPost, ts.v3URL(http.MethodPost, name), bytes.NewReader(data)))
+				case "PUT":
+					resp, _ = put(t, ts.v1URL(name, len(data)), data)
+				case "tus":
+					resp, _ = ts.tusPost(t, data, "Upload-Length", "3000", "Content-Type", "application/offset+octet-stream")
 				}
-			}
+				return resp
+			})
 			if ok > 3 || ok == 0 {
-				t.Fatalf("%d of 8 uploads of 3000 bytes stored under a quota of %d (statuses %v)", ok, testQuota, statuses)
+				t.Fatalf("%d of 8 uploads of 3000 bytes stored under a quota of %d", ok, testQuota)
 			}
 			if n := ts.storedBytes(t); n > testQuota {
 				t.Fatalf("%d bytes stored under a quota of %d", n, testQuota)

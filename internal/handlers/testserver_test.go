@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -418,4 +419,45 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// racing sends n requests at once, request(i) each, and returns how many were answered
+// created; every other answer must be refused, or the test fails.
+func racing(t *testing.T, n, created, refused int, request func(i int) *http.Response) int {
+	t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = request(i).StatusCode
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, st := range statuses {
+		switch st {
+		case created:
+			ok++
+		case refused:
+		default:
+			t.Fatalf("status %d among %v, want %d or %d", st, statuses, created, refused)
+		}
+	}
+	return ok
+}
+
+// mountTmpfs mounts a tmpfs of size (e.g. "24m") at a new directory, which needs root.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
 }
