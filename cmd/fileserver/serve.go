@@ -134,6 +134,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	reap := store.(reaper)
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
 		res, err := reap.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
+		if len(res.Kept) > 0 {
+			// Files an earlier version gave their upload URL's expiry as their own lifetime:
+			// fixed once, on the first pass after an upgrade.
+			log.Info().Int("files", len(res.Kept)).Strs("first", res.Kept[:min(len(res.Kept), 10)]).
+				Msg("kept files whose stored expiry was their upload URL's, not theirs; upload.ttl decides their lifetime")
+		}
 		return len(res.Files), err
 	})()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{

@@ -60,6 +60,10 @@ type Session struct {
 	Uploader    string `json:"uploader,omitempty"`
 	// FileExpires is when the committed file should be removed (a token's expires claim).
 	FileExpires time.Time `json:"file_expires,omitzero"`
+	// ResumeBy, when set, is the last moment a request may add to the upload: the expiry of
+	// the signed URL that created it (a v3 URL's), which bounds when the upload may be
+	// started and resumed, never how long its file lives. Later requests find it expired.
+	ResumeBy time.Time `json:"resume_by,omitzero"`
 	// Partial marks a tus partial upload (Upload-Concat: partial).
 	Partial bool `json:"partial,omitempty"`
 	// Parts lists the partial uploads a tus final upload concatenates.

@@ -254,6 +254,9 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	if s.Completed {
 		return s, ErrCompleted
 	}
+	if !s.ResumeBy.IsZero() && u.opts.Now().After(s.ResumeBy) {
+		return s, ErrExpired
+	}
 	if req.Offset != s.Offset {
 		u.stats.conflicts.Add(1)
 		return s, &OffsetError{Expected: s.Offset, Provided: req.Offset}

@@ -192,7 +192,8 @@ type Upload struct {
 	// client cannot pin a buffer forever. 0 disables it.
 	ReadIdleTimeout Duration `toml:"read_idle_timeout"`
 	// TTL removes files this long after their upload; 0 keeps them forever. A Prosody token's
-	// expires claim, when earlier, wins for its file.
+	// expires claim, when earlier, wins for its file. A signed URL's expiry (v3) is the URL's,
+	// bounding when an upload may start or resume, never how long its file is kept.
 	TTL Duration `toml:"ttl"`
 	// ReapInterval is how often expired files are looked for.
 	ReapInterval Duration `toml:"reap_interval"`

@@ -102,7 +102,7 @@ func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 		meta["filename"] = name
 	}
 	sess := chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Length: -1,
-		Uploader: s.uploaderKey(r, g), FileExpires: g.Expires, Metadata: meta}
+		Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires, ResumeBy: s.resumeBy(g), Metadata: meta}
 	if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}

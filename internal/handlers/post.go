@@ -117,7 +117,7 @@ func (s *Server) finishPost(w http.ResponseWriter, r *http.Request, name string,
 		return err
 	}
 	meta, err := s.accept(w, r, name, body, want, g, storage.Meta{
-		ContentType: storedType(declared, name), Expires: g.Expires, Uploader: s.uploaderKey(r, g),
+		ContentType: storedType(declared, name), Expires: g.FileExpires, Uploader: s.uploaderKey(r, g),
 	})
 	if err != nil {
 		return err

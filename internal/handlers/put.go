@@ -70,7 +70,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.Expires, Uploader: s.uploaderKey(r, g)}
+	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.FileExpires, Uploader: s.uploaderKey(r, g)}
 	switch {
 	case s.uploads == nil:
 		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
@@ -82,12 +82,13 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 		// The length is what the credential binds (v1, v2, a token), else what the request
 		// declares: with Upload-Complete: ?0 its Content-Length is only its own part.
 		return s.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
-			Length: g.Size, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires})
+			Length: g.Size, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires,
+			ResumeBy: s.resumeBy(g)})
 	default:
 		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
 		req.Meta = meta
 		sess := chunking.Session{ID: s.putID(r.Context(), name), Protocol: "put", Target: name, Length: want,
-			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires}
+			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires}
 		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
 			return lengthError(err, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -168,7 +169,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	sess := chunking.Session{
 		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
-		Partial: partial, Uploader: s.uploaderKey(r, g), FileExpires: g.Expires,
+		Partial: partial, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires, ResumeBy: s.resumeBy(g),
 		ContentType: storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta)),
 	}
 	if !partial {
@@ -263,6 +264,16 @@ func (s *Server) authorizeCreate(r *http.Request) (hmacauth.Grant, error) {
 		return g, errorf(http.StatusForbidden, "creating a resumable upload needs a v3 signed URL or a bearer token")
 	}
 	return g, nil
+}
+
+// resumeBy is until when an upload the grant created may be resumed: a v3 URL's expiry
+// (with the tolerated clock skew) bounds when the upload may start and resume; other
+// credentials leave it to resumable.session_ttl.
+func (s *Server) resumeBy(g hmacauth.Grant) time.Time {
+	if g.URLExpires.IsZero() {
+		return time.Time{}
+	}
+	return g.URLExpires.Add(s.cfg.Auth.ClockSkew.D())
 }
 
 // resumableTarget is where a finished upload is committed: the token's slot and filename, or

@@ -63,7 +63,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("%s grant %+v for Content-Length %d", g.Scheme, g, cl)
 			}
 		case SchemeV3:
-			if g.Size != -1 || g.Expires.IsZero() {
+			if g.Size != -1 || g.URLExpires.IsZero() {
 				t.Fatalf("v3 grant %+v", g)
 			}
 		case SchemeToken:

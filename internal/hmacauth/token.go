@@ -106,7 +106,7 @@ func (v *Verifier) verifyToken(req Request, tok string) (Grant, error) {
 		Slot:        c.Slot,
 	}
 	if c.Expires != 0 {
-		g.Expires = time.Unix(c.Expires, 0)
+		g.FileExpires = time.Unix(c.Expires, 0)
 	}
 	return g, nil
 }

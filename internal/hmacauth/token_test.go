@@ -62,7 +62,7 @@ func TestTokenValid(t *testing.T) {
 	c := baseClaims()
 	tok := SignToken(testSecret, c)
 	fp := c.Slot + "/" + c.Filename
-	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, Expires: time.Unix(c.Expires, 0),
+	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, FileExpires: time.Unix(c.Expires, 0),
 		Subject: c.Sub, Filename: c.Filename, Slot: c.Slot}
 	for _, tc := range []struct {
 		name string
@@ -95,7 +95,7 @@ func TestTokenValid(t *testing.T) {
 func TestTokenGrantOptionalClaims(t *testing.T) {
 	v := newTestVerifier()
 	exp := testNow.Unix() + 10
-	// No expires and no filesize: zero Expires, Size -1, accepted only for a chunked body.
+	// No expires and no filesize: zero FileExpires, Size -1, accepted only for a chunked body.
 	tok := signRaw(testSecret, prosodyHeader, fmt.Sprintf(`{"exp":%d,"slot":"s"}`, exp))
 	g, err := v.Verify(Request{FilePath: "s/f", Authorization: "Bearer " + tok, ContentLength: -1})
 	checkResult(t, g, err, nil)
@@ -108,7 +108,7 @@ func TestTokenGrantOptionalClaims(t *testing.T) {
 	tok = signRaw(testSecret, prosodyHeader, fmt.Sprintf(`{"exp":%d.0,"slot":"s","sub":null,"expires":null,"filesize":1e+15,"iat":1.7e9}`, exp))
 	g, err = v.Verify(Request{FilePath: "s/f", Authorization: "Bearer " + tok, ContentLength: 1e15})
 	checkResult(t, g, err, nil)
-	if g.Size != 1e15 || !g.Expires.IsZero() || g.Subject != "" {
+	if g.Size != 1e15 || !g.FileExpires.IsZero() || g.Subject != "" {
 		t.Errorf("Grant %+v", g)
 	}
 }

@@ -32,7 +32,7 @@ func (v *Verifier) verifyV3(req Request) (Grant, error) {
 	if pastDeadline(v.now(), exp, v.skew) {
 		return Grant{}, fmt.Errorf("v3: URL expired: %w", ErrExpired)
 	}
-	return Grant{Scheme: SchemeV3, Size: -1, Expires: time.Unix(exp, 0)}, nil
+	return Grant{Scheme: SchemeV3, Size: -1, URLExpires: time.Unix(exp, 0)}, nil
 }
 
 // parseUnix parses decimal Unix seconds: digits only, no sign, no spaces.

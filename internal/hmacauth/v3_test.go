@@ -60,8 +60,8 @@ func TestV3(t *testing.T) {
 				if g.Scheme != SchemeV3 || g.Size != -1 || g.ContentType != "" || g.Subject != "" {
 					t.Errorf("Grant %+v", g)
 				}
-				if fmt.Sprint(g.Expires.Unix()) != tc.expires {
-					t.Errorf("Expires %d, want %s", g.Expires.Unix(), tc.expires)
+				if fmt.Sprint(g.URLExpires.Unix()) != tc.expires {
+					t.Errorf("Expires %d, want %s", g.URLExpires.Unix(), tc.expires)
 				}
 			}
 		})

@@ -83,7 +83,7 @@ func TestVectors(t *testing.T) {
 			}
 			v := NewVerifier(Options{Secret: secret, Now: func() time.Time { return time.Unix(exp, 0) }})
 			g, err := v.Verify(Request{Method: method, URLPath: up, Query: query("v3", strings.ToUpper(mac), "expires", f[4]), ContentLength: -1})
-			if err != nil || g.Scheme != SchemeV3 || g.Expires.Unix() != exp {
+			if err != nil || g.Scheme != SchemeV3 || g.URLExpires.Unix() != exp {
 				t.Errorf("v3 %s %q: %+v, %v", method, up, g, err)
 			}
 			v = NewVerifier(Options{Secret: secret, Now: func() time.Time { return time.Unix(exp+1, 0) }})
@@ -119,7 +119,7 @@ func checkTokenVector(t *testing.T, secret, tok string, c Claims) {
 	g, err := v.Verify(Request{Method: "PUT", FilePath: c.Slot + "/" + c.Filename, Authorization: "Bearer " + tok, ContentLength: c.Filesize})
 	want := Grant{Scheme: SchemeToken, ContentType: c.Filetype, Size: c.Filesize, Subject: c.Sub, Filename: c.Filename, Slot: c.Slot}
 	if c.Expires != 0 {
-		want.Expires = time.Unix(c.Expires, 0)
+		want.FileExpires = time.Unix(c.Expires, 0)
 	}
 	if err != nil || g != want {
 		t.Errorf("token for %q: %+v, %v; want %+v", c.Filename, g, err, want)

@@ -206,9 +206,14 @@ type Grant struct {
 	// Size is the size the credential binds: the request's ContentLength for
 	// v1 and v2, the filesize claim for token (-1 if absent), -1 for v3.
 	Size int64
-	// Expires is v3's expires parameter, or the token's expires claim (when
-	// the file should be deleted) if present; zero otherwise.
-	Expires time.Time
+	// FileExpires is when the file should be removed, as its signer states it:
+	// the token's expires claim (mod_http_file_share's file lifetime); zero
+	// otherwise.
+	FileExpires time.Time
+	// URLExpires is v3's expires parameter: until when the signed URL may
+	// start an upload (or resume one). It is the URL's lifetime, never the
+	// file's. Zero for the other schemes.
+	URLExpires time.Time
 	// Subject is the token's sub claim, the uploader's bare JID; "" otherwise.
 	Subject string
 	// Filename is the token's filename claim; "" otherwise.

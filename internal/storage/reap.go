@@ -19,11 +19,23 @@ type Expired struct {
 
 // ReapResult sums up one pass of the reaper.
 type ReapResult struct {
-	Files      []Expired
+	Files []Expired
+	// Kept lists files whose stored expiry was the expiry of the URL that uploaded them
+	// (see URLExpiry): the reaper dropped that expiry, and keeps them.
+	Kept       []string
 	Bytes      int64
 	DirsPruned int
 	// TempRemoved counts leftovers of uploads a crash interrupted.
 	TempRemoved int
+}
+
+// URLExpiry reports whether meta's expiry is the expiry of the signed URL that uploaded the
+// file, which servers before this one stored as the file's own: the only credential that
+// states a file's lifetime is a Prosody token (its expires claim), and a token names its
+// uploader by JID; a URL leaves the client's address ("addr:..."). The reapers drop such an
+// expiry once, and keep the file for upload.ttl to decide.
+func URLExpiry(meta Meta) bool {
+	return !meta.Expires.IsZero() && strings.HasPrefix(meta.Uploader, "addr:")
 }
 
 // tempGrace is how old a temporary file must be before the reaper takes it for a crash's
@@ -64,6 +76,15 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		}
 		name := strings.TrimPrefix(p, filesDir+"/")
 		meta := l.readMeta(name, info)
+		if URLExpiry(meta) {
+			res.Kept = append(res.Kept, name)
+			meta.Expires = time.Time{}
+			if !dryRun {
+				if err := l.writeMeta(meta); err != nil {
+					return mapErr("rewrite metadata", err)
+				}
+			}
+		}
 		expires := meta.Expires
 		if ttl > 0 {
 			if byTTL := meta.Created.Add(ttl); expires.IsZero() || byTTL.Before(expires) {

@@ -111,3 +111,43 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// A file stored with its upload URL's expiry as its own (an earlier version did that for v3
+// URLs: the uploader is an address) is kept, and its expiry dropped once; a token's file
+// lifetime (the uploader is a JID) still removes its file.
+func TestReapKeepsFilesWithTheirURLsExpiry(t *testing.T) {
+	l, _ := openTest(t)
+	ctx := context.Background()
+	past := time.Now().Add(-time.Hour)
+	for name, uploader := range map[string]string{"v3.pdf": "addr:192.0.2.1", "token.jpg": "juliet@example.org"} {
+		w, err := l.Create(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(name))
+		if _, err := w.Commit(ctx, Meta{Expires: past, Uploader: uploader, ContentType: "application/pdf"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dry, err := l.Reap(ctx, time.Now(), 0, true)
+	if err != nil || len(dry.Kept) != 1 || len(dry.Files) != 1 || dry.Files[0].Name != "token.jpg" {
+		t.Fatalf("dry run: kept %v, removed %v, %v", dry.Kept, dry.Files, err)
+	}
+	if m, _ := l.Stat(ctx, "v3.pdf"); m.Expires.IsZero() {
+		t.Fatal("a dry run rewrote metadata")
+	}
+	res, err := l.Reap(ctx, time.Now(), 0, false)
+	if err != nil || len(res.Kept) != 1 || res.Kept[0] != "v3.pdf" {
+		t.Fatalf("reap: kept %v, %v", res.Kept, err)
+	}
+	m, err := l.Stat(ctx, "v3.pdf")
+	if err != nil || !m.Expires.IsZero() || m.ContentType != "application/pdf" || m.Uploader != "addr:192.0.2.1" {
+		t.Fatalf("after the fix: %+v, %v; want the file, its metadata, no expiry", m, err)
+	}
+	if _, err := l.Stat(ctx, "token.jpg"); err == nil {
+		t.Fatal("a token's expired file was kept")
+	}
+	if again, _ := l.Reap(ctx, time.Now(), 0, false); len(again.Kept) != 0 {
+		t.Fatalf("the fix ran twice: %v", again.Kept)
+	}
+}

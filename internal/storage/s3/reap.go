@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,8 +31,16 @@ func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		if ttl > 0 {
 			expires = obj.LastModified.Add(ttl)
 		}
-		if t, err := time.Parse(time.RFC3339Nano, obj.UserMetadataStripped[metaExpires]); err == nil && (expires.IsZero() || t.Before(expires)) {
-			expires = t
+		own, err := time.Parse(time.RFC3339Nano, obj.UserMetadataStripped[metaExpires])
+		if uploader, _ := url.QueryUnescape(obj.UserMetadataStripped[metaUploader]); err == nil && storage.URLExpiry(storage.Meta{Expires: own, Uploader: uploader}) {
+			res.Kept = append(res.Kept, name)
+			if !dryRun {
+				if err := s.dropExpiry(ctx, obj); err != nil {
+					return res, err
+				}
+			}
+		} else if err == nil && (expires.IsZero() || own.Before(expires)) {
+			expires = own
 		}
 		if expires.IsZero() || now.Before(expires) {
 			continue
@@ -45,4 +54,26 @@ func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		res.Bytes += obj.Size
 	}
 	return res, ctx.Err()
+}
+
+// dropExpiry rewrites an object's metadata without its expiry (see storage.URLExpiry), in
+// place, keeping its content type and other metadata.
+func (s *Store) dropExpiry(ctx context.Context, obj minio.ObjectInfo) error {
+	info, err := s.core.Client.StatObject(ctx, s.bucket, obj.Key, minio.StatObjectOptions{})
+	if err != nil {
+		return mapErr("stat", err)
+	}
+	meta := map[string]string{}
+	for k, v := range obj.UserMetadataStripped {
+		if k != metaExpires {
+			meta[k] = v
+		}
+	}
+	_, err = s.core.Client.CopyObject(ctx,
+		minio.CopyDestOptions{Bucket: s.bucket, Object: obj.Key, UserMetadata: meta, ReplaceMetadata: true, ContentType: info.ContentType},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: obj.Key})
+	if err != nil {
+		return mapErr("rewrite metadata", err)
+	}
+	return nil
 }

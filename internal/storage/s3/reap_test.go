@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,32 @@ func TestReap(t *testing.T) {
 	}
 	if left := partialKeys(t, o); len(left) != 1 {
 		t.Fatalf("the upload in progress lost its data: %v", left)
+	}
+}
+
+// An object stored with its upload URL's expiry as its own keeps its data, content type and
+// other metadata when the reaper drops that expiry. (Which objects qualify is
+// storage.URLExpiry's to say; the reaper sees a file's own expiry only on a store that lists
+// user metadata, which versitygw does not, so the rewrite is tested directly.)
+func TestDropExpiry(t *testing.T) {
+	s := openStore(t, testOptions(t))
+	ctx := context.Background()
+	if _, err := put(t, s, "v3.pdf", []byte("pdf"), storage.Meta{Expires: time.Now().Add(-time.Hour), Uploader: "addr:192.0.2.1", ContentType: "application/pdf"}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.stat(ctx, "v3.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.UserMetadataStripped = map[string]string{}
+	for k, v := range info.UserMetadata {
+		info.UserMetadataStripped[strings.TrimPrefix(k, "X-Amz-Meta-")] = v
+	}
+	if err := s.dropExpiry(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Stat(ctx, "v3.pdf")
+	if err != nil || !m.Expires.IsZero() || m.ContentType != "application/pdf" || m.Uploader != "addr:192.0.2.1" || m.SHA256 == "" {
+		t.Fatalf("after the rewrite: %+v, %v; want the metadata without the expiry", m, err)
 	}
 }
