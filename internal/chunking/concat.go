@@ -136,5 +136,5 @@ func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, par
 	if err := u.record(ctx, dst, created, lease.Fence); err != nil {
 		return err
 	}
-	return u.complete(ctx, dst, created, storage.Meta{}, lease.Fence)
+	return u.complete(ctx, dst, created, storage.Meta{}, lease.Fence, false)
 }

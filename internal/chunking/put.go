@@ -83,7 +83,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		u.discard(pctx, &s, hadState, lease.Fence)
 		return &s, ErrLengthMismatch
 	}
-	if err := u.commit(pctx, p, &s, req.Meta); err != nil {
+	if err := u.commit(pctx, p, &s, req.Meta, false); err != nil {
 		u.discard(pctx, &s, hadState, lease.Fence)
 		return &s, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"fileserver/internal/crashpoint"
 	"fileserver/internal/storage"
 )
 
@@ -201,7 +202,7 @@ func (u *Uploads) finishDurable(ctx context.Context, s *Session, fence int64) er
 	if s.Completed || s.Partial || s.Length < 0 || s.Offset != s.Length || s.Target == "" {
 		return nil
 	}
-	return u.complete(ctx, nil, s, storage.Meta{}, fence)
+	return u.complete(ctx, nil, s, storage.Meta{}, fence, true)
 }
 
 // AppendRequest is one request's data for an upload.
@@ -254,6 +255,8 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	if s.Completed {
 		return s, ErrCompleted
 	}
+	// Every byte arrived before this request: a commit cut short is what is left to do.
+	recovering := s.Length >= 0 && s.Offset == s.Length
 	if !s.ResumeBy.IsZero() && u.opts.Now().After(s.ResumeBy) {
 		return s, ErrExpired
 	}
@@ -263,6 +266,16 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	}
 	if err := u.declareLength(s, req.Length); err != nil {
 		return s, err
+	}
+	if recovering && !s.Partial {
+		// A request for an upload that has every byte: a retry whose answer was lost, after
+		// a commit that a crash may have cut short (its partial data may be gone). It may
+		// carry nothing; the commit is finished.
+		_, copyErr := req.Copy(io.Discard, 0)
+		if err := u.complete(pctx, nil, s, req.Meta, lease.Fence, true); err != nil {
+			return s, err
+		}
+		return s, copyErr
 	}
 	limit := int64(-1)
 	switch {
@@ -311,7 +324,7 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 		return s, copyErr
 	}
 	if full && !s.Partial {
-		if err := u.complete(pctx, p, s, req.Meta, lease.Fence); err != nil {
+		if err := u.complete(pctx, p, s, req.Meta, lease.Fence, recovering); err != nil {
 			return s, err
 		}
 	}
@@ -470,11 +483,15 @@ func (t tee) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// complete commits a finished upload to its target and records it as completed.
-func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, fence int64) error {
-	if err := u.commit(ctx, p, s, meta); err != nil {
+// complete commits a finished upload to its target and records it as completed. recovering
+// says the upload was complete before this request came (its commit may have been cut short
+// by a crash between its steps): a target that already holds exactly its data is then its
+// own commit, finished now, not another upload's file.
+func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, fence int64, recovering bool) error {
+	if err := u.commit(ctx, p, s, meta, recovering); err != nil {
 		return err
 	}
+	crashpoint.Here("committed-unrecorded")
 	u.stats.completed.Add(1)
 	// The store charged the committed bytes to the uploader's day: the hold is spent.
 	u.unhold(s)
@@ -482,21 +499,15 @@ func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, m
 }
 
 // commit publishes a finished upload's data under its target, with its digest, through p (the
-// partial the data was just written through) or, when p is nil, the session's partial.
-func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta) error {
+// partial the data was just written through) or, when p is nil, the session's partial. See
+// complete for recovering.
+func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, recovering bool) error {
 	if !u.opts.SkipDigest {
 		h, err := restoreHash(s.HashState)
 		if err != nil {
 			return err
 		}
 		meta.SHA256 = hex.EncodeToString(h.Sum(nil))
-	}
-	if p == nil {
-		var err error
-		if p, err = u.partials.OpenPartial(s.ref(), false); err != nil {
-			return err
-		}
-		defer p.Close()
 	}
 	if meta.ContentType == "" {
 		meta.ContentType = s.ContentType
@@ -508,11 +519,31 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if meta.Expires.IsZero() {
 		meta.Expires = s.FileExpires
 	}
-	if _, err := p.Commit(ctx, s.Target, s.Length, meta); err != nil {
+	err := u.publish(ctx, p, s, meta)
+	if err != nil && recovering {
+		if _, aerr := u.partials.Adopt(ctx, s.ref(), s.Target, s.Length, meta); aerr == nil {
+			err = nil
+		}
+	}
+	if err != nil {
 		return err
 	}
 	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	return nil
+}
+
+// publish is the storage's commit of s's data, through p or, when p is nil, the session's
+// partial.
+func (u *Uploads) publish(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta) error {
+	if p == nil {
+		var err error
+		if p, err = u.partials.OpenPartial(s.ref(), false); err != nil {
+			return err
+		}
+		defer p.Close()
+	}
+	_, err := p.Commit(ctx, s.Target, s.Length, meta)
+	return err
 }
 
 // Terminate cuts off any writer and removes the upload's data and state.

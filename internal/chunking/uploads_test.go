@@ -405,3 +405,59 @@ func TestPreallocatedAppends(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// failCompleted is a session store that loses the write recording an upload's completion,
+// as a crash right after the commit would.
+type failCompleted struct{ SessionStore }
+
+func (f failCompleted) Put(ctx context.Context, s *Session, fence int64) error {
+	if s.Completed {
+		return errors.New("crash")
+	}
+	return f.SessionStore.Put(ctx, s, fence)
+}
+
+// An upload whose file was committed but whose completion was never recorded (a crash in
+// between) completes on the next request, HEAD (Sync) or a retried last request alike: the
+// file is its own, and is not taken for another upload's.
+func TestCommitBeforeRecordCompletes(t *testing.T) {
+	data := bytes.Repeat([]byte("abcdefgh"), 5000)
+	for _, next := range []string{"HEAD", "retry"} {
+		t.Run(next, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := storage.OpenLocal(dir, storage.LocalOptions{Fsync: true, Checksum: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			ds, _ := NewDirStore(st.Root(), true)
+			ctx := context.Background()
+			crashing := New(failCompleted{ds}, st, Options{TTL: time.Hour})
+			s, err := crashing.Create(ctx, Session{Target: "done.bin", Length: int64(len(data))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := crashing.Append(ctx, s.ID, body(0, data)); err == nil {
+				t.Fatal("the completion's record did not fail")
+			}
+			restarted := New(ds, st, Options{TTL: time.Hour})
+			var got *Session
+			if next == "HEAD" {
+				got, err = restarted.Sync(ctx, s.ID)
+			} else {
+				got, err = restarted.Append(ctx, s.ID, body(int64(len(data)), nil))
+			}
+			if err != nil || !got.Completed || got.Offset != int64(len(data)) {
+				t.Fatalf("%s after the lost record: %+v, %v; want the upload complete", next, got, err)
+			}
+			if again, err := restarted.Get(ctx, s.ID); err != nil || !again.Completed {
+				t.Fatalf("state after the recovery: %+v, %v", again, err)
+			}
+			m, err := st.Stat(ctx, "done.bin")
+			sum := sha256.Sum256(data)
+			if err != nil || m.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("file %+v, %v", m, err)
+			}
+		})
+	}
+}

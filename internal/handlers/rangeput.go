@@ -176,6 +176,9 @@ func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string)
 	case err != nil:
 		return true, err
 	case sess.Completed:
+		// Every byte is there (maybe committed just now, after a crash cut the commit
+		// short): the file answers, and says so.
+		w.Header().Set("Upload-Offset", itoa(sess.Length))
 		return false, nil
 	}
 	h := w.Header()

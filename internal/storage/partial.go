@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"fileserver/internal/crashpoint"
 )
 
 // Partials is an optional capability of a Store: unfinished uploads that grow by appends at
@@ -21,6 +25,13 @@ type Partials interface {
 	OpenPartial(ref PartialRef, create bool) (Partial, error)
 	// RemovePartial deletes the partial data of an upload; a missing one is not an error.
 	RemovePartial(ref PartialRef) error
+	// Adopt finishes a commit of ref's data under name that stopped between its steps (a
+	// crash after the data was published and before its caller learnt so): when name holds
+	// exactly that data, length bytes with meta.SHA256 as digest (the size alone when
+	// meta.SHA256 is empty), it completes what the commit left undone (the metadata, the
+	// partial data's removal) and returns the file's metadata. A name that holds anything
+	// else, or nothing, is ErrNotFound.
+	Adopt(ctx context.Context, ref PartialRef, name string, length int64, meta Meta) (Meta, error)
 }
 
 // PartialRef names the partial data of one upload.
@@ -203,14 +214,61 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 	if err := l.link(src, name); err != nil {
 		return Meta{}, err
 	}
+	crashpoint.Here("partial-linked")
 	l.root.Remove(src)
 	if l.opts.Fsync {
 		if err := l.syncDir(partialDir); err != nil {
 			return Meta{}, mapErr("sync directory", err)
 		}
 	}
+	crashpoint.Here("partial-unlinked")
 	meta.Name, meta.Size = name, length
 	return l.finishCommit(name, meta), nil
+}
+
+// Adopt implements Partials. The data is recognised by its size and digest; the metadata a
+// crash kept from being written is written now (and the upload charged to its uploader's
+// day, which happens with it).
+func (l *Local) Adopt(_ context.Context, ref PartialRef, name string, length int64, meta Meta) (Meta, error) {
+	if err := ValidName(name); err != nil {
+		return Meta{}, err
+	}
+	st, err := l.root.Stat(filePath(name))
+	if err != nil || !st.Mode().IsRegular() || st.Size() != length {
+		return Meta{}, ErrNotFound
+	}
+	stored, hasSidecar := l.sidecar(name, st)
+	switch {
+	case hasSidecar && meta.SHA256 != "" && stored.SHA256 != meta.SHA256:
+		return Meta{}, ErrNotFound
+	case !hasSidecar && meta.SHA256 != "":
+		sum, err := l.digest(name)
+		if err != nil || sum != meta.SHA256 {
+			return Meta{}, ErrNotFound
+		}
+	}
+	if err := l.RemovePartial(ref); err != nil {
+		return Meta{}, err
+	}
+	if hasSidecar {
+		return stored, nil
+	}
+	meta.Name, meta.Size = name, length
+	return l.finishCommit(name, meta), nil
+}
+
+// digest is the hex SHA-256 of a stored file's bytes.
+func (l *Local) digest(name string) (string, error) {
+	f, err := l.root.Open(filePath(name))
+	if err != nil {
+		return "", mapErr("open", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", mapErr("read", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func (p *localPartial) Close() error {

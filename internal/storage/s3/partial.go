@@ -14,6 +14,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"fileserver/internal/crashpoint"
 	"fileserver/internal/storage"
 )
 
@@ -330,6 +331,9 @@ func (p *partial) Commit(ctx context.Context, name string, length int64, meta st
 	// one stays for the commit to be tried again (a HEAD does), unless the name is taken.
 	w.keep = uploadID == p.rec.UploadID
 	out, err := w.Commit(ctx, meta)
+	if err == nil {
+		crashpoint.Here("object-completed")
+	}
 	if errors.Is(err, storage.ErrExists) && w.keep {
 		actx, cancel := context.WithTimeout(context.Background(), abortTimeout)
 		p.s.abortUpload(actx, w.key, uploadID)
@@ -349,6 +353,27 @@ func (p *partial) Commit(ctx context.Context, name string, length int64, meta st
 	}
 	p.s.removeKeys(cctx, keys)
 	return out, nil
+}
+
+// Adopt implements storage.Partials: the object is recognised by its size and digest (the
+// metadata it was completed with); the multipart upload, if any is left, and the tails go.
+func (s *Store) Adopt(ctx context.Context, ref storage.PartialRef, name string, length int64, meta storage.Meta) (storage.Meta, error) {
+	if err := validName(name); err != nil {
+		return storage.Meta{}, err
+	}
+	info, err := s.stat(ctx, name)
+	if err != nil {
+		return storage.Meta{}, err
+	}
+	stored := metaOf(name, info)
+	if stored.Size != length || meta.SHA256 != "" && stored.SHA256 != meta.SHA256 {
+		return storage.Meta{}, storage.ErrNotFound
+	}
+	ref.Target = name
+	if err := s.RemovePartial(ref); err != nil {
+		return storage.Meta{}, err
+	}
+	return stored, nil
 }
 
 // Close implements storage.Partial: parts in flight are waited for; the recorded data stays.
