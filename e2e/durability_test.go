@@ -11,11 +11,15 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,4 +157,159 @@ func TestCrashBetweenCommitSteps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// throttled reads data from off at about rate bytes per second, counting what it handed
+// out, until stopped.
+type throttled struct {
+	data []byte
+	off  int64
+	rate int64
+	sent atomic.Int64 // bytes handed to the transport
+	stop chan struct{}
+}
+
+func (r *throttled) Read(p []byte) (int, error) {
+	if r.off >= int64(len(r.data)) {
+		return 0, io.EOF
+	}
+	const piece = 64 << 10
+	select {
+	case <-r.stop:
+		return 0, errors.New("stopped")
+	case <-time.After(time.Duration(piece * int64(time.Second) / r.rate)):
+	}
+	n := copy(p[:min(len(p), piece)], r.data[r.off:])
+	r.off += int64(n)
+	r.sent.Add(int64(n))
+	return n, nil
+}
+
+// killRounds uploads data in one tus PATCH after another at rate bytes/s while a node is
+// killed with kill -9 at a random moment of each of rounds rounds; then it completes the
+// upload without kills. After every kill, the node that goes on (the same one restarted, or
+// another) must report an offset no smaller than the last one acknowledged or recovered and
+// no larger than what was sent. It returns the bytes the client sent in all.
+//
+// With wantProgress, at least one kill must leave the upload further than before its PATCH:
+// something in flight was checkpointed.
+func killRounds(t *testing.T, nodes []*resumableServer, next func(i int, killed *resumableServer) *resumableServer, d deployment, data []byte, rounds int, rate int64, wantProgress bool) int64 {
+	t.Helper()
+	node := nodes[0]
+	loc := d.tusCreate(t, node, nil, "Upload-Length", strconv.Itoa(len(data)), "Upload-Metadata", tusMetadata("filename", "k.bin")).
+		want(t, "creation", http.StatusCreated).header.Get("Location")
+	var offset, total int64
+	progressed := false
+	for i := 0; offset < int64(len(data)); i++ {
+		last := i >= rounds
+		body := &throttled{data: data, off: offset, rate: rate, stop: make(chan struct{})}
+		if last {
+			body.rate = 1 << 40 // the rest at once
+		}
+		done := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPatch, onNode(loc, node), body)
+			req.ContentLength = int64(len(data)) - offset
+			req.Header.Set("Tus-Resumable", tusResumable)
+			req.Header.Set("Content-Type", tusChunkType)
+			req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
+			resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNoContent {
+					err = fmt.Errorf("PATCH: %d", resp.StatusCode)
+				}
+			}
+			done <- err
+		}()
+		if last {
+			if err := <-done; err != nil {
+				t.Fatalf("the last PATCH, without kills: %v", err)
+			}
+			total += body.sent.Load()
+			break
+		}
+		time.Sleep(time.Duration(2000+mathrand.IntN(4000)) * time.Millisecond)
+		node.kill9(t)
+		close(body.stop)
+		<-done
+		sent := offset + body.sent.Load()
+		total += body.sent.Load()
+		node = next(i, node)
+		var h reply
+		deadline := time.Now().Add(15 * time.Second) // a dead node's lease runs out
+		for h = send(t, http.MethodHead, onNode(loc, node), nil, "Tus-Resumable", tusResumable); h.status == http.StatusConflict && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			h = send(t, http.MethodHead, onNode(loc, node), nil, "Tus-Resumable", tusResumable)
+		}
+		recovered, err := strconv.ParseInt(h.header.Get("Upload-Offset"), 10, 64)
+		if h.status != http.StatusOK || err != nil {
+			t.Fatalf("round %d: HEAD after the kill: %d %q", i+1, h.status, h.body)
+		}
+		t.Logf("round %d: killed after %d bytes of the PATCH from %d; the upload resumes at %d", i+1, sent-offset, offset, recovered)
+		if recovered < offset || recovered > sent {
+			t.Fatalf("round %d: offset %d after the kill; it was %d before the PATCH and %d bytes were sent", i+1, recovered, offset, sent)
+		}
+		progressed = progressed || recovered > offset
+		offset = recovered
+	}
+	if wantProgress && !progressed {
+		t.Fatalf("no kill left more than the offset before its PATCH: nothing in flight was ever checkpointed")
+	}
+	checkGet(t, "after the kills", onNode(loc, node), data)
+	return total
+}
+
+// TestKill9WhileStreaming: kill -9 at random moments (2-6 s into each) of tus PATCHes that
+// stream a 96 MiB file at 8 MiB/s (one PATCH a round, as tus-js-client and Uppy send by
+// default), ten rounds, on local storage (restarted) and on two nodes over S3 and Redis (the
+// other node resumes). What was acknowledged or checkpointed survives, and the file ends byte
+// for byte. The bytes the client sent for each byte stored are logged, and on local storage
+// compared with checkpoints off.
+func TestKill9WhileStreaming(t *testing.T) {
+	const rounds, rate = 10, 8 << 20
+	data := randomFile(t, 96<<20)
+	t.Run("local", func(t *testing.T) {
+		for _, cp := range []struct {
+			name string
+			env  []string
+		}{
+			{"checkpoints (defaults)", nil},
+			{"no checkpoints", []string{"FILESERVER_RESUMABLE_CHECKPOINT_BYTES=0", "FILESERVER_RESUMABLE_CHECKPOINT_INTERVAL=0"}},
+		} {
+			secret := strings.Repeat("kill-secret-", 3)
+			n := newResumableServerWith(t, secret, cp.env)
+			total := killRounds(t, []*resumableServer{n}, func(_ int, killed *resumableServer) *resumableServer {
+				killed.start(t)
+				return killed
+			}, deployment{secret: secret}, data, rounds, rate, cp.env == nil)
+			t.Logf("local, %s: the client sent %.2f bytes for every byte stored", cp.name, float64(total)/float64(len(data)))
+		}
+	})
+	t.Run("s3+redis", func(t *testing.T) {
+		g := startVersitygw(t)
+		g.makeBucket(t, "kill")
+		secret := strings.Repeat("kill-secret-", 3)
+		env := []string{
+			"FILESERVER_STORAGE_BACKEND=s3",
+			"FILESERVER_STORAGE_S3_ENDPOINT=" + g.endpoint,
+			"FILESERVER_STORAGE_S3_BUCKET=kill",
+			"FILESERVER_STORAGE_S3_ACCESS_KEY=" + s3AccessKey,
+			"FILESERVER_STORAGE_S3_SECRET_KEY=" + s3SecretKey,
+			"FILESERVER_STORAGE_S3_PATH_STYLE=true",
+			"FILESERVER_SESSIONS_STORE=redis",
+			"FILESERVER_SESSIONS_REDIS_URL=" + testpeers.Redis(t),
+			"FILESERVER_SESSIONS_LOCK_LEASE=1s",
+		}
+		nodes := []*resumableServer{newResumableServerWith(t, secret, env), newResumableServerWith(t, secret, env)}
+		total := killRounds(t, nodes, func(i int, killed *resumableServer) *resumableServer {
+			other := nodes[(i+1)%2]
+			if other == killed {
+				other = nodes[i%2]
+			}
+			killed.start(t) // back for a later round
+			return other
+		}, deployment{secret: secret}, data, rounds, rate, true)
+		t.Logf("s3+redis, checkpoints: the client sent %.2f bytes for every byte stored", float64(total)/float64(len(data)))
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -440,5 +441,78 @@ func TestLinksWithoutPublicURL(t *testing.T) {
 	quiet := startServer(t, nil, "--storage", t.TempDir())
 	if strings.Contains(quiet.logs.String(), "public_url is empty") {
 		t.Fatalf("warning on a loopback listener; log:\n%s", quiet.logs)
+	}
+}
+
+// SIGTERM while an upload streams in for longer than server.shutdown_timeout: the upload is
+// cut off, keeps what arrived (with checkpoints off, so this is the shutdown's doing), the
+// client gets its offset, and the server restarted on the same storage resumes from there.
+func TestSIGTERMKeepsWhatArrived(t *testing.T) {
+	data := t.TempDir()
+	secret := "sigterm-secret-0123456789-0123456789-abc"
+	env := []string{"FILESERVER_AUTH_SECRET=" + secret}
+	args := []string{"--storage", data, "--set", "server.shutdown_timeout=1s",
+		"--set", "resumable.checkpoint_bytes=0", "--set", "resumable.checkpoint_interval=0"}
+	s := startServer(t, env, args...)
+	exp := time.Now().Add(time.Hour).Unix()
+	create, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/files/?v3="+hmacauth.SignV3(secret, "POST", "/files/", exp)+
+		"&expires="+strconv.FormatInt(exp, 10), nil)
+	create.Header.Set("Tus-Resumable", "1.0.0")
+	create.Header.Set("Upload-Length", strconv.Itoa(8<<20))
+	resp, err := http.DefaultClient.Do(create)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creation: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	path := loc[strings.Index(loc, "/files/"):]
+
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"+
+		"Upload-Offset: 0\r\nContent-Length: %d\r\n\r\n", path, 8<<20)
+	piece := bytes.Repeat([]byte("z"), 64<<10)
+	for range 48 { // 3 MiB at once, then a trickle that keeps the request alive
+		conn.Write(piece)
+	}
+	go func() {
+		for {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := conn.Write(piece); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	answer, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the PATCH cut off by the shutdown: %v", err)
+	}
+	answer.Body.Close()
+	off, _ := strconv.Atoi(answer.Header.Get("Upload-Offset"))
+	if answer.StatusCode != http.StatusNoContent || off < 3<<20 {
+		t.Fatalf("PATCH cut off by the shutdown: %d, Upload-Offset %q; want 204 and at least the 3 MiB sent", answer.StatusCode, answer.Header.Get("Upload-Offset"))
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+	again := startServer(t, env, args...)
+	head, _ := http.NewRequest(http.MethodHead, "http://"+again.addr+path, nil)
+	head.Header.Set("Tus-Resumable", "1.0.0")
+	hr, err := http.DefaultClient.Do(head)
+	if err != nil || hr.Header.Get("Upload-Offset") != strconv.Itoa(off) {
+		t.Fatalf("HEAD after the restart: %v %v, want Upload-Offset %d", hr, err, off)
 	}
 }

@@ -158,9 +158,11 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		defer closeSessions()
 		uploads = chunking.New(sessions, partials, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest: !cfg.Storage.Checksum,
-			Locker:     locker,
-			Quota:      quota,
+			SkipDigest:         !cfg.Storage.Checksum,
+			Locker:             locker,
+			Quota:              quota,
+			CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
+			CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
 		})
 		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
 	}
@@ -234,8 +236,16 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
-		log.Warn().Err(err).Msg("drain timed out; closing remaining connections")
-		srv.Close()
+		// Uploads still streaming are cut off: each keeps what it received and answers with
+		// the offset to resume from, which takes a sync and a record, not a transfer.
+		log.Warn().Err(err).Msg("drain timed out; cutting off uploads in progress (they keep what arrived)")
+		h.Interrupt()
+		last, cancelLast := context.WithTimeout(context.Background(), interruptTimeout)
+		defer cancelLast()
+		if err := srv.Shutdown(last); err != nil {
+			log.Warn().Err(err).Msg("closing remaining connections")
+			srv.Close()
+		}
 	}
 	h.Close()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -244,6 +254,10 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	log.Info().Msg("stopped")
 	return nil
 }
+
+// interruptTimeout bounds how long uploads cut off at shutdown may take to record what they
+// received and answer.
+const interruptTimeout = 15 * time.Second
 
 // openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
 // openS3 opens the s3 backend; part buffers are reserved from pool when it is not nil.

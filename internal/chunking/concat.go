@@ -95,7 +95,7 @@ func (u *Uploads) reholdParts(ps []*Session, uploader string) {
 
 // concat copies the parts' data into the created final upload, records it and commits it.
 func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, parts []*Session) error {
-	dst, err := u.partials.OpenPartial(created.ref(), false)
+	dst, err := u.partials.OpenPartial(created.refUnder(lease), false)
 	if err != nil {
 		return err
 	}

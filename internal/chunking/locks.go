@@ -49,7 +49,14 @@ type Lease struct {
 	Waited time.Duration
 	// Release gives the lock up.
 	Release func()
+	// Check reports, with ErrFenced, a lease that was lost (its node stalled past it, and
+	// another request may hold the upload now); nil means a lease that cannot be lost (one
+	// process). Writes that others could see are checked against it first.
+	Check func(ctx context.Context) error
 }
+
+// guard is the lease's check for storage (storage.PartialRef.Guard); nil when it has none.
+func (l Lease) guard() func(context.Context) error { return l.Check }
 
 // MemLocker is the Locker of one process.
 type MemLocker struct {

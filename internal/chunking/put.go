@@ -51,7 +51,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	}
 	now := u.opts.Now()
 	s.Created, s.Expires, s.Offset, s.HashState, s.Completed, s.PartialState = now, now.Add(u.opts.TTL), 0, nil, false, nil
-	p, err := u.partials.OpenPartial(s.ref(), true)
+	p, err := u.partials.OpenPartial(s.refUnder(lease), true)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,14 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		}
 		hadState = true
 	}
-	n, copyErr := u.write(wctx, p, &s, req, limit, byQuota, false)
+	n, copyErr := u.write(wctx, p, &s, req, writing{limit: limit, byQuota: byQuota,
+		checkpoint: func() error {
+			if err := u.record(pctx, p, &s, lease.Fence); err != nil {
+				return err
+			}
+			hadState = true // a HEAD, or a restart, finds it from now on
+			return nil
+		}})
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
 			u.discard(pctx, &s, hadState, lease.Fence)

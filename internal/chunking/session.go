@@ -23,6 +23,9 @@ var (
 	ErrChecksum = errors.New("chunking: checksum mismatch")
 	// ErrHandedOff: a newer request for the same upload took over.
 	ErrHandedOff = errors.New("chunking: a newer request took over this upload")
+	// ErrShutdown: the server is stopping; the request was cut off after recording what it
+	// received (Uploads.Interrupt).
+	ErrShutdown = errors.New("chunking: the server is stopping")
 	// ErrBusy: another request is still writing the upload (and was not cut off: it is
 	// receiving bytes, and the new request did not force a take-over).
 	ErrBusy = errors.New("chunking: another request is writing this upload")
@@ -81,6 +84,13 @@ type Session struct {
 // ref names the session's partial data.
 func (s *Session) ref() storage.PartialRef {
 	return storage.PartialRef{ID: s.ID, Target: s.Target, State: s.PartialState}
+}
+
+// refUnder is ref for writing under lease: what the storage publishes is checked against it.
+func (s *Session) refUnder(lease Lease) storage.PartialRef {
+	r := s.ref()
+	r.Guard = lease.guard()
+	return r
 }
 
 // Remaining is how many more bytes the upload takes, or -1 when its length is deferred.

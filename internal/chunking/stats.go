@@ -10,7 +10,7 @@ import (
 
 // Stats are the session counters; the metrics package reads them.
 type Stats struct {
-	created, completed, expired, resumed, conflicts, busy atomic.Int64
+	created, completed, expired, resumed, conflicts, busy, checkpoints atomic.Int64
 }
 
 // StatsSnapshot is a copy of the counters at one moment.
@@ -18,7 +18,10 @@ type StatsSnapshot struct {
 	Created, Completed, Expired, Resumed, OffsetConflicts int64
 	Handoffs                                              int64
 	// Busy counts requests refused because another was still sending the upload.
-	Busy        int64
+	Busy int64
+	// Checkpoints counts what requests streaming in made durable and recorded before they
+	// ended (Options.CheckpointBytes).
+	Checkpoints int64
 	HandoffTime time.Duration
 }
 
@@ -32,6 +35,7 @@ func (u *Uploads) Snapshot() StatsSnapshot {
 		OffsetConflicts: u.stats.conflicts.Load(),
 		Handoffs:        u.handoffs.n.Load(),
 		Busy:            u.stats.busy.Load(),
+		Checkpoints:     u.stats.checkpoints.Load(),
 		HandoffTime:     time.Duration(u.handoffs.nanos.Load()),
 	}
 }

@@ -36,6 +36,13 @@ type Options struct {
 	// another request that does not force may cut it off (DefaultStaleAfter when 0). Used
 	// for the MemLocker only: a Locker given in Options has its own.
 	StaleAfter time.Duration
+	// CheckpointBytes and CheckpointInterval bound what a crash can cost a request that is
+	// streaming in: once either much has arrived since the last checkpoint (bytes, or time
+	// with at least a byte), what arrived is made durable and then recorded with the offset,
+	// so a restart (or another node) resumes from there. 0 turns that bound off; both 0
+	// record only when a request ends.
+	CheckpointBytes    int64
+	CheckpointInterval time.Duration
 	// Quota, when on, makes every upload hold its length of its uploader's daily quota from
 	// creation (or, while the length is unknown, what it received) until it is committed or
 	// removed; see storage.Quota.
@@ -56,6 +63,8 @@ type Uploads struct {
 	// shared says the session store is shared by several nodes: a plain PUT then records its
 	// state when it starts, so that a HEAD on another node finds it.
 	shared bool
+	// writers are the requests writing uploads now, for Interrupt.
+	writers writers
 }
 
 // New builds Uploads over a session store and a store's partial-data capability.
@@ -222,9 +231,11 @@ type AppendRequest struct {
 	// Copy moves the request body into dst, reading at most limit bytes (negative: no
 	// limit), and returns how many bytes it wrote; a body longer than limit is ErrTooLarge. The caller routes it through the streaming engine.
 	Copy func(dst io.Writer, limit int64) (int64, error)
-	// Cancel cuts this request off when a newer one takes the upload over. It must make Copy
-	// return promptly (cancel its context, expire its read deadline).
-	Cancel func()
+	// Cancel cuts this request off, for the cause it is given: ErrHandedOff when a newer
+	// request takes the upload over, ErrShutdown when the server stops (Interrupt). It must
+	// make Copy return promptly (cancel its context, expire its read deadline), with the
+	// cause as its error.
+	Cancel func(cause error)
 	// Idle is how long the request has gone without receiving a byte: a request for the same
 	// upload cuts this one off only when it is stale (see Locker).
 	Idle func() time.Duration
@@ -293,12 +304,13 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	if s.Offset > 0 {
 		u.stats.resumed.Add(1)
 	}
-	p, err := u.partials.OpenPartial(s.ref(), false)
+	p, err := u.partials.OpenPartial(s.refUnder(lease), false)
 	if err != nil {
 		return s, err
 	}
 	defer p.Close()
-	n, copyErr := u.write(wctx, p, s, req, limit, byQuota, true)
+	n, copyErr := u.write(wctx, p, s, req, writing{limit: limit, byQuota: byQuota, syncDone: true,
+		checkpoint: func() error { return u.record(pctx, p, s, lease.Fence) }})
 	defer u.settle(s)
 	if errors.Is(copyErr, ErrChecksum) {
 		return s, copyErr
@@ -345,13 +357,18 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 // done releases it all.
 func (u *Uploads) startWriting(ctx context.Context, id string, req *AppendRequest) (lease Lease, wctx, pctx context.Context, done func(), err error) {
 	wctx, cut := context.WithCancelCause(ctx)
+	var claimCancel func()
+	unregister := func() {}
 	if c := req.Cancel; c != nil {
-		req.Cancel = func() {
-			c()
-			cut(ErrHandedOff)
+		req.Cancel = func(cause error) {
+			c(cause)
+			cut(cause)
 		}
+		claimCancel = func() { req.Cancel(ErrHandedOff) }
+		unregister = u.writers.add(req.Cancel)
 	}
-	if lease, err = u.lock(ctx, id, Claim{Cancel: req.Cancel, Idle: req.Idle}); err != nil {
+	if lease, err = u.lock(ctx, id, Claim{Cancel: claimCancel, Idle: req.Idle}); err != nil {
+		unregister()
 		cut(nil)
 		return Lease{}, nil, nil, nil, err
 	}
@@ -359,8 +376,49 @@ func (u *Uploads) startWriting(ctx context.Context, id string, req *AppendReques
 	return lease, wctx, pctx, func() {
 		stop()
 		lease.Release()
+		unregister()
 		cut(nil)
 	}, nil
+}
+
+// Interrupt cuts off every request writing an upload, for cause (ErrShutdown when the server
+// stops): each makes durable and records what it received, as any request cut off does, and
+// answers with the offset to resume from. It does not wait for them.
+func (u *Uploads) Interrupt(cause error) { u.writers.each(func(cancel func(error)) { cancel(cause) }) }
+
+// writers are the cancel functions of the requests writing uploads now.
+type writers struct {
+	mu   sync.Mutex
+	next int
+	all  map[int]func(error)
+}
+
+func (w *writers) add(cancel func(error)) (remove func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.all == nil {
+		w.all = map[int]func(error){}
+	}
+	w.next++
+	k := w.next
+	w.all[k] = cancel
+	return func() {
+		w.mu.Lock()
+		delete(w.all, k)
+		w.mu.Unlock()
+	}
+}
+
+func (w *writers) each(f func(func(error))) {
+	w.mu.Lock()
+	list := make([]func(error), 0, len(w.all))
+	for _, c := range w.all {
+		list = append(list, c)
+	}
+	w.mu.Unlock()
+	for _, c := range list {
+		f(c)
+	}
 }
 
 // persistTimeout bounds the writes that record what a request received.
@@ -382,14 +440,27 @@ func (u *Uploads) declareLength(s *Session, length int64) error {
 	return nil
 }
 
+// writing is how write treats one request's data.
+type writing struct {
+	// limit is how many bytes the request may bring (negative: no bound).
+	limit int64
+	// byQuota says limit is the room the daily quota leaves: a body past it is
+	// storage.ErrQuota, and like a full disk keeps nothing (past the last checkpoint).
+	byQuota bool
+	// syncDone makes a body that arrived whole durable too; without it the caller commits it
+	// at once, and the commit makes it durable.
+	syncDone bool
+	// checkpoint records s as it stands; write calls it at checkpoints (see
+	// Options.CheckpointBytes), after making what it names durable. nil: no checkpoints.
+	checkpoint func() error
+}
+
 // write appends the body to p at s.Offset and advances s.Offset, its hash and its partial
-// state by what was durably written. On a checksum mismatch nothing is kept and the offset
-// stays. With syncDone false a body that arrived whole is not synced: the caller commits it
-// at once, and the commit makes it durable.
-//
-// byQuota says limit is the room the daily quota leaves: a body past it is storage.ErrQuota,
-// and like a full disk keeps nothing of the request.
-func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, limit int64, byQuota, syncDone bool) (int64, error) {
+// state by what was durably written; at checkpoints it records them as it goes. On a
+// checksum mismatch nothing is kept and the offset stays. It returns how many bytes the
+// request brought that s now counts.
+func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, wr writing) (int64, error) {
+	start := s.Offset
 	w, err := p.AppendAt(ctx, s.Offset)
 	if err != nil {
 		return 0, err
@@ -412,50 +483,134 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		}
 		dst.hashes = append(dst.hashes, h)
 	}
+	ck := &checkpointer{w: dst, p: p, s: s, h: h, record: wr.checkpoint, last: time.Now(), u: u}
+	ck.align, _ = w.(storage.Aligner)
 	if req.Checksum != nil {
+		// tus checksum: the request's data is kept whole or not at all, so no part of it may
+		// be recorded before its digest is known.
 		dst.hashes = append(dst.hashes, req.Checksum)
+		ck.w, ck.record = dst, nil
 	}
-	n, copyErr := req.Copy(dst, limit)
-	if reserved && s.Offset+n < s.Length {
+	n, copyErr := req.Copy(ck, wr.limit)
+	rest := n - ck.done // arrived since the last checkpoint
+	if reserved && s.Offset+rest < s.Length {
 		// The body ended short of the length: give back what was reserved past it.
-		p.Truncate(s.Offset + n)
+		p.Truncate(s.Offset + rest)
 	}
 	if req.Checksum != nil && copyErr == nil && !bytes.Equal(req.Checksum.Sum(nil), req.ChecksumWant) {
 		p.Truncate(s.Offset)
 		return 0, ErrChecksum
 	}
-	if byQuota && errors.Is(copyErr, ErrTooLarge) {
+	if wr.byQuota && errors.Is(copyErr, ErrTooLarge) {
 		copyErr = storage.ErrQuota
 	}
 	if errors.Is(copyErr, storage.ErrNoSpace) || errors.Is(copyErr, storage.ErrQuota) {
-		// A full disk, or a quota spent, keeps nothing of this request: the offset stays
-		// where it was acknowledged, and the space goes back.
+		// A full disk, or a quota spent, keeps nothing of this request past its last
+		// checkpoint: the offset stays where it was recorded, and the space goes back.
 		p.Truncate(s.Offset)
-		return 0, copyErr
+		return s.Offset - start, copyErr
 	}
 	if req.Checksum != nil && copyErr != nil {
 		// tus: a chunk whose checksum cannot be verified is not kept.
 		p.Truncate(s.Offset)
 		return 0, copyErr
 	}
-	if n > 0 {
-		if syncDone || copyErr != nil {
+	if rest > 0 {
+		if wr.syncDone || copyErr != nil {
 			if err := p.Sync(); err != nil {
 				p.Truncate(s.Offset)
-				return 0, err
+				return s.Offset - start, err
 			}
 			s.PartialState = p.State()
 		}
-		if h != nil {
-			state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-			if err != nil {
-				return 0, err
-			}
-			s.HashState = state
+		if err := ck.hashState(); err != nil {
+			return s.Offset - start, err
 		}
-		s.Offset += n
+		s.Offset += rest
 	}
 	return n, copyErr
+}
+
+// checkpointer passes a request's data on to w and, every Options.CheckpointBytes or
+// Options.CheckpointInterval, makes what arrived durable (the partial's Sync) and then
+// records it with the offset and the digest's state (record): a crash costs at most what
+// came after the last checkpoint, and a checkpoint never names bytes that are not durable.
+// Where the storage has boundaries (an object store's parts), a checkpoint that is due waits
+// for the next one, so it costs a completed part, not a tail object.
+type checkpointer struct {
+	w      io.Writer
+	u      *Uploads
+	p      storage.Partial
+	s      *Session
+	h      hash.Hash // the running digest, nil when digests are off
+	record func() error
+	// align, when the storage has one, says where checkpoints cost least: they wait for it.
+	align storage.Aligner
+	// written is what went through w, done what of it s.Offset counts.
+	written, done int64
+	last          time.Time
+}
+
+func (c *checkpointer) Write(b []byte) (int, error) {
+	if c.align != nil && c.due() {
+		// Due, but only cheap at the storage's next boundary: write up to it, checkpoint
+		// there, then the rest.
+		if k := c.align.Boundary(); k > 0 && k < int64(len(b)) {
+			n, err := c.write(b[:k])
+			if err != nil {
+				return n, err
+			}
+			m, err := c.Write(b[k:])
+			return n + m, err
+		}
+	}
+	return c.write(b)
+}
+
+func (c *checkpointer) write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.written += int64(n)
+	if err == nil && c.due() && (c.align == nil || c.align.Boundary() == 0) {
+		err = c.checkpoint()
+	}
+	return n, err
+}
+
+func (c *checkpointer) due() bool {
+	if c.record == nil {
+		return false
+	}
+	pending := c.written - c.done
+	every, interval := c.u.opts.CheckpointBytes, c.u.opts.CheckpointInterval
+	return pending > 0 && (every > 0 && pending >= every || interval > 0 && time.Since(c.last) >= interval)
+}
+
+func (c *checkpointer) checkpoint() error {
+	if err := c.p.Sync(); err != nil {
+		return err
+	}
+	if err := c.hashState(); err != nil {
+		return err
+	}
+	c.s.PartialState = c.p.State()
+	c.s.Offset += c.written - c.done
+	c.s.Expires = c.u.opts.Now().Add(c.u.opts.TTL)
+	c.done, c.last = c.written, time.Now()
+	c.u.stats.checkpoints.Add(1)
+	return c.record()
+}
+
+// hashState saves the running digest's state into the session.
+func (c *checkpointer) hashState() error {
+	if c.h == nil {
+		return nil
+	}
+	state, err := c.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	c.s.HashState = state
+	return nil
 }
 
 // record writes the session's state, which names p's data as of its last Sync, and tells p

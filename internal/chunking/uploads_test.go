@@ -255,7 +255,7 @@ func TestHandOffCutsStaleWriter(t *testing.T) {
 			<-cut // a client that went silent
 			return 10, ErrHandedOff
 		},
-		Cancel: func() { once.Do(func() { close(cut) }) },
+		Cancel: func(error) { once.Do(func() { close(cut) }) },
 	}
 	done := make(chan error, 1)
 	go func() { _, err := f.u.Append(ctx, s.ID, stale); done <- err }()

@@ -250,6 +250,14 @@ type Resumable struct {
 	// StaleAfter: a request writing an upload keeps it from another request (which gets 409)
 	// until it has received nothing for this long; then the other cuts it off and takes over.
 	StaleAfter Duration `toml:"stale_after"`
+	// CheckpointBytes and CheckpointInterval bound what a crash, a kill or a lost node costs
+	// an upload streaming in: once this much has arrived since the last checkpoint (or this
+	// long has passed, with at least a byte), what arrived is synced and then recorded with
+	// the offset, so the upload resumes from there. 0 turns one bound off; both 0 record only
+	// when a request ends.
+	CheckpointBytes Size `toml:"checkpoint_bytes"`
+	// CheckpointInterval: see CheckpointBytes.
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
 }
 
 // Streaming configures the StreamingEngine every byte passes through.
@@ -353,6 +361,9 @@ func Default() Config {
 			SessionTTL:   Duration(24 * time.Hour),
 			ReapInterval: Duration(time.Hour),
 			StaleAfter:   Duration(2 * time.Second),
+			// Chosen from bench/checkpoint.sh (bench/README.md, "Checkpoints").
+			CheckpointBytes:    64 * MiB,
+			CheckpointInterval: Duration(time.Second),
 		},
 		Streaming: Streaming{
 			Adaptive: true, BufferSize: 1 * MiB, MinBuffer: 16 * KiB, MaxBuffer: 1 * MiB,

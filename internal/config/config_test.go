@@ -166,6 +166,8 @@ func TestValidate(t *testing.T) {
 		{"auth.secret", "short"},
 		{"auth.previous_secrets", "short-old-secret"},
 		{"auth.max_token_lifetime", "10s"},
+		{"resumable.checkpoint_bytes", "4KiB"},
+		{"resumable.checkpoint_interval", "1ms"},
 		{"upload.prefix", "upload"},
 		{"upload.prefix", "/up/../x/"},
 		{"upload.prefix", "/"},

@@ -61,6 +61,12 @@ func (c *Config) Validate() error {
 	if c.Resumable.StaleAfter < Duration(100*time.Millisecond) || c.Resumable.StaleAfter > Duration(time.Hour) {
 		return bad("resumable.stale_after", "must be between 100ms and 1h")
 	}
+	if c.Resumable.CheckpointBytes != 0 && c.Resumable.CheckpointBytes < MiB {
+		return bad("resumable.checkpoint_bytes", "must be 0 (off) or at least 1MiB: every checkpoint syncs and records")
+	}
+	if c.Resumable.CheckpointInterval != 0 && c.Resumable.CheckpointInterval < Duration(100*time.Millisecond) {
+		return bad("resumable.checkpoint_interval", "must be 0 (off) or at least 100ms: every checkpoint syncs and records")
+	}
 	if err := c.Sessions.validate(c); err != nil {
 		return err
 	}

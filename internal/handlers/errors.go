@@ -97,6 +97,8 @@ func toHTTP(err error) *Error {
 		return m(http.StatusRequestEntityTooLarge, "upload exceeds its length or the size limit")
 	case errors.Is(err, chunking.ErrChecksum):
 		return m(statusChecksumMismatch, "checksum mismatch")
+	case errors.Is(err, chunking.ErrShutdown):
+		return m(http.StatusServiceUnavailable, "the server is restarting: what arrived is kept; resume from Upload-Offset")
 	case errors.Is(err, chunking.ErrHandedOff), errors.Is(err, chunking.ErrFenced):
 		return m(http.StatusConflict, "a newer request took over this upload")
 	case errors.Is(err, chunking.ErrBusy):

@@ -89,7 +89,11 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 		req.Meta = meta
 		sess := chunking.Session{ID: s.putID(r.Context(), name), Protocol: "put", Target: name, Length: want,
 			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires}
-		if _, err := s.uploads.Put(r.Context(), sess, req); err != nil {
+		if got, err := s.uploads.Put(r.Context(), sess, req); err != nil {
+			if got != nil && got.Offset > 0 && s.interrupted(err) {
+				// What arrived is kept: a Content-Range PUT can continue from here.
+				w.Header().Set("Upload-Offset", itoa(got.Offset))
+			}
 			return lengthError(err, want)
 		}
 	}

@@ -49,10 +49,10 @@ func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset in
 				info.bytesIn += res.Bytes
 				info.bufferSize = res.BufferSize
 			}
-			if ctx.Err() != nil && context.Cause(ctx) == chunking.ErrHandedOff {
-				// Whatever the read reported, the reason is the hand-off.
+			if cause := context.Cause(ctx); ctx.Err() != nil && (cause == chunking.ErrHandedOff || cause == chunking.ErrShutdown) {
+				// Whatever the read reported, the reason is the hand-off or the shutdown.
 				rc.SetReadDeadline(time.Now())
-				return res.Bytes, chunking.ErrHandedOff
+				return res.Bytes, cause
 			}
 			if errors.Is(err, streaming.ErrTooLarge) {
 				err = chunking.ErrTooLarge
@@ -63,8 +63,8 @@ func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset in
 			}
 			return res.Bytes, err
 		},
-		Cancel: func() {
-			cancel(chunking.ErrHandedOff)
+		Cancel: func(cause error) {
+			cancel(cause)
 			rc.SetReadDeadline(time.Now())
 		},
 		Idle: body.idle,

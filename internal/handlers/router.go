@@ -144,6 +144,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Drain makes /readyz answer 503, so load balancers stop sending new work before shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// Interrupt cuts off every request still sending an upload, when the server must stop before
+// they end: each keeps (syncs and records) what it received and answers with the offset to
+// resume from (tus and the IETF draft: their usual answer; a PUT: 503 with Upload-Offset).
+func (s *Server) Interrupt() {
+	if s.uploads != nil {
+		s.uploads.Interrupt(chunking.ErrShutdown)
+	}
+}
+
 // Close closes the file handles the download cache keeps open; one in use by a download
 // still running is closed when that download ends. Call it once serving has stopped.
 func (s *Server) Close() { s.downloads.close() }

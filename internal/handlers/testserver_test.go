@@ -92,8 +92,10 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			partials = setup.partials(store)
 		}
 		uploads = chunking.New(sessions, partials, chunking.Options{
-			Quota: quota,
-			TTL:   cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+			Quota:              quota,
+			CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
+			CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
+			TTL:                cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest: !cfg.Storage.Checksum,
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
 		})

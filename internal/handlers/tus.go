@@ -244,7 +244,7 @@ func boundSize(g hmacauth.Grant, length int64, concat bool) error {
 func (s *Server) interrupted(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, streaming.ErrIdle) || errors.Is(err, ErrTooSlow) ||
-		errors.Is(err, chunking.ErrHandedOff) || errors.As(err, &te) && te.Timeout()
+		errors.Is(err, chunking.ErrHandedOff) || errors.Is(err, chunking.ErrShutdown) || errors.As(err, &te) && te.Timeout()
 }
 
 // authorizeCreate checks the credential for creating a resumable upload: a v3 URL signed for

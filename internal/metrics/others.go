@@ -28,6 +28,7 @@ var (
 	handoffsDesc          = desc("session_handoffs_total", "Uploads taken over from a stale request by a new one.")
 	busyDesc              = desc("session_busy_total", "Requests refused (409) because another request was still sending the upload.")
 	handoffSecondsDesc    = desc("session_handoff_seconds", "Time for a new request to take an upload over from a stale one.")
+	checkpointsDesc       = desc("session_checkpoints_total", "Offsets of uploads streaming in made durable and recorded before their request ended.")
 
 	storedFilesDesc = desc("stored_files", "Files stored.")
 	storedBytesDesc = desc("stored_bytes", "Bytes in stored files.")
@@ -62,7 +63,7 @@ const activeCacheTime = 10 * time.Second
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
 	describeAll(ch, sessionsActiveDesc, sessionsCreatedDesc, sessionsCompletedDesc, sessionsExpiredDesc,
-		sessionsResumedDesc, offsetConflictsDesc, handoffsDesc, busyDesc, handoffSecondsDesc)
+		sessionsResumedDesc, offsetConflictsDesc, handoffsDesc, busyDesc, handoffSecondsDesc, checkpointsDesc)
 }
 
 func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -86,6 +87,7 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	e.counter(offsetConflictsDesc, float64(s.OffsetConflicts))
 	e.counter(handoffsDesc, float64(s.Handoffs))
 	e.counter(busyDesc, float64(s.Busy))
+	e.counter(checkpointsDesc, float64(s.Checkpoints))
 	e.histogram(handoffSecondsDesc, c.uploads.HandoffTimes())
 }
 

@@ -43,6 +43,11 @@ type PartialRef struct {
 	Target string
 	// State is what Partial.State returned after the last acknowledged Sync (nil at first).
 	State []byte
+	// Guard, when set, is asked before the partial publishes data where a writer on another
+	// node could see it or write over it (a part of an object store's multipart upload, a
+	// tail object, the commit): an error (the caller lost its lease on the upload) stops the
+	// write with that error. Storage that only this process writes need not ask.
+	Guard func(ctx context.Context) error
 }
 
 // Partial is the data of one unfinished upload.
@@ -73,6 +78,14 @@ type Partial interface {
 	Commit(ctx context.Context, name string, length int64, meta Meta) (Meta, error)
 	// Close releases the partial without removing it.
 	Close() error
+}
+
+// Aligner is an optional capability of the writer a Partial's AppendAt returns: Sync costs
+// least at certain offsets (an object store's part boundaries; between them a Sync must
+// also write the bytes past the last part as an object of their own). Boundary is how many
+// more bytes must be written before the next such offset; 0 when the writer is at one.
+type Aligner interface {
+	Boundary() int64
 }
 
 // PartialReader is a Partial whose acknowledged bytes can be read back (tus concatenation

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -146,7 +147,8 @@ func (s *Store) hold(ctx context.Context, id string, token int64, sent time.Time
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go s.renew(id, h, sent)
-	lease := chunking.Lease{Fence: token, Waited: waited, Release: func() { s.release(id, h) }}
+	lease := chunking.Lease{Fence: token, Waited: waited, Release: func() { s.release(id, h) },
+		Check: func(ctx context.Context) error { return s.check(ctx, id, h) }}
 	if ctx.Err() != nil {
 		lease.Release()
 		return chunking.Lease{}, context.Cause(ctx)
@@ -186,6 +188,28 @@ func (s *Store) renew(id string, h *holding, renewed time.Time) {
 			t.Reset(s.lease / 10) // Redis did not answer: try again while the lease lasts
 		}
 	}
+}
+
+// check reports, with chunking.ErrFenced, whether h lost id's lock: released, lost by its
+// renewer, or held by another token in Redis now (this node stalled past the lease). A Redis
+// that does not answer fails the check too: an unverified lease must not publish data.
+func (s *Store) check(ctx context.Context, id string, h *holding) error {
+	s.mu.Lock()
+	mine := s.held[id] == h
+	s.mu.Unlock()
+	if !mine || h.ctx.Err() != nil {
+		return fmt.Errorf("redisstore: lease on session %s lost: %w", id, chunking.ErrFenced)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.lease/2)
+	defer cancel()
+	token, err := s.rdb.Get(ctx, s.lockKey(id)).Int64()
+	switch {
+	case errors.Is(err, redis.Nil) || err == nil && token != h.token:
+		return fmt.Errorf("redisstore: lease on session %s taken over: %w", id, chunking.ErrFenced)
+	case err != nil:
+		return fmt.Errorf("redisstore: check lease on session %s: %w", id, err)
+	}
+	return nil
 }
 
 // lost forgets a lease the holder no longer has, and cuts the holder off.

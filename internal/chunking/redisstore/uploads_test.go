@@ -56,7 +56,7 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 		Copy: func(dst io.Writer, limit int64) (int64, error) {
 			return io.Copy(dst, io.LimitReader(body, limit))
 		},
-		Cancel: func() {
+		Cancel: func(error) {
 			once.Do(func() {
 				close(cut)
 				client.CloseWithError(chunking.ErrHandedOff) // what an expired read deadline does

@@ -99,7 +99,7 @@ func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partia
 			st.Stale = nil
 		}
 	}
-	return &partial{s: s, id: ref.ID, name: ref.Target, rec: st, cur: st}, nil
+	return &partial{s: s, id: ref.ID, name: ref.Target, rec: st, cur: st, guard: ref.Guard}, nil
 }
 
 // RemovePartial implements storage.Partials: it aborts the multipart upload and removes the
@@ -175,10 +175,22 @@ type partial struct {
 	w         *writer
 	synced    bool // a Sync wrote something: tails may exist that no state names
 	committed bool
+	guard     func(context.Context) error // see storage.PartialRef.Guard
 }
 
-// Recorded implements storage.Partial.
-func (p *partial) Recorded() { p.rec = p.cur }
+// Recorded implements storage.Partial. The tails the recorded state replaced are garbage
+// from now on: they go at once, so that an upload checkpointed many times in one request
+// does not pile them up until it ends.
+func (p *partial) Recorded() {
+	if len(p.cur.Stale) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
+		if p.s.removeKeys(ctx, p.cur.Stale) == nil {
+			p.cur.Stale = nil
+		}
+		cancel()
+	}
+	p.rec = p.cur
+}
 
 func (p *partial) State() []byte {
 	b, _ := json.Marshal(p.cur)
@@ -207,6 +219,7 @@ func (p *partial) AppendAt(ctx context.Context, offset int64) (io.Writer, error)
 func (p *partial) resume(ctx context.Context) error {
 	w := newWriter(context.Background(), p.s, p.name)
 	w.waits = ctx
+	w.guard = p.guard
 	w.hash = nil  // the session keeps the running digest of the whole upload
 	w.keep = true // the recorded multipart upload is the session's to remove
 	w.uploadID = p.cur.UploadID
@@ -271,10 +284,16 @@ func (p *partial) Sync() error {
 	if len(w.buf) > 0 {
 		next.Tail = p.s.key(PartialDir + "/" + p.id + "/" + strconv.FormatInt(w.n, 10) + "-" + storage.RandomID())
 		ctx, cancel := context.WithTimeout(context.Background(), partialTimeout)
-		_, err := p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{DisableContentSha256: p.s.opts.UnsignedPayload})
+		err := w.guarded(ctx)
+		if err == nil {
+			_, err = p.s.core.PutObject(ctx, p.s.bucket, next.Tail, bytes.NewReader(w.buf), int64(len(w.buf)), "", "", minio.PutObjectOptions{DisableContentSha256: p.s.opts.UnsignedPayload})
+			if err != nil {
+				err = mapErr("write tail of upload "+p.id, err)
+			}
+		}
 		cancel()
 		if err != nil {
-			return mapErr("write tail of upload "+p.id, err)
+			return err
 		}
 	}
 	next.Stale = p.cur.Stale

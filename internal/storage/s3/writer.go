@@ -50,13 +50,28 @@ type writer struct {
 	// keep leaves the multipart upload alone on Abort: a resumable upload's is recorded in
 	// its session, which removes it.
 	keep bool
+	// guard, when set, is asked before each part is sent (storage.PartialRef.Guard): a writer
+	// that lost its lease on a resumable upload must not send parts another node records.
+	guard func(context.Context) error
 
 	mu    sync.Mutex
 	parts []part
 	err   error // the first failed part's
 }
 
-var _ storage.Reserver = (*writer)(nil)
+var (
+	_ storage.Reserver = (*writer)(nil)
+	_ storage.Aligner  = (*writer)(nil)
+)
+
+// Boundary implements storage.Aligner: at a part boundary (the part buffer empty, or full
+// and about to be sent) a Sync sends full parts only and writes no tail.
+func (w *writer) Boundary() int64 {
+	if n := len(w.buf); n > 0 && n < w.s.opts.PartSize {
+		return int64(w.s.opts.PartSize - n)
+	}
+	return 0
+}
 
 // part is one uploaded part of a multipart upload.
 type part struct {
@@ -245,8 +260,12 @@ func (w *writer) sendPart() error {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		up, err := w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
-			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{DisableContentSha256: w.s.opts.UnsignedPayload})
+		var up minio.ObjectPart
+		err := w.guarded(w.ctx)
+		if err == nil {
+			up, err = w.s.core.PutObjectPart(w.ctx, w.s.bucket, w.key, id, num,
+				bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{DisableContentSha256: w.s.opts.UnsignedPayload})
+		}
 		if pooled != nil {
 			*pooled = data[:0]
 			w.s.parts.Put(pooled)
@@ -254,13 +273,31 @@ func (w *writer) sendPart() error {
 		w.unreserve(res)
 		<-w.inflight
 		if err != nil {
-			w.fail(mapErr(fmt.Sprintf("upload part %d", num), err))
+			if w.guard != nil && errors.Is(err, errGuard) {
+				w.fail(err)
+			} else {
+				w.fail(mapErr(fmt.Sprintf("upload part %d", num), err))
+			}
 			return
 		}
 		w.mu.Lock()
 		w.parts = append(w.parts, part{N: num, ETag: up.ETag, Size: int64(len(data))})
 		w.mu.Unlock()
 	}()
+	return nil
+}
+
+// errGuard marks the error of a guard that refused a write, to be passed on as it is.
+var errGuard = errors.New("s3: write refused by its guard")
+
+// guarded asks the writer's guard, if any; its refusal wraps errGuard and the guard's error.
+func (w *writer) guarded(ctx context.Context) error {
+	if w.guard == nil {
+		return nil
+	}
+	if err := w.guard(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errGuard, err)
+	}
 	return nil
 }
 
