@@ -33,7 +33,9 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 	var ps []*Session
 	for _, id := range parts {
 		p, err := u.Get(ctx, id)
-		if err != nil || !p.Partial || !p.Completed {
+		// A part whose every byte is recorded is complete, its completion recorded or not (a
+		// crash may have come in between).
+		if err != nil || !p.Partial || !p.Completed && (p.Length < 0 || p.Offset != p.Length) {
 			return nil, fmt.Errorf("%w: %s", ErrBadParts, id)
 		}
 		total += p.Length
@@ -56,7 +58,7 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 		} else {
 			err = u.concat(ctx, lease, created, ps)
 			if err != nil {
-				u.discard(ctx, created, true, lease.Fence)
+				u.discard(ctx, created, true, lease)
 			}
 			lease.Release()
 		}
@@ -136,5 +138,5 @@ func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, par
 	if err := u.record(ctx, dst, created, lease.Fence); err != nil {
 		return err
 	}
-	return u.complete(ctx, dst, created, storage.Meta{}, lease.Fence, false)
+	return u.complete(ctx, dst, created, storage.Meta{}, lease, false)
 }

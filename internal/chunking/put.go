@@ -73,7 +73,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		}})
 	if copyErr != nil {
 		if n == 0 || errors.Is(copyErr, ErrTooLarge) {
-			u.discard(pctx, &s, hadState, lease.Fence)
+			u.discard(pctx, &s, hadState, lease)
 			return &s, copyErr
 		}
 		u.settle(&s)
@@ -87,11 +87,23 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		s.Length = s.Offset
 	}
 	if s.Offset != s.Length {
-		u.discard(pctx, &s, hadState, lease.Fence)
+		u.discard(pctx, &s, hadState, lease)
 		return &s, ErrLengthMismatch
 	}
-	if err := u.commit(pctx, p, &s, req.Meta, false); err != nil {
-		u.discard(pctx, &s, hadState, lease.Fence)
+	if hadState {
+		// Checkpoints recorded the upload: record it whole before the commit, so that a
+		// commit a crash cuts short is finished by the next request, not taken for an
+		// upload still missing bytes.
+		if err := p.Sync(); err != nil {
+			return &s, err
+		}
+		s.PartialState = p.State()
+		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
+			return &s, err
+		}
+	}
+	if err := u.commit(pctx, p, &s, req.Meta, lease, false); err != nil {
+		u.discard(pctx, &s, hadState, lease)
 		return &s, err
 	}
 	if hadState {
@@ -110,11 +122,10 @@ func (u *Uploads) PendingLength(id string) (int64, bool) {
 	return v.(int64), true
 }
 
-// discard drops an upload's data and, if it had any, its state.
-func (u *Uploads) discard(ctx context.Context, s *Session, hadState bool, fence int64) {
-	u.partials.RemovePartial(s.ref())
-	u.unhold(s)
-	if hadState {
-		u.sessions.Delete(ctx, s.ID, fence)
+// discard drops an upload's data and, if it had any, its state; nothing when the lease was
+// lost meanwhile (the upload is another request's now).
+func (u *Uploads) discard(ctx context.Context, s *Session, hadState bool, lease Lease) {
+	if u.remove(ctx, s, lease) == nil && hadState {
+		u.sessions.Delete(ctx, s.ID, lease.Fence)
 	}
 }

@@ -25,8 +25,7 @@ func (u *Uploads) Reap(ctx context.Context) (int, error) {
 		}
 		// Read again under the lock: an append may have renewed it meanwhile.
 		if s, err := u.sessions.Get(ctx, old.ID); err == nil && !now.Before(s.Expires) {
-			if u.partials.RemovePartial(s.ref()) == nil && u.sessions.Delete(ctx, s.ID, lease.Fence) == nil {
-				u.unhold(s)
+			if u.remove(ctx, s, lease) == nil && u.sessions.Delete(ctx, s.ID, lease.Fence) == nil {
 				n++
 				if !s.Completed {
 					u.stats.expired.Add(1)

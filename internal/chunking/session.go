@@ -93,6 +93,15 @@ func (s *Session) refUnder(lease Lease) storage.PartialRef {
 	return r
 }
 
+// Deadline is when the upload stops taking data: its expiry, or the expiry of the URL that
+// created it when that is earlier (ResumeBy).
+func (s *Session) Deadline() time.Time {
+	if !s.ResumeBy.IsZero() && s.ResumeBy.Before(s.Expires) {
+		return s.ResumeBy
+	}
+	return s.Expires
+}
+
 // Remaining is how many more bytes the upload takes, or -1 when its length is deferred.
 func (s *Session) Remaining() int64 {
 	if s.Length < 0 {

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fileserver/internal/crashpoint"
@@ -199,19 +200,26 @@ func (u *Uploads) Sync(ctx context.Context, id string) (*Session, error) {
 	defer lease.Release()
 	s, err := u.Get(ctx, id)
 	if err == nil {
-		err = u.finishDurable(ctx, s, lease.Fence)
+		err = u.finishDurable(ctx, s, lease)
 	}
 	return s, err
 }
 
-// finishDurable commits an upload whose every byte is durable but whose commit never
-// happened (a crash or shutdown between the last append and the commit), so that the offset
-// a client sees as complete is a file. It does nothing to any other upload.
-func (u *Uploads) finishDurable(ctx context.Context, s *Session, fence int64) error {
-	if s.Completed || s.Partial || s.Length < 0 || s.Offset != s.Length || s.Target == "" {
+// finishDurable completes an upload whose every byte is durable but whose completion was
+// never recorded (a crash or shutdown between the last append and the commit, or within the
+// commit), so that the offset a client sees as complete is a file (or, for a tus partial
+// upload, a part concatenation takes). It does nothing to any other upload.
+func (u *Uploads) finishDurable(ctx context.Context, s *Session, lease Lease) error {
+	switch {
+	case s.Completed || s.Length < 0 || s.Offset != s.Length:
+		return nil
+	case s.Partial:
+		s.Completed = true
+		return u.sessions.Put(ctx, s, lease.Fence)
+	case s.Target == "":
 		return nil
 	}
-	return u.complete(ctx, nil, s, storage.Meta{}, fence, true)
+	return u.complete(ctx, nil, s, storage.Meta{}, lease, true)
 }
 
 // AppendRequest is one request's data for an upload.
@@ -266,8 +274,19 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	if s.Completed {
 		return s, ErrCompleted
 	}
-	// Every byte arrived before this request: a commit cut short is what is left to do.
-	recovering := s.Length >= 0 && s.Offset == s.Length
+	// Every byte arrived before this request: a commit (or its record) that a crash cut
+	// short is what is left to do. The request is a retry whose answer was lost: it is
+	// answered as the completed upload's, whatever its offset (ErrCompleted).
+	if s.Length >= 0 && s.Offset == s.Length {
+		if err := u.finishDurable(pctx, s, lease); err != nil {
+			return s, err
+		}
+		if req.Offset == s.Offset && (req.Length < 0 || req.Length == s.Length) {
+			_, err := req.Copy(io.Discard, 0) // it may carry nothing more
+			return s, err
+		}
+		return s, ErrCompleted
+	}
 	if !s.ResumeBy.IsZero() && u.opts.Now().After(s.ResumeBy) {
 		return s, ErrExpired
 	}
@@ -277,16 +296,6 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	}
 	if err := u.declareLength(s, req.Length); err != nil {
 		return s, err
-	}
-	if recovering && !s.Partial {
-		// A request for an upload that has every byte: a retry whose answer was lost, after
-		// a commit that a crash may have cut short (its partial data may be gone). It may
-		// carry nothing; the commit is finished.
-		_, copyErr := req.Copy(io.Discard, 0)
-		if err := u.complete(pctx, nil, s, req.Meta, lease.Fence, true); err != nil {
-			return s, err
-		}
-		return s, copyErr
 	}
 	limit := int64(-1)
 	switch {
@@ -336,7 +345,7 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 		return s, copyErr
 	}
 	if full && !s.Partial {
-		if err := u.complete(pctx, p, s, req.Meta, lease.Fence, recovering); err != nil {
+		if err := u.complete(pctx, p, s, req.Meta, lease, false); err != nil {
 			return s, err
 		}
 	}
@@ -356,6 +365,9 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 // the request's end does not end, since that is just when what it sent must be recorded.
 // done releases it all.
 func (u *Uploads) startWriting(ctx context.Context, id string, req *AppendRequest) (lease Lease, wctx, pctx context.Context, done func(), err error) {
+	if u.writers.stopped.Load() {
+		return Lease{}, nil, nil, nil, ErrShutdown
+	}
 	wctx, cut := context.WithCancelCause(ctx)
 	var claimCancel func()
 	unregister := func() {}
@@ -381,16 +393,21 @@ func (u *Uploads) startWriting(ctx context.Context, id string, req *AppendReques
 	}, nil
 }
 
-// Interrupt cuts off every request writing an upload, for cause (ErrShutdown when the server
-// stops): each makes durable and records what it received, as any request cut off does, and
-// answers with the offset to resume from. It does not wait for them.
-func (u *Uploads) Interrupt(cause error) { u.writers.each(func(cancel func(error)) { cancel(cause) }) }
+// Interrupt cuts off every request writing an upload, because the server stops: each makes
+// durable and records what it received, as any request cut off does, and answers with the
+// offset to resume from (its error is ErrShutdown). A request that comes to write after it is
+// refused with ErrShutdown at once. It does not wait for them.
+func (u *Uploads) Interrupt() {
+	u.writers.stopped.Store(true)
+	u.writers.each(func(cancel func(error)) { cancel(ErrShutdown) })
+}
 
 // writers are the cancel functions of the requests writing uploads now.
 type writers struct {
-	mu   sync.Mutex
-	next int
-	all  map[int]func(error)
+	mu      sync.Mutex
+	next    int
+	all     map[int]func(error)
+	stopped atomic.Bool // Interrupt was called: no new writer
 }
 
 func (w *writers) add(cancel func(error)) (remove func()) {
@@ -402,6 +419,10 @@ func (w *writers) add(cancel func(error)) (remove func()) {
 	w.next++
 	k := w.next
 	w.all[k] = cancel
+	if w.stopped.Load() {
+		// Interrupt ran between this request's start and now: it stops as well.
+		defer cancel(ErrShutdown)
+	}
 	return func() {
 		w.mu.Lock()
 		delete(w.all, k)
@@ -642,21 +663,21 @@ func (t tee) Write(b []byte) (int, error) {
 // says the upload was complete before this request came (its commit may have been cut short
 // by a crash between its steps): a target that already holds exactly its data is then its
 // own commit, finished now, not another upload's file.
-func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, fence int64, recovering bool) error {
-	if err := u.commit(ctx, p, s, meta, recovering); err != nil {
+func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, lease Lease, recovering bool) error {
+	if err := u.commit(ctx, p, s, meta, lease, recovering); err != nil {
 		return err
 	}
 	crashpoint.Here("committed-unrecorded")
 	u.stats.completed.Add(1)
 	// The store charged the committed bytes to the uploader's day: the hold is spent.
 	u.unhold(s)
-	return u.sessions.Put(ctx, s, fence)
+	return u.sessions.Put(ctx, s, lease.Fence)
 }
 
 // commit publishes a finished upload's data under its target, with its digest, through p (the
 // partial the data was just written through) or, when p is nil, the session's partial. See
 // complete for recovering.
-func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, recovering bool) error {
+func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, lease Lease, recovering bool) error {
 	if !u.opts.SkipDigest {
 		h, err := restoreHash(s.HashState)
 		if err != nil {
@@ -671,12 +692,15 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 		// The uploader the upload's quota was held for is charged, whoever sent its last byte.
 		meta.Uploader = s.Uploader
 	}
-	if meta.Expires.IsZero() {
-		meta.Expires = s.FileExpires
+	if meta.Expires.IsZero() && !s.FileExpires.IsZero() {
+		meta.Expires, meta.ExpiresBy = s.FileExpires, storage.ExpiresByToken
 	}
-	err := u.publish(ctx, p, s, meta)
-	if err != nil && recovering {
-		if _, aerr := u.partials.Adopt(ctx, s.ref(), s.Target, s.Length, meta); aerr == nil {
+	err := u.publish(ctx, p, s, meta, lease)
+	if err != nil && recovering && meta.SHA256 != "" {
+		// Only the digest tells this upload's own file from another's of the same size: with
+		// digests off, a commit a crash cut short is not taken over (the file stays, the
+		// upload does not complete).
+		if _, aerr := u.partials.Adopt(ctx, s.refUnder(lease), s.Target, s.Length, meta); aerr == nil {
 			err = nil
 		}
 	}
@@ -689,10 +713,10 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 
 // publish is the storage's commit of s's data, through p or, when p is nil, the session's
 // partial.
-func (u *Uploads) publish(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta) error {
+func (u *Uploads) publish(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, lease Lease) error {
 	if p == nil {
 		var err error
-		if p, err = u.partials.OpenPartial(s.ref(), false); err != nil {
+		if p, err = u.partials.OpenPartial(s.refUnder(lease), false); err != nil {
 			return err
 		}
 		defer p.Close()
@@ -712,11 +736,25 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := u.remove(ctx, s, lease); err != nil {
+		return err
+	}
+	return u.sessions.Delete(ctx, id, lease.Fence)
+}
+
+// remove deletes s's partial data and drops its hold, unless lease was lost meanwhile: then
+// another request, maybe on another node, holds the upload and its data now.
+func (u *Uploads) remove(ctx context.Context, s *Session, lease Lease) error {
+	if lease.Check != nil {
+		if err := lease.Check(ctx); err != nil {
+			return err
+		}
+	}
 	if err := u.partials.RemovePartial(s.ref()); err != nil {
 		return err
 	}
 	u.unhold(s)
-	return u.sessions.Delete(ctx, id, lease.Fence)
+	return nil
 }
 
 func restoreHash(state []byte) (hash.Hash, error) {

@@ -2,10 +2,13 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
+
 	"strconv"
 	"strings"
 	"sync"
@@ -299,4 +302,56 @@ func TestIETFPutFirstPartIsNotTheFile(t *testing.T) {
 		t.Fatalf("completing PATCH: %d %q", p.StatusCode, pb)
 	}
 	ts.assertStored(t, "ios/part.bin", data)
+}
+
+// crashAfterCommit publishes a commit, then fails as a process killed right after it would
+// look to the next request: the file is there, the upload's completion is not recorded.
+type crashAfterCommit struct{ storage.Partials }
+
+type crashingPartial struct{ storage.Partial }
+
+func (c crashAfterCommit) OpenPartial(ref storage.PartialRef, create bool) (storage.Partial, error) {
+	p, err := c.Partials.OpenPartial(ref, create)
+	if err != nil {
+		return nil, err
+	}
+	return crashingPartial{p}, nil
+}
+
+func (c crashingPartial) Commit(ctx context.Context, name string, length int64, meta storage.Meta) (storage.Meta, error) {
+	if _, err := c.Partial.Commit(ctx, name, length, meta); err != nil {
+		return storage.Meta{}, err
+	}
+	return storage.Meta{}, errors.New("killed after the commit")
+}
+
+// A Content-Range upload whose commit was cut short: the client's retry of its last piece is
+// answered 201 (not 409 for a name its own file took), and "bytes */total" reports the whole
+// length.
+func TestRangePutRetryAfterCommitCutShort(t *testing.T) {
+	ts := startTestServer(t, serverSetup{partials: func(p storage.Partials) storage.Partials { return crashAfterCommit{p} }})
+	data := pattern(100_000, 39)
+	const name = "cr/cut.bin"
+	u := ts.v1URL(name, len(data))
+	resp, body := rangePut(t, u, "bytes 0-59999/100000", data[:60_000])
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = rangePut(t, u, "bytes 60000-99999/100000", data[60_000:])
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("last piece, its commit cut short: %d %q", resp.StatusCode, body)
+	}
+	resp, body = rangePut(t, u, "bytes 60000-99999/100000", data[60_000:])
+	wantStatus(t, resp, body, http.StatusCreated)
+	ts.assertStored(t, name, data)
+	if h := signedHead(t, u); h.StatusCode != http.StatusOK || h.ContentLength != int64(len(data)) {
+		t.Fatalf("HEAD after the recovery: %d, Content-Length %d", h.StatusCode, h.ContentLength)
+	}
+
+	// The same, with the client asking where to continue first.
+	u = ts.v1URL("cr/asks.bin", len(data))
+	rangePut(t, u, "bytes 0-59999/100000", data[:60_000])
+	rangePut(t, u, "bytes 60000-99999/100000", data[60_000:])
+	resp, body = rangePut(t, u, "bytes */100000", nil)
+	wantStatus(t, resp, body, http.StatusNoContent)
+	wantHeader(t, resp, "Upload-Offset", "100000")
+	ts.assertStored(t, "cr/asks.bin", data)
 }

@@ -54,6 +54,10 @@ func TestURLExpiryBoundsResumption(t *testing.T) {
 		"Tus-Resumable", tusVer, "Upload-Length", "1000"))
 	wantStatus(t, resp, body, http.StatusCreated)
 	u := resp.Header.Get("Location")
+	// The client is told the URL's deadline, not the session's day.
+	if exp, err := http.ParseTime(resp.Header.Get("Upload-Expires")); err != nil || exp.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("Upload-Expires %q (%v), want the URL's expiry a second from now", resp.Header.Get("Upload-Expires"), err)
+	}
 	p, pb := tusPatch(t, u, 0, pattern(400, 62))
 	wantStatus(t, p, pb, http.StatusNoContent)
 	time.Sleep(2100 * time.Millisecond) // the URL's expiry is in whole seconds

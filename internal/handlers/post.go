@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"fileserver/internal/hmacauth"
-	"fileserver/internal/storage"
 )
 
 // postResult is the JSON body of a successful POST.
@@ -112,13 +111,11 @@ func (s *Server) authorizePost(r *http.Request, name string, size int64) (hmacau
 }
 
 func (s *Server) finishPost(w http.ResponseWriter, r *http.Request, name string, body io.Reader, size int64, g hmacauth.Grant, declared string) error {
-	want, err := s.precheck(r, name, size, g)
+	want, err := s.precheck(r, name, size, g, false)
 	if err != nil {
 		return err
 	}
-	meta, err := s.accept(w, r, name, body, want, g, storage.Meta{
-		ContentType: storedType(declared, name), Expires: g.FileExpires, Uploader: s.uploaderKey(r, g),
-	})
+	meta, err := s.accept(w, r, name, body, want, g, fileMeta(storedType(declared, name), s.uploaderKey(r, g), g))
 	if err != nil {
 		return err
 	}

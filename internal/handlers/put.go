@@ -66,11 +66,18 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
 		declared = r.Header.Get("Content-Type")
 	}
-	want, err := s.precheck(r, name, size, g)
+	// A Content-Range PUT may find the name taken by its own upload's file, committed just
+	// before a crash kept that from being recorded: the upload finishes it (rangePut).
+	ownUpload := false
+	if hasRange && s.uploads != nil {
+		sess, err := s.uploads.Get(r.Context(), s.putID(r.Context(), name))
+		ownUpload = err == nil && !sess.Completed
+	}
+	want, err := s.precheck(r, name, size, g, ownUpload)
 	if err != nil {
 		return err
 	}
-	meta := storage.Meta{ContentType: storedType(declared, name), Expires: g.FileExpires, Uploader: s.uploaderKey(r, g)}
+	meta := fileMeta(storedType(declared, name), s.uploaderKey(r, g), g)
 	switch {
 	case s.uploads == nil:
 		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
@@ -102,6 +109,16 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// fileMeta is what a file uploaded under grant g is stored with: its type, its uploader and
+// the lifetime the grant states (a token's expires claim, marked as such), if any.
+func fileMeta(contentType, uploader string, g hmacauth.Grant) storage.Meta {
+	m := storage.Meta{ContentType: contentType, Uploader: uploader, Expires: g.FileExpires}
+	if !m.Expires.IsZero() {
+		m.ExpiresBy = storage.ExpiresByToken
+	}
+	return m
+}
+
 // lengthError words a length failure for a plain upload.
 func lengthError(err error, want int64) error {
 	switch {
@@ -115,8 +132,9 @@ func lengthError(err error, want int64) error {
 
 // precheck runs the checks every upload passes before its body is read, and returns the
 // exact length the body must have (-1 when nothing announced one). size is the announced
-// length (-1 unknown); g.Size, when known, is the length the credential binds.
-func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant) (int64, error) {
+// length (-1 unknown); g.Size, when known, is the length the credential binds. With
+// maybeOwn, a file at name may be the request's own upload's (its session decides).
+func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
 	limit := int64(s.cfg.Upload.MaxSize)
 	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
 		return 0, errorf(http.StatusRequestEntityTooLarge, "upload too large")
@@ -127,9 +145,9 @@ func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.G
 	if !s.exts.permits(name) {
 		return 0, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 	}
-	if _, err := s.store.Stat(r.Context(), name); err == nil {
+	if _, err := s.store.Stat(r.Context(), name); err == nil && !maybeOwn {
 		return 0, errorf(http.StatusConflict, "file already exists")
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return 0, err
 	}
 	if size >= 0 {

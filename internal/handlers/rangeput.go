@@ -114,6 +114,12 @@ func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, c
 	case errors.As(err, &oe):
 		w.Header().Set("Upload-Offset", itoa(oe.Expected))
 		return &Error{Status: http.StatusConflict, Msg: "Content-Range does not start at the upload's offset " + strconv.FormatInt(oe.Expected, 10), Err: err}
+	case errors.Is(err, chunking.ErrCompleted) && sess != nil && sess.Completed:
+		// A retry of a piece whose answer was lost: the upload it belongs to is complete.
+		w.Header().Set("Upload-Offset", itoa(sess.Length))
+		w.Header().Set("Location", s.downloadURL(r, name))
+		w.WriteHeader(http.StatusCreated)
+		return nil
 	case errors.Is(err, chunking.ErrLengthMismatch) && sess != nil:
 		return &Error{Status: http.StatusConflict, Msg: fmt.Sprintf("the upload here is %d bytes long, not %d", sess.Length, cr.total), Err: err}
 	case err != nil:
@@ -184,7 +190,7 @@ func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string)
 	h := w.Header()
 	h.Set("Upload-Offset", itoa(sess.Offset))
 	h.Set("Upload-Length", itoa(sess.Length))
-	h.Set("Upload-Expires", httpDate(sess.Expires))
+	h.Set("Upload-Expires", httpDate(sess.Deadline()))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	return true, nil

@@ -149,7 +149,7 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // resume from (tus and the IETF draft: their usual answer; a PUT: 503 with Upload-Offset).
 func (s *Server) Interrupt() {
 	if s.uploads != nil {
-		s.uploads.Interrupt(chunking.ErrShutdown)
+		s.uploads.Interrupt()
 	}
 }
 

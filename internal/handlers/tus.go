@@ -217,7 +217,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	h.Set("Upload-Offset", itoa(created.Offset))
-	h.Set("Upload-Expires", httpDate(created.Expires))
+	h.Set("Upload-Expires", httpDate(created.Deadline()))
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -329,7 +329,7 @@ func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking
 		h.Set("Upload-Metadata", sess.RawMetadata)
 	}
 	if !sess.Completed {
-		h.Set("Upload-Expires", httpDate(sess.Expires))
+		h.Set("Upload-Expires", httpDate(sess.Deadline()))
 	} else {
 		s.completedHeaders(w, r, sess)
 	}
@@ -430,7 +430,7 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 		if sess.Completed {
 			s.completedHeaders(w, r, sess)
 		} else {
-			w.Header().Set("Upload-Expires", httpDate(sess.Expires))
+			w.Header().Set("Upload-Expires", httpDate(sess.Deadline()))
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -30,12 +30,13 @@ type ReapResult struct {
 }
 
 // URLExpiry reports whether meta's expiry is the expiry of the signed URL that uploaded the
-// file, which servers before this one stored as the file's own: the only credential that
-// states a file's lifetime is a Prosody token (its expires claim), and a token names its
-// uploader by JID; a URL leaves the client's address ("addr:..."). The reapers drop such an
-// expiry once, and keep the file for upload.ttl to decide.
+// file, which servers before this one stored as the file's own. Only a Prosody token states
+// a file's lifetime, and expiries stated so are marked (ExpiresBy) since; of the unmarked
+// ones written before, a token's named its uploader by JID, while a URL left the client's
+// address ("addr:..."). The reapers drop such an expiry once, and keep the file for
+// upload.ttl to decide.
 func URLExpiry(meta Meta) bool {
-	return !meta.Expires.IsZero() && strings.HasPrefix(meta.Uploader, "addr:")
+	return !meta.Expires.IsZero() && meta.ExpiresBy == "" && strings.HasPrefix(meta.Uploader, "addr:")
 }
 
 // tempGrace is how old a temporary file must be before the reaper takes it for a crash's

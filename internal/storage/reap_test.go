@@ -119,18 +119,24 @@ func TestReapKeepsFilesWithTheirURLsExpiry(t *testing.T) {
 	l, _ := openTest(t)
 	ctx := context.Background()
 	past := time.Now().Add(-time.Hour)
-	for name, uploader := range map[string]string{"v3.pdf": "addr:192.0.2.1", "token.jpg": "juliet@example.org"} {
+	for name, m := range map[string]Meta{
+		"v3.pdf":    {Uploader: "addr:192.0.2.1"},
+		"token.jpg": {Uploader: "juliet@example.org"},
+		// A token without a sub names the client's address: its expiry is marked a token's.
+		"nosub.jpg": {Uploader: "addr:192.0.2.2", ExpiresBy: ExpiresByToken},
+	} {
 		w, err := l.Create(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.Write([]byte(name))
-		if _, err := w.Commit(ctx, Meta{Expires: past, Uploader: uploader, ContentType: "application/pdf"}); err != nil {
+		m.Expires, m.ContentType = past, "application/pdf"
+		if _, err := w.Commit(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dry, err := l.Reap(ctx, time.Now(), 0, true)
-	if err != nil || len(dry.Kept) != 1 || len(dry.Files) != 1 || dry.Files[0].Name != "token.jpg" {
+	if err != nil || len(dry.Kept) != 1 || len(dry.Files) != 2 {
 		t.Fatalf("dry run: kept %v, removed %v, %v", dry.Kept, dry.Files, err)
 	}
 	if m, _ := l.Stat(ctx, "v3.pdf"); m.Expires.IsZero() {

@@ -38,9 +38,16 @@ type Meta struct {
 	Created     time.Time `json:"created"`
 	// Expires is when the file should be removed; zero keeps it.
 	Expires time.Time `json:"expires,omitzero"`
+	// ExpiresBy says who stated Expires: ExpiresByToken for a Prosody token's expires claim.
+	// Metadata written before this field existed has none (see URLExpiry).
+	ExpiresBy string `json:"expires_by,omitempty"`
 	// Uploader identifies who uploaded it (a JID from a token, or a client address).
 	Uploader string `json:"uploader,omitempty"`
 }
+
+// ExpiresByToken marks an expiry a Prosody token's expires claim stated: the file lifetime
+// mod_http_file_share gives its uploads.
+const ExpiresByToken = "token"
 
 // ETag is a strong entity tag (RFC 9110 §8.8.3): the content hash when known, else size and
 // modification time, which change whenever the bytes could have.

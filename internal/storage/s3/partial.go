@@ -3,6 +3,8 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -345,6 +347,9 @@ func (p *partial) Commit(ctx context.Context, name string, length int64, meta st
 	if p.w.n != length {
 		return storage.Meta{}, fmt.Errorf("%w: s3: upload %s holds %d bytes, not %d", storage.ErrIO, p.id, p.w.n, length)
 	}
+	if err := p.w.guarded(ctx); err != nil {
+		return storage.Meta{}, err // the upload is another request's now
+	}
 	w, uploadID := p.w, p.w.uploadID
 	// A multipart upload no recorded state names is aborted if the commit fails; a recorded
 	// one stays for the commit to be tried again (a HEAD does), unless the name is taken.
@@ -385,14 +390,41 @@ func (s *Store) Adopt(ctx context.Context, ref storage.PartialRef, name string, 
 		return storage.Meta{}, err
 	}
 	stored := metaOf(name, info)
-	if stored.Size != length || meta.SHA256 != "" && stored.SHA256 != meta.SHA256 {
+	if stored.Size != length {
 		return storage.Meta{}, storage.ErrNotFound
+	}
+	if meta.SHA256 != "" && stored.SHA256 != meta.SHA256 {
+		if stored.SHA256 != "" {
+			return storage.Meta{}, storage.ErrNotFound
+		}
+		// The metadata is added after the object is complete (describe), and a crash may
+		// have come first: the bytes themselves must tell.
+		if sum, err := s.digest(ctx, name); err != nil || sum != meta.SHA256 {
+			return storage.Meta{}, storage.ErrNotFound
+		}
+		(&writer{s: s, key: s.key(name)}).describe(ctx, info.ETag, meta)
+		meta.Name, meta.Size, meta.Created = name, length, info.LastModified
+		stored = meta
 	}
 	ref.Target = name
 	if err := s.RemovePartial(ref); err != nil {
 		return storage.Meta{}, err
 	}
 	return stored, nil
+}
+
+// digest is the hex SHA-256 of a stored object's bytes.
+func (s *Store) digest(ctx context.Context, name string) (string, error) {
+	obj, _, _, err := s.core.GetObject(ctx, s.bucket, s.key(name), minio.GetObjectOptions{})
+	if err != nil {
+		return "", mapErr("read", err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, obj); err != nil {
+		return "", mapErr("read", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Close implements storage.Partial: parts in flight are waited for; the recorded data stays.

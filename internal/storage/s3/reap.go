@@ -32,7 +32,8 @@ func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 			expires = obj.LastModified.Add(ttl)
 		}
 		own, err := time.Parse(time.RFC3339Nano, obj.UserMetadataStripped[metaExpires])
-		if uploader, _ := url.QueryUnescape(obj.UserMetadataStripped[metaUploader]); err == nil && storage.URLExpiry(storage.Meta{Expires: own, Uploader: uploader}) {
+		uploader, _ := url.QueryUnescape(obj.UserMetadataStripped[metaUploader])
+		if err == nil && storage.URLExpiry(storage.Meta{Expires: own, Uploader: uploader, ExpiresBy: obj.UserMetadataStripped[metaExpiresBy]}) {
 			res.Kept = append(res.Kept, name)
 			if !dryRun {
 				if err := s.dropExpiry(ctx, obj); err != nil {

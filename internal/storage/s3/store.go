@@ -216,9 +216,10 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // User metadata keys (sent as x-amz-meta-fs-*). Values are query-escaped, since header
 // values must be ASCII and an uploader's JID need not be.
 const (
-	metaSHA256   = "Fs-Sha256"
-	metaUploader = "Fs-Uploader"
-	metaExpires  = "Fs-Expires"
+	metaSHA256    = "Fs-Sha256"
+	metaUploader  = "Fs-Uploader"
+	metaExpires   = "Fs-Expires"
+	metaExpiresBy = "Fs-Expires-By"
 )
 
 // userMetadata is what of meta is kept as user metadata; the content type is the object's own
@@ -233,6 +234,9 @@ func userMetadata(meta storage.Meta) map[string]string {
 	}
 	if !meta.Expires.IsZero() {
 		m[metaExpires] = meta.Expires.UTC().Format(time.RFC3339Nano)
+	}
+	if meta.ExpiresBy != "" {
+		m[metaExpiresBy] = meta.ExpiresBy
 	}
 	return m
 }
@@ -250,6 +254,7 @@ func metaOf(name string, info minio.ObjectInfo) storage.Meta {
 	if t, err := time.Parse(time.RFC3339Nano, get(metaExpires)); err == nil {
 		m.Expires = t
 	}
+	m.ExpiresBy = get(metaExpiresBy)
 	return m
 }
 
