@@ -1,12 +1,11 @@
 # fileserver build and test entry points. `make test` is the full suite CI runs.
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: build run test test-fast e2e fuzz lint clean
 
+# Static and stamped with the version and revision (see scripts/build.sh).
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/fileserver ./cmd/fileserver
+	./scripts/build.sh bin/fileserver
 
 run:
 	$(GO) run ./cmd/fileserver serve

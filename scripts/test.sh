@@ -53,8 +53,9 @@ fuzz() {
 }
 
 deploy() {
-	echo "== deploy (systemd unit, scale-out balancer)"
+	echo "== deploy (systemd unit, container image, scale-out balancer)"
 	./scripts/check-systemd.sh
+	./scripts/check-image.sh
 	./scripts/check-haproxy.sh
 }
 

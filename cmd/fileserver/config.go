@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -23,8 +24,20 @@ type configFlags struct {
 	sets    []string
 }
 
+// precedence says where settings come from, for --help.
+const precedence = `Settings, each layer over the one before: embedded defaults; FILESERVER_DEFAULT_<SECTION>_<KEY>
+variables (packaging's defaults: the container image and the systemd unit set them); the --config file
+(or $FILESERVER_CONFIG);
+FILESERVER_<SECTION>_<KEY> variables; flags. A FILESERVER_ variable that names no key stops start-up.
+Every key, with its default: config-adaptive.toml.
+`
+
 func (c *configFlags) register(fl *flag.FlagSet) {
-	fl.StringVar(&c.file, "config", "", "TOML config file (default: embedded defaults)")
+	fl.Usage = func() {
+		fmt.Fprintf(fl.Output(), "usage: fileserver %s [flags]\n\n%s\nflags:\n", fl.Name(), precedence)
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&c.file, "config", "", "TOML config file (default: $FILESERVER_CONFIG, else none)")
 	fl.StringVar(&c.listen, "listen", "", "listen address host:port (server.listen)")
 	fl.StringVar(&c.storage, "storage", "", "data directory (storage.path)")
 	fl.Func("set", "set any key: --set upload.max_size=2GiB (repeatable)", func(s string) error {
@@ -35,6 +48,10 @@ func (c *configFlags) register(fl *flag.FlagSet) {
 
 // load applies defaults, the file, the environment, then the flags, and validates.
 func (c *configFlags) load() (config.Config, error) {
+	if c.file == "" {
+		// A container names its config file once, for serve and for its health check.
+		c.file = os.Getenv(config.EnvPrefix + "CONFIG")
+	}
 	cfg, err := config.Load(c.file, os.Environ())
 	if err != nil {
 		return cfg, err
@@ -110,9 +127,19 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c := configFlags{file: args[0]}
-	if _, err := c.load(); err != nil {
+	cfg, err := c.load()
+	if err != nil {
 		fmt.Fprintln(stderr, "fileserver:", err)
 		return 1
+	}
+	if cfg.Server.TLSCert != "" {
+		// The files must be readable by whoever runs the check, and a valid pair: start-up
+		// would fail on them, after the check had said ok.
+		if _, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			fmt.Fprintf(stderr, "fileserver: config %s: key server.tls_cert: cannot load the certificate and key as uid %d: %v\n",
+				args[0], os.Getuid(), err)
+			return 1
+		}
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", args[0])
 	return 0

@@ -6,10 +6,39 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and revision are set at build time (scripts/build.sh) with -ldflags
+// "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = ""
+)
+
+// versionLine is what `fileserver version` prints: the version, the VCS revision (from the
+// build's stamp, else from Go's own build info when it has one) and the Go release.
+func versionLine() string {
+	rev, modified := revision, false
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	if modified {
+		rev += "+modified"
+	}
+	return fmt.Sprintf("fileserver %s (revision %s, %s)", version, rev, runtime.Version())
+}
 
 const usage = `usage: fileserver <command> [flags]
 
@@ -53,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "healthcheck":
 		return healthcheck(args[1:], stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "fileserver", version)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)

@@ -516,3 +516,18 @@ func TestSIGTERMKeepsWhatArrived(t *testing.T) {
 		t.Fatalf("HEAD after the restart: %v %v, want Upload-Offset %d", hr, err, off)
 	}
 }
+
+// The build every packaging uses (scripts/build.sh) stamps the version and revision, also
+// where Go's own VCS stamping is off (GOFLAGS=-buildvcs=false, a build without .git).
+func TestVersionStamped(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "fileserver")
+	cmd := exec.Command("../../scripts/build.sh", out)
+	cmd.Env = append(os.Environ(), "VERSION=v9.9.9-test", "REVISION=0123abcd", "GOFLAGS=-buildvcs=false")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, b)
+	}
+	v, err := exec.Command(out, "version").Output()
+	if err != nil || !strings.Contains(string(v), "v9.9.9-test") || !strings.Contains(string(v), "revision 0123abcd") {
+		t.Fatalf("version: %q %v", v, err)
+	}
+}

@@ -12,8 +12,10 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,5 +139,52 @@ func TestServeTLSWithHTTP2(t *testing.T) {
 	resp.Body.Close()
 	if string(got) != body {
 		t.Fatalf("h2 download differs (%d bytes)", len(got))
+	}
+}
+
+// config check opens the certificate and key a config names, as whoever runs it: a pair the
+// server could not load (unreadable to that user, or not a pair) fails the check, which would
+// otherwise say ok and leave start-up to fail.
+func TestConfigCheckOpensTheCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, 1)
+	conf := func(c, k string) string {
+		p := filepath.Join(t.TempDir(), "c.toml")
+		os.WriteFile(p, []byte("[server]\ntls_cert = \""+c+"\"\ntls_key = \""+k+"\"\n"), 0o644)
+		return p
+	}
+	if out, errOut, code := runCLI(t, nil, "config", "check", conf(cert, key)); code != 0 {
+		t.Fatalf("a readable pair: code %d %q %q", code, out, errOut)
+	}
+	_, other := writeCert(t, t.TempDir(), 2)
+	for what, p := range map[string]string{
+		"missing key":  conf(cert, filepath.Join(dir, "none.pem")),
+		"not its pair": conf(cert, other),
+	} {
+		if _, errOut, code := runCLI(t, nil, "config", "check", p); code == 0 || !strings.Contains(errOut, "server.tls_cert") {
+			t.Errorf("%s: code %d, stderr %q; want a failure naming server.tls_cert", what, code, errOut)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// As a user who cannot read the key, the check fails as the server would. Everything
+		// but the key is readable by that user.
+		base, err := os.MkdirTemp("", "config-check-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(base)
+		os.Chmod(base, 0o755)
+		bin, _ := os.ReadFile(binary)
+		os.WriteFile(filepath.Join(base, "fileserver"), bin, 0o755)
+		c, k := writeCert(t, base, 3)
+		os.Chmod(c, 0o644)
+		os.Chmod(k, 0o600)
+		p := filepath.Join(base, "c.toml")
+		os.WriteFile(p, []byte("[server]\ntls_cert = \""+c+"\"\ntls_key = \""+k+"\"\n"), 0o644)
+		cmd := exec.Command(filepath.Join(base, "fileserver"), "config", "check", p)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "permission denied") {
+			t.Errorf("as nobody, a root-only key: %v %q; want permission denied", err, out)
+		}
 	}
 }

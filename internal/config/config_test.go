@@ -131,6 +131,46 @@ func TestPrecedenceDefaultsFileEnv(t *testing.T) {
 	}
 }
 
+// Packaging's defaults (FILESERVER_DEFAULT_*) lie below the file: a key the admin's file sets
+// wins over them, a key it leaves out takes them, and FILESERVER_* still wins over the file.
+func TestDefaultEnvBelowTheFile(t *testing.T) {
+	p := writeFile(t, "[server]\nlisten = \"127.0.0.1:9000\"\n")
+	c, err := Load(p, []string{
+		"FILESERVER_DEFAULT_SERVER_LISTEN=0.0.0.0:8080",
+		"FILESERVER_DEFAULT_STORAGE_PATH=/data",
+		"FILESERVER_DEFAULT_UPLOAD_MAX_SIZE=1MB",
+		"FILESERVER_UPLOAD_MAX_SIZE=2MB",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:9000" || c.Storage.Path != "/data" || c.Upload.MaxSize != 2_000_000 {
+		t.Fatalf("listen %q (file), path %q (default), max_size %d (env over default): want the file, the default, the env",
+			c.Server.Listen, c.Storage.Path, c.Upload.MaxSize)
+	}
+}
+
+// A FILESERVER_ variable that names no key stops start-up with the nearest one that does: a
+// typo in a container's or a unit's environment must not be silently ignored.
+func TestUnknownEnvVariable(t *testing.T) {
+	for name, want := range map[string]string{
+		"FILESERVER_UPLOAD_MAXSIZE":      "FILESERVER_UPLOAD_MAX_SIZE",
+		"FILESERVER_SERVER_LISTN":        "FILESERVER_SERVER_LISTEN",
+		"FILESERVER_DEFAULT_STORAGE_PTH": "FILESERVER_DEFAULT_STORAGE_PATH",
+		"FILESERVER_AUTH_SECRET_FIEL":    "FILESERVER_AUTH_SECRET_FILE",
+	} {
+		_, err := Load("", []string{name + "=1"})
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), want+"?") {
+			t.Errorf("%s: err %v, want it named with %s suggested", name, err, want)
+		}
+	}
+	// Not configuration: the test suites' own variables, and what other programs set.
+	if _, err := Load("", []string{"FILESERVER_TEST_PEERS=require", "FILESERVER_E2E_BIN=/x", "FILESERVERX=1", "PATH=/bin"}); err != nil {
+		t.Errorf("variables that are not configuration: %v", err)
+	}
+}
+
 func TestEnvErrorsNameTheVariable(t *testing.T) {
 	_, err := Load("", []string{"FILESERVER_UPLOAD_MAX_SIZE=lots"})
 	var ce *Error

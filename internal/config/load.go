@@ -17,6 +17,19 @@ import (
 // EnvPrefix starts every environment variable the config reads.
 const EnvPrefix = "FILESERVER_"
 
+// DefaultEnvPrefix starts the environment variables that set a key's default: below the
+// config file, which overrides them (FILESERVER_DEFAULT_STORAGE_PATH=/data). Packaging (the
+// container image, the systemd unit) uses them, so that it never shadows the admin's file.
+const DefaultEnvPrefix = EnvPrefix + "DEFAULT_"
+
+// otherEnv are the FILESERVER_ variables that are not a key of their own; variables of
+// the FILESERVER_TEST_ and FILESERVER_E2E_ families belong to the test suites.
+var otherEnv = map[string]bool{
+	EnvPrefix + "CONFIG":           true, // the config file, where no --config flag names one
+	EnvPrefix + "AUTH_SECRET_FILE": true, // the secret, read from a file
+	EnvPrefix + "CRASHPOINT":       true, // a test's stop (internal/crashpoint)
+}
+
 // Error is a configuration problem: where it is and why. Start-up stops on it.
 type Error struct {
 	File   string // config file, or "environment", or "flag"
@@ -41,11 +54,18 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load builds the configuration: embedded defaults, then the TOML file at path (if path is not
-// empty), then FILESERVER_* variables from environ (as os.Environ returns them). Flags are
-// applied by the caller with Set, then Validate.
+// Load builds the configuration: embedded defaults, then FILESERVER_DEFAULT_* variables from
+// environ (as os.Environ returns them), then the TOML file at path (if path is not empty),
+// then FILESERVER_* variables. Flags are applied by the caller with Set, then Validate. A
+// FILESERVER_ variable that names no key stops it, with the closest known name.
 func Load(path string, environ []string) (Config, error) {
 	cfg := Default()
+	if err := checkEnv(environ); err != nil {
+		return cfg, err
+	}
+	if err := applyEnvWith(&cfg, environ, DefaultEnvPrefix); err != nil {
+		return cfg, err
+	}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -146,21 +166,24 @@ func (c *Config) Set(key, value string) error {
 }
 
 func applyEnv(cfg *Config, environ []string) error {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
-			env[k] = v
-		}
-	}
+	env := envMap(environ)
 	if file, ok := env[EnvPrefix+"AUTH_SECRET_FILE"]; ok {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return &Error{File: "environment", Key: "auth.secret", Reason: EnvPrefix + "AUTH_SECRET_FILE: " + err.Error()}
 		}
-		cfg.Auth.Secret = strings.TrimSpace(string(data))
+		if cfg.Auth.Secret = strings.TrimSpace(string(data)); cfg.Auth.Secret == "" {
+			return &Error{File: "environment", Key: "auth.secret", Reason: EnvPrefix + "AUTH_SECRET_FILE: " + file + " is empty"}
+		}
 	}
+	return applyEnvWith(cfg, environ, EnvPrefix)
+}
+
+// applyEnvWith sets every key whose variable, prefix + KEY, environ holds.
+func applyEnvWith(cfg *Config, environ []string, prefix string) error {
+	env := envMap(environ)
 	for _, f := range fields(cfg) {
-		name := EnvName(f.key)
+		name := prefix + strings.TrimPrefix(EnvName(f.key), EnvPrefix)
 		v, ok := env[name]
 		if !ok {
 			continue
@@ -170,6 +193,73 @@ func applyEnv(cfg *Config, environ []string) error {
 		}
 	}
 	return nil
+}
+
+func envMap(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// checkEnv refuses a FILESERVER_ variable that names no key (a typo would otherwise be
+// silently ignored), naming the closest variable that does.
+func checkEnv(environ []string) error {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvName(k)] = true
+		known[DefaultEnvPrefix+strings.TrimPrefix(EnvName(k), EnvPrefix)] = true
+	}
+	for name := range otherEnv {
+		known[name] = true
+	}
+	var unknown []string
+	for name := range envMap(environ) {
+		if !known[name] && !strings.HasPrefix(name, EnvPrefix+"TEST_") && !strings.HasPrefix(name, EnvPrefix+"E2E_") {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	name := unknown[0]
+	return &Error{File: "environment", Key: name, Reason: "unknown variable; did you mean " + closest(name, known) + "?"}
+}
+
+// closest is the name in names nearest to s by edit distance.
+func closest(s string, names map[string]bool) string {
+	best, bestD := "", -1
+	for n := range names {
+		if d := editDistance(s, n); bestD < 0 || d < bestD || d == bestD && n < best {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
