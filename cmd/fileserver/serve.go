@@ -230,7 +230,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	case err := <-errc:
 		return err
 	case s := <-sig:
-		log.Info().Str("signal", s.String()).Dur("timeout", cfg.Server.ShutdownTimeout.D()).Msg("draining")
+		log.Info().Str("signal", s.String()).Str("timeout", cfg.Server.ShutdownTimeout.String()).Msg("draining")
 	}
 	h.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())

@@ -305,3 +305,11 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+// A duration written the way people say it gets the forms that parse.
+func TestDurationErrorShowsForms(t *testing.T) {
+	_, err := ParseDuration("30 days")
+	if err == nil || !strings.Contains(err.Error(), "30d") || !strings.Contains(err.Error(), "720h") {
+		t.Fatalf("err %v: want the accepted forms", err)
+	}
+}

@@ -89,11 +89,14 @@ func (s Size) String() string {
 // "1d12h"). "0" means zero.
 type Duration time.Duration
 
+// durationForms says what a duration may look like, for errors.
+const durationForms = "write a number and a unit, no space: 30d (days), 720h, 15m, 90s, 1d12h, 1h30m, or 0"
+
 // ParseDuration parses a duration as Duration's doc describes.
 func ParseDuration(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return 0, errors.New("empty duration")
+		return 0, errors.New("empty duration: " + durationForms)
 	}
 	if t == "0" {
 		return 0, nil
@@ -102,7 +105,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if i := strings.IndexByte(t, 'd'); i >= 0 {
 		n, err := strconv.ParseFloat(t[:i], 64)
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("duration %q: bad day count", s)
+			return 0, fmt.Errorf("duration %q: %s", s, durationForms)
 		}
 		days, t = n, t[i+1:]
 	}
@@ -110,7 +113,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil {
-			return 0, fmt.Errorf("duration %q: use units like 90s, 15m, 24h, 7d", s)
+			return 0, fmt.Errorf("duration %q: %s", s, durationForms)
 		}
 		rest = d
 	}

@@ -33,6 +33,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func errorf(status int, msg string) *Error { return &Error{Status: status, Msg: msg} }
 
+// msgTooLarge answers an upload larger than upload.max_size; upload handlers add the limit.
+const msgTooLarge = "upload too large"
+
 // handlerFunc is a handler that returns its failure instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -78,7 +81,7 @@ func toHTTP(err error) *Error {
 	case errors.Is(err, storage.ErrQuota):
 		return m(http.StatusTooManyRequests, "daily upload quota exceeded")
 	case errors.Is(err, streaming.ErrTooLarge):
-		return m(http.StatusRequestEntityTooLarge, "upload too large")
+		return m(http.StatusRequestEntityTooLarge, msgTooLarge)
 	case errors.Is(err, streaming.ErrBusy), errors.Is(err, adaptivebuf.ErrBudget):
 		return m(http.StatusServiceUnavailable, "server busy, retry later")
 	case errors.Is(err, ErrTooSlow):
@@ -114,7 +117,7 @@ func toHTTP(err error) *Error {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return m(http.StatusRequestEntityTooLarge, "upload too large")
+		return m(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
 	return m(http.StatusInternalServerError, "internal error")
 }

@@ -157,7 +157,7 @@ func (l *requestLog) end(st *requestState, r *http.Request, ww http.ResponseWrit
 		Int("status", status).
 		Int64("bytes_in", info.bytesIn).
 		Int("bytes_out", st.w.bytes).
-		Dur("duration", elapsed)
+		Float64("duration_ms", float64(elapsed)/float64(time.Millisecond))
 	if info.protocol != "" {
 		ev = ev.Str("protocol", info.protocol)
 	}

@@ -242,7 +242,7 @@ func TestRequestLogFields(t *testing.T) {
 	evs := logs.events(t, len(calls))
 	for i, ev := range evs {
 		c := calls[i]
-		keys := []string{"level", "request_id", "remote", "method", "path", "status", "bytes_in", "bytes_out", "duration", "message"}
+		keys := []string{"level", "request_id", "remote", "method", "path", "status", "bytes_in", "bytes_out", "duration_ms", "message"}
 		if c.protocol != "" {
 			keys = append(keys, "protocol")
 		}

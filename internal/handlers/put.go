@@ -137,7 +137,7 @@ func lengthError(err error, want int64) error {
 func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
 	limit := int64(s.cfg.Upload.MaxSize)
 	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
-		return 0, errorf(http.StatusRequestEntityTooLarge, "upload too large")
+		return 0, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
 	if g.Size >= 0 && size >= 0 && g.Size != size {
 		return 0, errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,4 +308,19 @@ func TestPutTokenChunkedMustMatchFilesize(t *testing.T) {
 		})
 	}
 	ts.waitNoTmp(t)
+}
+
+// An upload over upload.max_size is told the limit, whether it announced its size or not.
+func TestTooLargeSaysTheLimit(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Upload.MaxSize = 1000 })
+	resp, body := put(t, ts.v1URL("big.bin", 2000), pattern(2000, 1))
+	wantStatus(t, resp, body, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(string(body), "1000") {
+		t.Errorf("announced: %q does not state the limit", body)
+	}
+	resp, body = do(t, request(t, http.MethodPut, ts.v3URL(http.MethodPut, "big2.bin"), onlyReader{bytes.NewReader(pattern(2000, 2))}))
+	wantStatus(t, resp, body, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(string(body), "1000") {
+		t.Errorf("chunked: %q does not state the limit", body)
+	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -100,8 +101,8 @@ func New(o Options) *Server {
 	}).ServeHTTP)
 
 	up := strings.TrimSuffix(o.Config.Upload.Prefix, "/") + "/*"
-	r.Method(http.MethodPut, up, handlerFunc(s.put))
-	r.Method(http.MethodPost, up, handlerFunc(s.post))
+	r.Method(http.MethodPut, up, s.upload(s.put))
+	r.Method(http.MethodPost, up, s.upload(s.post))
 	r.Method(http.MethodGet, up, handlerFunc(s.download))
 	r.Method(http.MethodHead, up, handlerFunc(s.download))
 
@@ -118,6 +119,25 @@ func New(o Options) *Server {
 	}
 	s.handler = logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies))(r)
 	return s
+}
+
+// upload is an upload handler whose "too large" answers say what the limit is.
+func (s *Server) upload(h handlerFunc) handlerFunc {
+	limit := s.cfg.Upload.MaxSize
+	if limit <= 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		if err == nil {
+			return nil
+		}
+		if he := toHTTP(err); he.Status == http.StatusRequestEntityTooLarge && (errors.Is(err, streaming.ErrTooLarge) ||
+			errors.Is(err, chunking.ErrTooLarge) || he.Msg == msgTooLarge) {
+			return &Error{Status: he.Status, Msg: he.Msg + ": the largest upload is " + limit.String() + " (upload.max_size)", Err: err}
+		}
+		return err
+	}
 }
 
 // AllowNetworks serves h only to clients whose address (after server.trusted_proxies, when

@@ -38,10 +38,10 @@ func (s *Server) tusRoutes(r chi.Router, prefix string) {
 		r.Use(s.tusCommon)
 		r.Options("/*", s.tusOptions)
 		r.Options("/", s.tusOptions)
-		r.Method(http.MethodPost, "/", handlerFunc(s.tusCreate))
+		r.Method(http.MethodPost, "/", s.upload(s.tusCreate))
 		r.Method(http.MethodHead, "/{id}", handlerFunc(s.tusHead))
 		r.Method(http.MethodGet, "/{id}", handlerFunc(s.tusGet))
-		r.Method(http.MethodPatch, "/{id}", handlerFunc(s.tusPatch))
+		r.Method(http.MethodPatch, "/{id}", s.upload(s.tusPatch))
 		r.Method(http.MethodDelete, "/{id}", handlerFunc(s.tusDelete))
 	})
 }
@@ -153,7 +153,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 		length = -1
 	}
 	if max := s.uploads.MaxSize(); max > 0 && length > max {
-		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length exceeds Tus-Max-Size")
+		return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
 	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
 		// creation-with-upload of more bytes than the upload has: refused before an upload

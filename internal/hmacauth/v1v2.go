@@ -33,7 +33,8 @@ func (v *Verifier) verifyV1(req Request) (Grant, error) {
 		return Grant{}, fmt.Errorf("v1: MAC is not 64 hex digits: %w", ErrBadSignature)
 	}
 	if !v.matchKey(mac, v1Message(req.FilePath, req.ContentLength)) {
-		return Grant{}, fmt.Errorf("v1: MAC does not match: %w", ErrBadSignature)
+		return Grant{}, fmt.Errorf("v1: the signature matches %s for this path and size (%d bytes): the signer uses another "+
+			"secret, or signed another path or size: %w", v.secretsTried(), req.ContentLength, ErrBadSignature)
 	}
 	return Grant{Scheme: SchemeV1, Size: req.ContentLength}, nil
 }
@@ -52,7 +53,21 @@ func (v *Verifier) verifyV2(req Request, value string) (Grant, error) {
 			return Grant{Scheme: SchemeV2, ContentType: ct, Size: req.ContentLength}, nil
 		}
 	}
-	return Grant{}, fmt.Errorf("v2: MAC matches no candidate content type: %w", ErrBadSignature)
+	return Grant{}, fmt.Errorf("v2: the signature matches %s for this path, size (%d bytes) and any of the content types "+
+		"%q: the signer uses another secret, or signed another path, size or type: %w",
+		v.secretsTried(), req.ContentLength, v.v2Candidates(req), ErrBadSignature)
+}
+
+// secretsTried says, for an error an admin reads, which secrets a MAC was checked against
+// (never the secrets or the MAC).
+func (v *Verifier) secretsTried() string {
+	switch len(v.keys) {
+	case 0:
+		return "no secret (none is configured)"
+	case 1:
+		return "no configured secret (auth.secret)"
+	}
+	return fmt.Sprintf("none of the %d configured secrets (auth.secret and previous_secrets)", len(v.keys))
 }
 
 // v2Candidates lists the content types a v2 MAC may cover, in the order

@@ -1,6 +1,7 @@
 package hmacauth
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -159,5 +160,23 @@ func TestV2(t *testing.T) {
 				t.Errorf("scheme %q, want v2", g.Scheme)
 			}
 		})
+	}
+}
+
+// A wrong MAC is explained in what an admin can act on (the secrets it was checked against,
+// the size, the types tried), never with the MAC itself.
+func TestWrongSecretMessage(t *testing.T) {
+	v := newTestVerifier()
+	mac := SignV2("another-secret-of-the-signer-0123456789", "a/b.jpg", 100, "image/jpeg")
+	_, err := v.Verify(Request{Method: "PUT", FilePath: "a/b.jpg", Query: map[string][]string{"v2": {mac}}, ContentLength: 100,
+		ContentType: "image/jpeg", HasContentType: true})
+	msg := fmt.Sprint(err)
+	for _, want := range []string{"configured secrets", "100 bytes", "image/jpeg", "another secret"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, mac) || strings.Contains(msg, "candidate") {
+		t.Errorf("%q reveals the MAC or speaks of candidates", msg)
 	}
 }

@@ -23,7 +23,8 @@ func (v *Verifier) verifyV3(req Request) (Grant, error) {
 	}
 	raw := req.Query.Get("expires")
 	if !v.matchKey(mac, v3Message(req.Method, raw, req.URLPath)) {
-		return Grant{}, fmt.Errorf("v3: MAC does not match: %w", ErrBadSignature)
+		return Grant{}, fmt.Errorf("v3: the signature matches %s for this method and path (%s %s): the signer uses "+
+			"another secret, or signed another method, path or expiry: %w", v.secretsTried(), req.Method, req.URLPath, ErrBadSignature)
 	}
 	exp, ok := parseUnix(raw)
 	if !ok {
