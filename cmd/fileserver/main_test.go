@@ -531,3 +531,84 @@ func TestVersionStamped(t *testing.T) {
 		t.Fatalf("version: %q %v", v, err)
 	}
 }
+
+// sign --resumable makes the URL a web app's backend hands tus-js-client or Uppy: it creates
+// a tus upload (v3), or names the endpoint and a token; a --base that already ends with the
+// upload prefix (as Prosody's config spells it) does not double it.
+func TestSignResumableAndBase(t *testing.T) {
+	secret := "sign-secret-0123456789-0123456789-abcdefgh"
+	env := []string{"FILESERVER_AUTH_SECRET=" + secret}
+	s := startServer(t, env, "--storage", t.TempDir())
+	create := func(u string, hdr ...string) int {
+		req, _ := http.NewRequest(http.MethodPost, u, nil)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Length", "5")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	out, errOut, code := runCLI(t, env, "sign", "--resumable", "--base", "http://"+s.addr)
+	if code != 0 || create(strings.TrimSpace(out)) != http.StatusCreated {
+		t.Fatalf("sign --resumable: %d %q %q", code, out, errOut)
+	}
+	out, _, code = runCLI(t, env, "sign", "--resumable", "--protocol", "token", "--path", "clip.mp4", "--size", "5", "--base", "http://"+s.addr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || create(lines[0], "Authorization", strings.TrimPrefix(lines[1], "Authorization: ")) != http.StatusCreated {
+		t.Fatalf("sign --resumable --protocol token: %d %q", code, out)
+	}
+	out, _, _ = runCLI(t, env, "sign", "--protocol", "v1", "--path", "a.txt", "--size", "3", "--base", "https://upload.example.org/upload/")
+	if !strings.HasPrefix(out, "https://upload.example.org/upload/a.txt?v=") {
+		t.Fatalf("--base ending with the prefix: %q", out)
+	}
+}
+
+// An empty pipe (a producer that failed) is refused unless asked for; a download's result
+// names no upload URL.
+func TestUploadEmptyStdinAndDownloadResult(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, nil, "--storage", data)
+	run := func(stdin io.Reader, args ...string) (string, string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Stdin = stdin
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		return out.String(), errb.String(), err
+	}
+	endpoint := "http://" + s.addr + "/files/"
+	if _, errOut, err := run(strings.NewReader(""), "upload", "--storage", data, "--sign", "--quiet", "-", endpoint); err == nil || !strings.Contains(errOut, "empty") {
+		t.Fatalf("empty stdin: %v %q; want a refusal", err, errOut)
+	}
+	out, errOut, err := run(strings.NewReader(""), "upload", "--storage", data, "--sign", "--quiet", "--allow-empty", "--name", "e.txt", "-", endpoint)
+	if err != nil {
+		t.Fatalf("--allow-empty: %v %q", err, errOut)
+	}
+	var res struct {
+		FileURL string `json:"file_url"`
+	}
+	json.Unmarshal([]byte(out), &res)
+	out, errOut, err = run(nil, "download", "--quiet", res.FileURL, filepath.Join(t.TempDir(), "e.txt"))
+	if err != nil || strings.Contains(out, "upload_url") {
+		t.Fatalf("download: %v %q %q; want no upload_url", err, out, errOut)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h/files/abc":           "http://h/files/abc",
+		"http://h/files/?v3=x&expires": "'http://h/files/?v3=x&expires'",
+		"it's":                         `'it'\''s'`,
+		"":                             "''",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -30,8 +30,17 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	method := fl.String("method", "PUT", "HTTP method a v3 URL is for (PUT or POST)")
 	base := fl.String("base", "", "public base URL (default: server.public_url, else http://server.listen)")
 	secret := fl.String("secret", "", "secret to sign with (default: as serve finds it)")
+	resumable := fl.Bool("resumable", false, "sign the URL that creates a tus or IETF upload (POST to resumable.prefix) "+
+		"instead of an upload URL: v3 (the default here) or token; --path names the file only for a token")
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if *resumable {
+		protocolSet := false
+		fl.Visit(func(f *flag.Flag) { protocolSet = protocolSet || f.Name == "protocol" })
+		if !protocolSet {
+			*protocol = "v3"
+		}
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "fileserver sign: "+format+"\n", a...)
@@ -47,6 +56,9 @@ func sign(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	name := strings.TrimPrefix(*relPath, "/")
+	if *resumable && name == "" {
+		name = "upload"
+	}
 	if err := storage.ValidName(name); err != nil {
 		return fail("--path %q is not a valid relative file path", *relPath)
 	}
@@ -58,13 +70,16 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	if needSize && *size < 0 {
 		return fail("--size is required for %s", *protocol)
 	}
+	if *resumable {
+		return signCreation(cfg, *protocol, *base, name, *size, *ctype, ttl, stdout, fail)
+	}
 	if *protocol == "token" && !strings.Contains(name, "/") {
 		var b [12]byte
 		rand.Read(b[:])
 		name = hex.EncodeToString(b[:]) + "/" + name
 	}
 	prefix := cfg.Upload.Prefix
-	u := baseURL(cfg, *base) + prefix + handlers.EscapeName(name)
+	u := baseURL(cfg, *base, prefix) + prefix + handlers.EscapeName(name)
 	now := time.Now()
 	switch *protocol {
 	case "v1":
@@ -91,11 +106,41 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// signCreation prints the URL that creates a resumable upload (tus or the IETF draft): POST
+// to resumable.prefix, signed v3 for POST on that path; or, with a token, the endpoint and
+// the Authorization header whose claims name the file (a fresh slot and name) and its size.
+func signCreation(cfg config.Config, protocol, base, name string, size int64, ctype string, ttl time.Duration,
+	stdout io.Writer, fail func(string, ...any) int) int {
+	prefix := cfg.Resumable.Prefix
+	u := baseURL(cfg, base, prefix) + prefix
+	now := time.Now()
+	switch protocol {
+	case "v3":
+		exp := now.Add(ttl).Unix()
+		fmt.Fprintln(stdout, u+"?v3="+hmacauth.SignV3(cfg.Auth.Secret, "POST", prefix, exp)+"&expires="+strconv.FormatInt(exp, 10))
+	case "token":
+		var b [12]byte
+		rand.Read(b[:])
+		tok := hmacauth.SignToken(cfg.Auth.Secret, hmacauth.Claims{
+			Sub: "fileserver-sign", Iat: now.Unix(), Exp: now.Add(ttl).Unix(), Slot: hex.EncodeToString(b[:]),
+			Filename: name[strings.LastIndexByte(name, '/')+1:], Filesize: size, Filetype: ctype,
+		})
+		fmt.Fprintln(stdout, u)
+		fmt.Fprintln(stdout, "Authorization: Bearer "+tok)
+	default:
+		return fail("--resumable signs with v3 or token, not %s", protocol)
+	}
+	return 0
+}
+
 // baseURL is where clients reach the server: the flag, server.public_url, or the listen
-// address (a wildcard host becomes 127.0.0.1).
-func baseURL(cfg config.Config, flagValue string) string {
+// address (a wildcard host becomes 127.0.0.1). A base that already ends with prefix (as
+// Prosody's http_upload_external_base_url spells it: https://host/upload/) loses it, so the
+// prefix is not doubled.
+func baseURL(cfg config.Config, flagValue, prefix string) string {
 	if flagValue != "" {
-		return strings.TrimRight(flagValue, "/")
+		base := strings.TrimRight(flagValue, "/")
+		return strings.TrimSuffix(base, strings.TrimRight(prefix, "/"))
 	}
 	if cfg.Server.PublicURL != "" {
 		return strings.TrimRight(cfg.Server.PublicURL, "/")

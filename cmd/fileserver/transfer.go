@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -96,6 +98,7 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	signIt := fl.Bool("sign", false, "sign the endpoint URL with the local secret (v3, as serve finds it)")
 	token := fl.String("token", "", "bearer token for the creation (Authorization: Bearer)")
 	name := fl.String("name", "", "file name to announce (default: FILE's base name; \"stdin\" for -)")
+	allowEmpty := fl.Bool("allow-empty", false, "upload an empty standard input as an empty file (otherwise refused)")
 	if !fl.parse(args) {
 		return 2
 	}
@@ -142,13 +145,19 @@ func upload(args []string, stdout, stderr io.Writer) int {
 		if *name == "" {
 			u.Name = "stdin"
 		}
-		res, err = u.RunStream(ctx, os.Stdin)
+		in := bufio.NewReader(os.Stdin)
+		if _, err := in.Peek(1); err == io.EOF && !*allowEmpty {
+			// A pipe whose producer failed looks just like this: never store its nothing.
+			return fail(errors.New("standard input is empty: nothing to upload (--allow-empty uploads an empty file)"))
+		}
+		res, err = u.RunStream(ctx, in)
 	} else {
 		res, err = u.Run(ctx, path)
 	}
 	if err != nil {
 		if res.UploadURL != "" {
-			fmt.Fprintf(stderr, "fileserver upload: %v\ncontinue with: fileserver upload --resume %s %s %s\n", err, res.UploadURL, path, endpoint)
+			fmt.Fprintf(stderr, "fileserver upload: %v\ncontinue with: fileserver upload --resume %s %s %s\n", err,
+				shellQuote(res.UploadURL), shellQuote(path), shellQuote(endpoint))
 			return 1
 		}
 		return fail(err)
@@ -195,10 +204,22 @@ func download(args []string, stdout, stderr io.Writer) int {
 }
 
 func printJSON(w io.Writer, res client.Result) int {
-	out, _ := json.MarshalIndent(map[string]any{
-		"upload_url": res.UploadURL, "file_url": res.FileURL, "size": res.Size,
-		"sha256": res.SHA256, "verified": res.Verified,
-	}, "", "  ")
+	fields := map[string]any{"file_url": res.FileURL, "size": res.Size, "sha256": res.SHA256, "verified": res.Verified}
+	if res.UploadURL != "" { // a download has none
+		fields["upload_url"] = res.UploadURL
+	}
+	out, _ := json.MarshalIndent(fields, "", "  ")
 	fmt.Fprintln(w, string(out))
 	return 0
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything a shell would take apart (a
+// URL's ? and &): what the client prints to copy and paste must paste intact.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -2,7 +2,9 @@ package adaptivebuf
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,11 +18,13 @@ func TestNoDeadlockUnderChurn(t *testing.T) {
 		t.Run(pol.String(), func(t *testing.T) {
 			p := New(Options{Budget: 2 * MiB, Policy: pol})
 			var wg sync.WaitGroup
+			var progress atomic.Int64 // acquisitions done, by all goroutines
 			for g := 0; g < 64; g++ {
 				wg.Add(1)
 				go func(g int) {
 					defer wg.Done()
 					for i := 0; i < 200; i++ {
+						progress.Add(1)
 						ctx, cancel := context.Background(), func() {}
 						if i%5 == g%5 {
 							ctx, cancel = context.WithTimeout(ctx, time.Duration(i%3)*time.Microsecond)
@@ -36,14 +40,22 @@ func TestNoDeadlockUnderChurn(t *testing.T) {
 			}
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
-			waitFor(t, func() bool {
+			// A deadlock is no progress at all, however long a slow machine takes in all: the
+			// watchdog fails only when not one acquisition finished for 10 s.
+			last, lastAt := int64(-1), time.Now()
+			for finished := false; !finished; {
 				select {
 				case <-done:
-					return true
-				default:
-					return false
+					finished = true
+				case <-time.After(10 * time.Millisecond):
+					if n := progress.Load(); n != last {
+						last, lastAt = n, time.Now()
+					} else if time.Since(lastAt) > 10*time.Second {
+						buf := make([]byte, 1<<16)
+						t.Fatalf("no acquisition finished for 10 s (%d done): deadlock; goroutines:\n%s", n, buf[:runtime.Stack(buf, true)])
+					}
 				}
-			})
+			}
 			if s := p.Stats(); s.InUse != 0 || s.Waiting != 0 {
 				t.Fatalf("end state %+v", s)
 			}

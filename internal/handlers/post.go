@@ -42,6 +42,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) error {
 	declared := r.Header.Get("Content-Type")
 	if g.Scheme == hmacauth.SchemeToken {
 		declared = g.ContentType
+	} else if bareType(declared) == "application/x-www-form-urlencoded" {
+		// A raw body is no form: that is what curl --data-binary declares by default. The
+		// file's name says better what it is.
+		declared = ""
 	}
 	return s.finishPost(w, r, name, r.Body, r.ContentLength, g, declared)
 }

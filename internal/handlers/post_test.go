@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -156,5 +157,17 @@ func TestPostRawToken(t *testing.T) {
 	wantStatus(t, g, gb, http.StatusOK)
 	if g.Header.Get("Content-Type") != "image/webp" || !bytes.Equal(gb, body) {
 		t.Errorf("served %q, %d bytes", g.Header.Get("Content-Type"), len(gb))
+	}
+}
+
+// curl --data-binary declares its default form type: a raw body is no form, and the file's
+// name tells its type.
+func TestPostRawBodyWithCurlsDefaultType(t *testing.T) {
+	ts := newTestServer(t)
+	resp, body := do(t, request(t, http.MethodPost, ts.v3URL(http.MethodPost, "docs/report.pdf"), strings.NewReader("%PDF-1.7"),
+		"Content-Type", "application/x-www-form-urlencoded"))
+	wantStatus(t, resp, body, http.StatusCreated)
+	if r := decodeReply(t, resp, body); r.ContentType != "application/pdf" {
+		t.Fatalf("stored as %q, want application/pdf", r.ContentType)
 	}
 }

@@ -82,6 +82,7 @@ func New(o Options) *Server {
 	if s.stats.HTTP == nil {
 		s.stats.HTTP = counters.NewHTTP()
 	}
+	s.stats.declare()
 	r := chi.NewRouter()
 	resumablePrefix := ""
 	if o.Uploads != nil {

@@ -37,6 +37,28 @@ func (st *Stats) observe(route, method string, status int, seconds float64) {
 	st.Durations.With(route, method).Observe(seconds)
 }
 
+// knownFailures are the label values of the failure counters that can occur, by scheme the
+// reasons it can fail for: they are exported at 0 from the start, so dashboards and alerts
+// see the series before the first failure.
+var knownFailures = map[string][]string{
+	"none":  {"no_credential"},
+	"v1":    {"bad_signature", "length_required", "scheme_not_allowed"},
+	"v2":    {"bad_signature", "length_required", "scheme_not_allowed"},
+	"v3":    {"bad_signature", "expired"},
+	"token": {"token_invalid", "token_expired", "slot_mismatch", "size_mismatch"},
+}
+
+// declare creates the series of the failure counters at 0.
+func (st *Stats) declare() {
+	for scheme, reasons := range knownFailures {
+		for _, r := range reasons {
+			st.AuthFailures.Add(0, scheme, r)
+		}
+	}
+	st.StorageErrors.Add(0, "no_space")
+	st.StorageErrors.Add(0, "io")
+}
+
 // authFailed records a refused credential.
 func (st *Stats) authFailed(r *http.Request, err error) {
 	reason := hmacauth.Reason(err)

@@ -142,3 +142,25 @@ func mustAtoi(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
 }
+
+// Failure counters whose label values are known are there at 0 before anything failed, so
+// dashboards and alerts see the series from the start.
+func TestFailureSeriesFromTheStart(t *testing.T) {
+	srv := server(t)
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`fileserver_storage_errors_total{kind="no_space"} 0`,
+		`fileserver_storage_errors_total{kind="io"} 0`,
+		`fileserver_auth_failures_total{reason="bad_signature",scheme="v2"} 0`,
+		`fileserver_auth_failures_total{reason="token_expired",scheme="token"} 0`,
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("no %s at start-up", want)
+		}
+	}
+}
