@@ -198,6 +198,9 @@ func attackUpload(t *testing.T, n *resumableServer, id string, offset int64) {
 		{http.MethodHead, nil, []string{"Upload-Draft-Interop-Version", "8"}},
 		{http.MethodPatch, []byte("attacker's bytes"), []string{"Upload-Draft-Interop-Version", "8", "Content-Type", "application/partial-upload", "Upload-Offset", off, "Upload-Complete", "?1"}},
 		{http.MethodDelete, nil, []string{"Upload-Draft-Interop-Version", "8"}},
+		// Interop version 3: no media type, and an append without Upload-Incomplete completes.
+		{http.MethodPatch, []byte("attacker's bytes"), []string{"Upload-Draft-Interop-Version", "3", "Upload-Offset", off}},
+		{http.MethodHead, nil, []string{"Upload-Draft-Interop-Version", "3"}},
 	} {
 		r := send(t, a.method, u, a.body, a.hdr...)
 		if r.status != http.StatusNotFound {

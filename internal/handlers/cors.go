@@ -12,16 +12,16 @@ import (
 // Headers browsers may read from our responses: the download ones and those of resumable
 // uploads (tus and the IETF draft).
 const exposedHeaders = "Content-Length, Content-Range, Content-Type, Content-Disposition, Location, ETag, " +
-	"Last-Modified, Accept-Ranges, X-Request-Id, Upload-Offset, Upload-Length, Upload-Complete, Upload-Limit, " +
-	"Upload-Expires, Upload-Metadata, Upload-Concat, Tus-Version, Tus-Resumable, Tus-Extension, Tus-Max-Size, " +
-	"Tus-Checksum-Algorithm"
+	"Last-Modified, Accept-Ranges, X-Request-Id, Upload-Offset, Upload-Length, Upload-Complete, " +
+	"Upload-Incomplete, Upload-Limit, Upload-Expires, Upload-Metadata, Upload-Concat, Tus-Version, " +
+	"Tus-Resumable, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm"
 
 const allowedMethods = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"
 
 const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-Range, If-None-Match, " +
-	"If-Match, If-Modified-Since, Upload-Offset, Upload-Length, Upload-Complete, Upload-Metadata, " +
-	"Upload-Concat, Upload-Defer-Length, Upload-Checksum, Upload-Draft-Interop-Version, Tus-Resumable, " +
-	"X-Request-Id"
+	"If-Match, If-Modified-Since, Upload-Offset, Upload-Length, Upload-Complete, Upload-Incomplete, " +
+	"Upload-Metadata, Upload-Concat, Upload-Defer-Length, Upload-Checksum, Upload-Draft-Interop-Version, " +
+	"Tus-Resumable, X-Request-Id"
 
 // cors adds CORS headers to every response, errors included, and answers preflights without
 // auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow. OPTIONS under

@@ -42,24 +42,30 @@ func FuzzResumableRoutes(f *testing.F) {
 	for _, seed := range []struct {
 		method                           byte
 		path, offset, length, concat, ct string
-		ietf                             bool
+		ietf                             byte
 		body                             []byte
 	}{
-		{0, putID, "", "", "", "", false, nil},
-		{2, putID, "2000", "", "", "application/offset+octet-stream", false, []byte("attacker")},
-		{2, putID, "2000", "999999", "", "application/offset+octet-stream", false, nil},
-		{3, putID, "", "", "", "", true, nil},
-		{2, putID, "2000", "", "", "application/partial-upload", true, []byte("x")},
-		{2, tusID, "0", "", "", "application/offset+octet-stream", false, []byte("hello")},
-		{4, "", "", "100", "final;/files/" + putID, "", false, nil},
-		{4, "", "", "", "final;/files/" + tusID + " /files/" + putID, "", false, nil},
-		{1, "../upload/" + victim, "", "", "", "", false, nil},
-		{0, "%2e%2e/x", "", "", "", "", false, nil},
-		{2, tusID + "/x", "0", "", "", "", false, nil},
+		{0, putID, "", "", "", "", 0, nil},
+		{2, putID, "2000", "", "", "application/offset+octet-stream", 0, []byte("attacker")},
+		{2, putID, "2000", "999999", "", "application/offset+octet-stream", 0, nil},
+		{3, putID, "", "", "", "", 6, nil},
+		{2, putID, "2000", "", "", "application/partial-upload", 6, []byte("x")},
+		{2, putID, "2000", "", "", "", 1, []byte("x")},
+		{0, putID, "2000", "", "", "", 7, nil},
+		{2, tusID, "0", "", "", "application/offset+octet-stream", 0, []byte("hello")},
+		{2, tusID, "0", "", "", "", 1, []byte("hello")},
+		{4, "", "", "100", "final;/files/" + putID, "", 0, nil},
+		{4, "", "", "", "final;/files/" + tusID + " /files/" + putID, "", 0, nil},
+		{1, "../upload/" + victim, "", "", "", "", 0, nil},
+		{0, "%2e%2e/x", "", "", "", "", 0, nil},
+		{2, tusID + "/x", "0", "", "", "", 0, nil},
 	} {
 		f.Add(seed.method, seed.path, seed.offset, seed.length, seed.concat, seed.ct, seed.ietf, seed.body)
 	}
-	f.Fuzz(func(t *testing.T, m byte, path, offset, length, concat, ct string, ietf bool, body []byte) {
+	// ietf, when not 0, makes it an IETF draft request: interop version 3 + ietf%6, with the
+	// completion state left out, incomplete or complete by ietf/6%3 (a version 3 append that
+	// leaves it out completes the upload).
+	f.Fuzz(func(t *testing.T, m byte, path, offset, length, concat, ct string, ietf byte, body []byte) {
 		target := "/files/" + path
 		u, err := url.ParseRequestURI(target)
 		if err != nil {
@@ -77,9 +83,17 @@ func FuzzResumableRoutes(f *testing.F) {
 		set("Upload-Length", length)
 		set("Upload-Concat", concat)
 		set("Content-Type", ct)
-		if ietf {
-			set("Upload-Draft-Interop-Version", "8")
-			set("Upload-Complete", "?0")
+		if ietf != 0 {
+			v := 3 + int(ietf)%6
+			set("Upload-Draft-Interop-Version", fmt.Sprint(v))
+			if state := ietf / 6 % 3; state != 0 {
+				complete := state == 2
+				if v == 3 {
+					set("Upload-Incomplete", map[bool]string{true: "?0", false: "?1"}[complete])
+				} else {
+					set("Upload-Complete", map[bool]string{true: "?1", false: "?0"}[complete])
+				}
+			}
 		}
 		rec := httptest.NewRecorder()
 		ts.h.ServeHTTP(rec, req)

@@ -5,30 +5,129 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 )
 
-// The IETF "Resumable Uploads for HTTP" draft (draft-ietf-httpbis-resumable-upload, interop
-// version 8), on the same sessions as tus. Creation is a POST to the resumable endpoint, or
-// any signed upload PUT, carrying Upload-Complete; the upload resource lives at
-// resumable.prefix + id.
+// The IETF "Resumable Uploads for HTTP" draft (draft-ietf-httpbis-resumable-upload), on the
+// same sessions as tus. Creation is a POST to the resumable endpoint, or any signed upload PUT,
+// carrying the completion field; the upload resource lives at resumable.prefix + id.
+//
+// Clients name the iteration of the draft they implement in Upload-Draft-Interop-Version.
+// Versions 3 to 8 are spoken; they differ on the wire only where the methods of draft say so:
+//
+//	3  draft -01        completion is Upload-Incomplete (the inverse of the later field);
+//	                    an append without it completes the upload
+//	4  draft -02        Upload-Complete replaces Upload-Incomplete
+//	5  draft -03        HEAD may answer 200 (this server answers 204 throughout)
+//	6  drafts -04, -05  appends must be application/partial-upload; Upload-Limit appears,
+//	                    with the resource's lifetime under "expires"; problem types
+//	7  drafts -06..-08  "expires" becomes "max-age"; an append that does not complete may
+//	                    answer any 2xx, and HEAD and DELETE no longer refuse state fields
+//	8  drafts -09 on    Upload-Limit required, 104 described in full (iOS 26)
+//
+// Through version 6 an append that does not complete answers 201 Created, and HEAD or DELETE
+// carrying Upload-Offset or a completion field is a 400. A request that names no version, or
+// one this server does not know, gets the current draft's semantics and, as every draft
+// requires, no 104.
+
+// draft is an interop version of the IETF draft.
+type draft int
 
 const (
-	ietfInteropVersion = "8"
-	ietfPartialType    = "application/partial-upload"
-	problemOffset      = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
-	problemLength      = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+	draftOldest  draft = 3
+	draftCurrent draft = 8
+)
+
+const (
+	ietfPartialType = "application/partial-upload"
+	problemOffset   = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+	problemLength   = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
 	// statusUploadResumptionSupported is the draft's interim 104 response.
 	statusUploadResumptionSupported = 104
 )
 
-// isIETF tells an IETF draft request from a tus one: tus clients send neither header.
+// isIETF tells an IETF draft request from a tus one: tus clients send none of these headers.
 func isIETF(r *http.Request) bool {
-	return r.Header.Get("Upload-Draft-Interop-Version") != "" || r.Header.Get("Upload-Complete") != "" ||
-		r.Context().Value(ietfUpload{}) != nil
+	h := r.Header
+	return h.Get("Upload-Draft-Interop-Version") != "" || h.Get("Upload-Complete") != "" ||
+		h.Get("Upload-Incomplete") != "" || r.Context().Value(ietfUpload{}) != nil
+}
+
+// requestDraft is the interop version a request speaks. named is true when the request names
+// one this server speaks, the condition for a 104. A request that names none but carries
+// only Upload-Incomplete speaks version 3.
+func requestDraft(r *http.Request) (d draft, named bool) {
+	if n, ok := sfInt(r.Header.Get("Upload-Draft-Interop-Version")); ok && n >= int64(draftOldest) && n <= int64(draftCurrent) {
+		return draft(n), true
+	}
+	if r.Header.Get("Upload-Incomplete") != "" && r.Header.Get("Upload-Complete") == "" {
+		return draftOldest, false
+	}
+	return draftCurrent, false
+}
+
+// completeField is the header that carries the upload's completion state.
+func (d draft) completeField() string {
+	if d == draftOldest {
+		return "Upload-Incomplete"
+	}
+	return "Upload-Complete"
+}
+
+// setComplete writes the completion state in this version's field.
+func (d draft) setComplete(h http.Header, complete bool) {
+	if d == draftOldest {
+		h.Set("Upload-Incomplete", sfBoolString(!complete))
+		return
+	}
+	h.Set("Upload-Complete", sfBoolString(complete))
+}
+
+// complete is whether the request's content ends the upload. Either field is read whatever
+// the version, so a client that mixes them is not misread as completing; the two must then
+// agree. Only a version 3 append may leave both out: that completes the upload.
+func (d draft) complete(r *http.Request, appending bool) (bool, error) {
+	c, cok := sfBool(r.Header.Get("Upload-Complete"))
+	inc, iok := sfBool(r.Header.Get("Upload-Incomplete"))
+	switch {
+	case cok && iok && c == inc:
+		return false, errorf(http.StatusBadRequest, "Upload-Complete and Upload-Incomplete disagree")
+	case cok:
+		return c, nil
+	case iok:
+		return !inc, nil
+	case d == draftOldest && appending && r.Header.Get("Upload-Incomplete") == "" && r.Header.Get("Upload-Complete") == "":
+		return true, nil
+	}
+	return false, errorf(http.StatusBadRequest, d.completeField()+" must be ?0 or ?1")
+}
+
+// appendStatus answers an append that leaves the upload incomplete: 201 through version 6,
+// whose text requires it, 204 after.
+func (d draft) appendStatus() int {
+	if d <= 6 {
+		return http.StatusCreated
+	}
+	return http.StatusNoContent
+}
+
+// needsPartialType reports whether appends must be application/partial-upload (version 6 on).
+func (d draft) needsPartialType() bool { return d >= 6 }
+
+// refusesStateFields reports whether HEAD and DELETE must refuse Upload-Offset and the
+// completion fields with 400 (through version 6).
+func (d draft) refusesStateFields() bool { return d <= 6 }
+
+// lifetimeKey names the resource's remaining lifetime in Upload-Limit.
+func (d draft) lifetimeKey() string {
+	if d == 6 {
+		return "expires"
+	}
+	return "max-age"
 }
 
 // sfBool parses a Structured Field Boolean (RFC 9651 §3.3.6), ignoring parameters. ok is
@@ -60,7 +159,8 @@ func sfInt(v string) (int64, bool) {
 func (s *Server) ietfState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
 	h := w.Header()
 	h.Set("Upload-Offset", itoa(sess.Offset))
-	h.Set("Upload-Complete", sfBoolString(sess.Completed))
+	d, _ := requestDraft(r)
+	d.setComplete(h, sess.Completed)
 	if sess.Length >= 0 {
 		h.Set("Upload-Length", itoa(sess.Length))
 	}
@@ -120,9 +220,10 @@ func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 // ietfUpload creates the session, announces it with 104 when the client speaks the draft's
 // interop version, and appends the request's content.
 func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunking.Session) error {
-	complete, ok := sfBool(r.Header.Get("Upload-Complete"))
-	if !ok {
-		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Complete must be ?0 or ?1"))
+	d, named := requestDraft(r)
+	complete, err := d.complete(r, false)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
 	}
 	if !s.exts.permits(sess.Target) {
 		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "file type not allowed"))
@@ -143,12 +244,14 @@ func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunkin
 		return s.ietfError(w, r, nil, err)
 	}
 	location := s.uploadURL(r, created.ID)
-	if r.Header.Get("Upload-Draft-Interop-Version") == ietfInteropVersion {
+	if named {
 		h := w.Header()
 		h.Set("Location", location)
+		h.Set("Upload-Draft-Interop-Version", strconv.Itoa(int(d)))
 		h.Set("Upload-Limit", s.uploadLimit(r))
 		w.WriteHeader(statusUploadResumptionSupported)
 		h.Del("Upload-Limit")
+		h.Del("Upload-Draft-Interop-Version")
 	}
 	req.Complete = complete
 	got, err := s.uploads.Append(r.Context(), created.ID, req)
@@ -167,7 +270,7 @@ func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunkin
 	return nil
 }
 
-// ietfLength is the length a request declares: Upload-Length, or, with Upload-Complete: ?1
+// ietfLength is the length a request declares: Upload-Length, or, when it completes the upload
 // and a Content-Length, offset + Content-Length. The two must agree. -1 when unknown.
 func ietfLength(r *http.Request, offset int64, complete bool) (int64, error) {
 	length := int64(-1)
@@ -187,7 +290,7 @@ func ietfLength(r *http.Request, offset int64, complete bool) (int64, error) {
 }
 
 // ietfDone answers for a completed upload: the upload's own resource semantics (the file's
-// URL and digest), marked Upload-Complete: ?1.
+// URL and digest), marked complete.
 func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking.Session, status int) error {
 	s.ietfState(w, r, sess)
 	h := w.Header()
@@ -203,13 +306,11 @@ func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking
 }
 
 // ietfError renders a failure for an IETF client: problem details for the offset and length
-// conflicts the draft defines, Upload-Complete on every response.
+// conflicts the draft defines, the completion state on every response.
 func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunking.Session, err error) error {
 	h := w.Header()
-	h.Set("Upload-Complete", "?0")
-	if sess != nil && sess.Completed {
-		h.Set("Upload-Complete", "?1")
-	}
+	d, _ := requestDraft(r)
+	d.setComplete(h, sess != nil && sess.Completed)
 	var oe *chunking.OffsetError
 	switch {
 	case errors.As(err, &oe):
@@ -226,7 +327,23 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 	return err
 }
 
+// refuseStateFields enforces, for the versions that require it, that HEAD and DELETE carry
+// neither an offset nor a completion state.
+func refuseStateFields(r *http.Request) error {
+	if d, _ := requestDraft(r); d.refusesStateFields() {
+		for _, f := range []string{"Upload-Offset", "Upload-Complete", "Upload-Incomplete"} {
+			if r.Header.Get(f) != "" {
+				return errorf(http.StatusBadRequest, r.Method+" must not carry "+f)
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseStateFields(r); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
 	id, _, err := s.endpointUpload(r)
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
@@ -245,16 +362,17 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
-	if mt := bareType(r.Header.Get("Content-Type")); mt != ietfPartialType {
+	d, _ := requestDraft(r)
+	if mt := bareType(r.Header.Get("Content-Type")); d.needsPartialType() && mt != ietfPartialType {
 		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+ietfPartialType))
 	}
 	offset, ok := sfInt(r.Header.Get("Upload-Offset"))
 	if !ok {
 		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer"))
 	}
-	complete, ok := sfBool(r.Header.Get("Upload-Complete"))
-	if !ok {
-		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Complete must be ?0 or ?1"))
+	complete, err := d.complete(r, true)
+	if err != nil {
+		return s.ietfError(w, r, nil, err)
 	}
 	req := s.appendRequest(w, r, offset, "ietf")
 	if req.Length, err = ietfLength(r, offset, complete); err != nil {
@@ -274,11 +392,14 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.ietfState(w, r, sess)
 	w.Header().Del("Upload-Limit")
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(d.appendStatus())
 	return nil
 }
 
 func (s *Server) ietfDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseStateFields(r); err != nil {
+		return s.ietfError(w, r, nil, err)
+	}
 	id, _, err := s.endpointUpload(r)
 	if err == nil {
 		err = s.uploads.Terminate(r.Context(), id)

@@ -466,8 +466,9 @@ func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
 // uploadLimit renders the IETF Upload-Limit dictionary: the size cap and the append size the
 // engine recommends for this client.
 func (s *Server) uploadLimit(r *http.Request) string {
+	d, _ := requestDraft(r)
 	v := "max-append-size=" + strconv.FormatInt(s.chunkSize(r), 10) +
-		", max-age=" + strconv.FormatInt(int64(s.cfg.Resumable.SessionTTL.D().Seconds()), 10)
+		", " + d.lifetimeKey() + "=" + strconv.FormatInt(int64(s.cfg.Resumable.SessionTTL.D().Seconds()), 10)
 	if max := s.uploads.MaxSize(); max > 0 {
 		v = "max-size=" + itoa(max) + ", " + v
 	}
