@@ -19,8 +19,7 @@ import (
 // Clients name the iteration of the draft they implement in Upload-Draft-Interop-Version.
 // Versions 3 to 8 are spoken; they differ on the wire only where the methods of draft say so:
 //
-//	3  draft -01        completion is Upload-Incomplete (the inverse of the later field);
-//	                    an append without it completes the upload
+//	3  draft -01        completion is Upload-Incomplete (the inverse of the later field)
 //	4  draft -02        Upload-Complete replaces Upload-Incomplete
 //	5  draft -03        HEAD may answer 200 (this server answers 204 throughout)
 //	6  drafts -04, -05  appends must be application/partial-upload; Upload-Limit appears,
@@ -29,10 +28,12 @@ import (
 //	                    answer any 2xx, and HEAD and DELETE no longer refuse state fields
 //	8  drafts -09 on    Upload-Limit required, 104 described in full (iOS 26)
 //
-// Through version 6 an append that does not complete answers 201 Created, and HEAD or DELETE
-// carrying Upload-Offset or a completion field is a 400. A request that names no version, or
-// one this server does not know, gets the current draft's semantics and, as every draft
-// requires, no 104.
+// Through version 6 an append that leaves the completion field out completes the upload (as
+// those drafts' examples do), one that does not complete answers 201 Created, and HEAD or
+// DELETE carrying Upload-Offset or a completion field is a 400. A request that names no
+// version, or one this server does not know, gets the current draft's semantics and, as every
+// draft requires, no 104. Every version gets 400 for an inconsistent length or an append to a
+// completed upload, with the problem types of drafts -04 on.
 
 // draft is an interop version of the IETF draft.
 type draft int
@@ -43,9 +44,10 @@ const (
 )
 
 const (
-	ietfPartialType = "application/partial-upload"
-	problemOffset   = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
-	problemLength   = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+	ietfPartialType  = "application/partial-upload"
+	problemOffset    = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+	problemLength    = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+	problemCompleted = "https://iana.org/assignments/http-problem-types#completed-upload"
 	// statusUploadResumptionSupported is the draft's interim 104 response.
 	statusUploadResumptionSupported = 104
 )
@@ -61,7 +63,7 @@ func isIETF(r *http.Request) bool {
 // one this server speaks, the condition for a 104. A request that names none but carries
 // only Upload-Incomplete speaks version 3.
 func requestDraft(r *http.Request) (d draft, named bool) {
-	if n, ok := sfInt(r.Header.Get("Upload-Draft-Interop-Version")); ok && n >= int64(draftOldest) && n <= int64(draftCurrent) {
+	if n, ok := sfInt(sfField(r, "Upload-Draft-Interop-Version")); ok && n >= int64(draftOldest) && n <= int64(draftCurrent) {
 		return draft(n), true
 	}
 	if r.Header.Get("Upload-Incomplete") != "" && r.Header.Get("Upload-Complete") == "" {
@@ -89,10 +91,11 @@ func (d draft) setComplete(h http.Header, complete bool) {
 
 // complete is whether the request's content ends the upload. Either field is read whatever
 // the version, so a client that mixes them is not misread as completing; the two must then
-// agree. Only a version 3 append may leave both out: that completes the upload.
+// agree. A field given twice (two lines, or a list) is malformed, never the first line's
+// value. Only an append of versions 3 to 6 may leave both out (see absentCompletes).
 func (d draft) complete(r *http.Request, appending bool) (bool, error) {
-	c, cok := sfBool(r.Header.Get("Upload-Complete"))
-	inc, iok := sfBool(r.Header.Get("Upload-Incomplete"))
+	c, cok := sfBool(sfField(r, "Upload-Complete"))
+	inc, iok := sfBool(sfField(r, "Upload-Incomplete"))
 	switch {
 	case cok && iok && c == inc:
 		return false, errorf(http.StatusBadRequest, "Upload-Complete and Upload-Incomplete disagree")
@@ -100,11 +103,17 @@ func (d draft) complete(r *http.Request, appending bool) (bool, error) {
 		return c, nil
 	case iok:
 		return !inc, nil
-	case d == draftOldest && appending && r.Header.Get("Upload-Incomplete") == "" && r.Header.Get("Upload-Complete") == "":
+	case d.absentCompletes() && appending && r.Header.Get("Upload-Incomplete") == "" && r.Header.Get("Upload-Complete") == "":
 		return true, nil
 	}
 	return false, errorf(http.StatusBadRequest, d.completeField()+" must be ?0 or ?1")
 }
+
+// absentCompletes reports whether an append without a completion field completes the upload.
+// Drafts -01 to -05 (versions 3 to 6) require the field only to say "not the end" ("If the end
+// of the request content is not the end of the upload, the field MUST be set to false"), and
+// their append example completes without it; from -06 on the field is required.
+func (d draft) absentCompletes() bool { return d <= 6 }
 
 // appendStatus answers an append that leaves the upload incomplete: 201 through version 6,
 // whose text requires it, 204 after.
@@ -118,8 +127,8 @@ func (d draft) appendStatus() int {
 // needsPartialType reports whether appends must be application/partial-upload (version 6 on).
 func (d draft) needsPartialType() bool { return d >= 6 }
 
-// refusesStateFields reports whether HEAD and DELETE must refuse Upload-Offset and the
-// completion fields with 400 (through version 6).
+// refusesStateFields reports whether HEAD and DELETE must refuse Upload-Offset, the
+// completion fields and (draft -05) Upload-Length with 400 (through version 6).
 func (d draft) refusesStateFields() bool { return d <= 6 }
 
 // lifetimeKey names the resource's remaining lifetime in Upload-Limit.
@@ -128,6 +137,12 @@ func (d draft) lifetimeKey() string {
 		return "expires"
 	}
 	return "max-age"
+}
+
+// sfField is a structured field's value as HTTP defines it: all its lines, joined as a list,
+// so a field sent twice fails to parse as a single item instead of being read as its first.
+func sfField(r *http.Request, name string) string {
+	return strings.Join(r.Header.Values(name), ", ")
 }
 
 // sfBool parses a Structured Field Boolean (RFC 9651 §3.3.6), ignoring parameters. ok is
@@ -274,7 +289,7 @@ func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunkin
 // and a Content-Length, offset + Content-Length. The two must agree. -1 when unknown.
 func ietfLength(r *http.Request, offset int64, complete bool) (int64, error) {
 	length := int64(-1)
-	if v := r.Header.Get("Upload-Length"); v != "" {
+	if v := sfField(r, "Upload-Length"); v != "" {
 		if n, ok := sfInt(v); ok {
 			length = n
 		}
@@ -311,6 +326,10 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 	h := w.Header()
 	d, _ := requestDraft(r)
 	d.setComplete(h, sess != nil && sess.Completed)
+	if sess != nil {
+		// Drafts -01 to -05: an upload the server holds reports its offset on failures too.
+		h.Set("Upload-Offset", itoa(sess.Offset))
+	}
 	var oe *chunking.OffsetError
 	switch {
 	case errors.As(err, &oe):
@@ -319,7 +338,10 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 			map[string]any{"expected-offset": oe.Expected, "provided-offset": oe.Provided})
 		return nil
 	case errors.Is(err, chunking.ErrLengthMismatch):
-		problem(w, http.StatusConflict, problemLength, "inconsistent upload length", nil)
+		problem(w, http.StatusBadRequest, problemLength, "inconsistent upload length", nil)
+		return nil
+	case errors.Is(err, chunking.ErrCompleted):
+		problem(w, http.StatusBadRequest, problemCompleted, "upload is already completed", nil)
 		return nil
 	case errors.Is(err, chunking.ErrTooLarge):
 		h.Set("Upload-Limit", s.uploadLimit(r))
@@ -331,7 +353,7 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 // neither an offset nor a completion state.
 func refuseStateFields(r *http.Request) error {
 	if d, _ := requestDraft(r); d.refusesStateFields() {
-		for _, f := range []string{"Upload-Offset", "Upload-Complete", "Upload-Incomplete"} {
+		for _, f := range []string{"Upload-Offset", "Upload-Complete", "Upload-Incomplete", "Upload-Length"} {
 			if r.Header.Get(f) != "" {
 				return errorf(http.StatusBadRequest, r.Method+" must not carry "+f)
 			}
@@ -366,7 +388,7 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	if mt := bareType(r.Header.Get("Content-Type")); d.needsPartialType() && mt != ietfPartialType {
 		return s.ietfError(w, r, nil, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+ietfPartialType))
 	}
-	offset, ok := sfInt(r.Header.Get("Upload-Offset"))
+	offset, ok := sfInt(sfField(r, "Upload-Offset"))
 	if !ok {
 		return s.ietfError(w, r, nil, errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer"))
 	}
@@ -380,7 +402,8 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	req.Complete = complete
 	sess, err := s.uploads.Append(r.Context(), id, req)
-	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset && r.ContentLength <= 0 {
+	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset &&
+		(r.ContentLength == 0 || r.ContentLength < 0 && emptyBody(r.Body) == nil) {
 		// The final response was lost and the client asks again: replay it.
 		return s.ietfDone(w, r, sess, http.StatusOK)
 	}

@@ -235,12 +235,13 @@ func TestIETFResumeFlow(t *testing.T) {
 	wantStatus(t, p, pb, http.StatusNotFound)
 }
 
-// Upload-Length and Content-Length with Upload-Complete: ?1 must agree.
+// Upload-Length and Content-Length with Upload-Complete: ?1 must agree: 400 with the
+// inconsistent-length problem type, nothing appended.
 func TestIETFInconsistentLength(t *testing.T) {
 	ts := newTestServer(t)
 	data := pattern(1000, 33)
 	resp, body := ts.ietfPost(t, data[:500], "?1", "Upload-Length", "1000")
-	wantStatus(t, resp, body, http.StatusConflict)
+	wantStatus(t, resp, body, http.StatusBadRequest)
 	wantProblem(t, resp, body, ietfProblemLength)
 	wantHeader(t, resp, "Upload-Complete", "?0")
 
@@ -249,10 +250,10 @@ func TestIETFInconsistentLength(t *testing.T) {
 	u := resp.Header.Get("Location")
 	wantHeader(t, ietfHead(t, u), "Upload-Length", "1000")
 	p, pb := ietfPatch(t, u, 500, data[500:900], "?1")
-	wantStatus(t, p, pb, http.StatusConflict)
+	wantStatus(t, p, pb, http.StatusBadRequest)
 	wantProblem(t, p, pb, ietfProblemLength)
 	p, pb = ietfPatch(t, u, 500, data[500:], "?0", "Upload-Length", "999")
-	wantStatus(t, p, pb, http.StatusConflict)
+	wantStatus(t, p, pb, http.StatusBadRequest)
 	wantProblem(t, p, pb, ietfProblemLength)
 	wantHeader(t, ietfHead(t, u), "Upload-Offset", "500")
 	p, pb = ietfPatch(t, u, 500, data[500:], "?1")

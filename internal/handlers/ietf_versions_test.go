@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,16 +23,19 @@ type version struct {
 	appendStatus int
 	// refuses: HEAD and DELETE must refuse Upload-Offset and completion fields (through 6).
 	refuses bool
+	// absentCompletes: an append without a completion field completes (through 6).
+	absentCompletes bool
 	// lifetime is Upload-Limit's key for the resource's remaining lifetime ("" before 6,
 	// which has no Upload-Limit).
 	lifetime string
 }
 
 var versions = []version{
-	{n: 3, field: "Upload-Incomplete", appendStatus: http.StatusCreated, refuses: true},
-	{n: 4, field: "Upload-Complete", appendStatus: http.StatusCreated, refuses: true},
-	{n: 5, field: "Upload-Complete", appendStatus: http.StatusCreated, refuses: true},
-	{n: 6, field: "Upload-Complete", partialType: true, appendStatus: http.StatusCreated, refuses: true, lifetime: "expires"},
+	{n: 3, field: "Upload-Incomplete", appendStatus: http.StatusCreated, refuses: true, absentCompletes: true},
+	{n: 4, field: "Upload-Complete", appendStatus: http.StatusCreated, refuses: true, absentCompletes: true},
+	{n: 5, field: "Upload-Complete", appendStatus: http.StatusCreated, refuses: true, absentCompletes: true},
+	{n: 6, field: "Upload-Complete", partialType: true, appendStatus: http.StatusCreated, refuses: true,
+		absentCompletes: true, lifetime: "expires"},
 	{n: 7, field: "Upload-Complete", partialType: true, appendStatus: http.StatusNoContent, lifetime: "max-age"},
 	{n: 8, field: "Upload-Complete", partialType: true, appendStatus: http.StatusNoContent, lifetime: "max-age"},
 }
@@ -144,16 +148,36 @@ func TestIETFVersionsResume(t *testing.T) {
 			wantHeader(t, p, "Upload-Offset", "100")
 			v.wantState(t, p, false)
 
-			// The last part. Version 3 marks it by leaving Upload-Incomplete out (draft -01's
-			// final append example).
-			if v.n == 3 {
-				p, pb = do(t, request(t, http.MethodPatch, u, bytes.NewReader(data[100:]),
-					v.hdr("Upload-Offset", "100")...))
-			} else {
+			// The last part. Through version 6 it may leave the completion field out, as the
+			// append examples of drafts -01 to -05 do; from 7 on the field is required.
+			p, pb = do(t, request(t, http.MethodPatch, u, bytes.NewReader(data[100:]),
+				v.hdr("Upload-Offset", "100", "Content-Type", "application/partial-upload")...))
+			if !v.absentCompletes {
+				wantStatus(t, p, pb, http.StatusBadRequest)
+				v.wantState(t, p, false)
 				p, pb = patch(100, data[100:], true, "Content-Type", "application/partial-upload")
 			}
 			wantStatus(t, p, pb, http.StatusCreated)
 			wantHeader(t, p, "Upload-Offset", "300")
+			v.wantState(t, p, true)
+			wantGetSHA256(t, u, data)
+
+			// More bytes for a completed upload: 400 (drafts -04, -05 require it; later ones
+			// recommend it) with the offset, the file untouched.
+			p, pb = patch(300, []byte("more"), true, "Content-Type", "application/partial-upload")
+			wantStatus(t, p, pb, http.StatusBadRequest)
+			wantHeader(t, p, "Upload-Offset", "300")
+			v.wantState(t, p, true)
+			// The same bytes with no declared length (chunked) are no replay of a lost
+			// completion either; an empty chunked body is, and gets the final answer again.
+			chunked := func(body string) (*http.Response, []byte) {
+				return do(t, request(t, http.MethodPatch, u, io.MultiReader(strings.NewReader(body)),
+					v.hdr("Upload-Offset", "300", v.field, v.state(true), "Content-Type", "application/partial-upload")...))
+			}
+			p, pb = chunked("more")
+			wantStatus(t, p, pb, http.StatusBadRequest)
+			p, pb = chunked("")
+			wantStatus(t, p, pb, http.StatusOK)
 			v.wantState(t, p, true)
 			wantGetSHA256(t, u, data)
 		})
@@ -171,7 +195,7 @@ func TestIETFVersionsStateFieldsOnHeadAndDelete(t *testing.T) {
 				v.hdr(v.field, v.state(false))...))
 			wantStatus(t, resp, body, http.StatusCreated)
 			u := resp.Header.Get("Location")
-			for _, extra := range [][]string{{"Upload-Offset", "10"}, {v.field, v.state(false)}} {
+			for _, extra := range [][]string{{"Upload-Offset", "10"}, {v.field, v.state(false)}, {"Upload-Length", "10"}} {
 				h, hb := do(t, request(t, http.MethodHead, u, nil, v.hdr(extra...)...))
 				d, db := do(t, request(t, http.MethodDelete, u, nil, v.hdr(extra...)...))
 				if !v.refuses {
@@ -251,10 +275,22 @@ func TestIETFVersionsUnnamedAndMixed(t *testing.T) {
 			append([]string{"Upload-Draft-Interop-Version", "3", "Upload-Offset", "400"}, hdr...)...))
 		wantStatus(t, p, pb, http.StatusBadRequest)
 	}
-	// A version 4 append with no completion field is malformed, not a completion.
+	// A version 7 append with no completion field is malformed, not a completion.
 	p, pb := do(t, request(t, http.MethodPatch, u, bytes.NewReader(data[400:]),
-		"Upload-Draft-Interop-Version", "4", "Upload-Offset", "400"))
+		"Upload-Draft-Interop-Version", "7", "Upload-Offset", "400", "Content-Type", "application/partial-upload"))
 	wantStatus(t, p, pb, http.StatusBadRequest)
+	// A completion field sent twice is malformed, whichever line comes first: reading only
+	// the first would commit a file cut short.
+	for _, lines := range [][2]string{{"?1", "?0"}, {"?0", "?1"}} {
+		for _, f := range []string{"Upload-Complete", "Upload-Incomplete"} {
+			req := request(t, http.MethodPatch, u, bytes.NewReader(data[400:700]),
+				"Upload-Draft-Interop-Version", "3", "Upload-Offset", "400")
+			req.Header.Add(f, lines[0])
+			req.Header.Add(f, lines[1])
+			p, pb := do(t, req)
+			wantStatus(t, p, pb, http.StatusBadRequest)
+		}
+	}
 	h, hb := do(t, request(t, http.MethodHead, u, nil, "Upload-Draft-Interop-Version", "3"))
 	wantStatus(t, h, hb, http.StatusNoContent)
 	wantHeader(t, h, "Upload-Offset", "400")
