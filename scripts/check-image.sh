@@ -9,8 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "check-image.sh needs root"; exit 1; }
 tmp=$(mktemp -d)
+# Each background job gets its own process group (set -m), so stopping the server stops the
+# whole chain that runs it (subshell, unshare, its forked child, the server) by the group.
+set -m
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; umount -R "$tmp/root" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+stop() { [ -z "$pid" ] || { kill -- -"$pid"; wait "$pid"; } 2>/dev/null || true; pid=""; }
+trap 'stop; umount -R "$tmp/root" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 root=$tmp/root
 CHROOT=$(command -v chroot)
 
@@ -39,39 +43,37 @@ in_image() {
 	' sh "$root" "$tmp/volume" env -i $envs ${RUN_ENV:-} "$CHROOT" --userspec=65532:65532 "$root" "$@"
 }
 
-RUN_ENV="FILESERVER_SERVER_LISTEN=127.0.0.1:$port FILESERVER_AUTH_SECRET=image-check-secret-0123456789abcdef"
-# shellcheck disable=SC2086
-in_image $entrypoint $cmd 2>"$tmp/server.log" &
-pid=$!
-ok=""
-for _ in $(seq 100); do
+# start_image LOG starts the image's ENTRYPOINT and CMD (pid in $pid, stderr in LOG) and
+# waits until its HEALTHCHECK command passes; it fails, showing LOG, if that never happens.
+start_image() {
 	# shellcheck disable=SC2086
-	if in_image $health 2>/dev/null; then ok=1 && break; fi
-	sleep 0.1
-done
-[ -n "$ok" ] || { echo "the HEALTHCHECK command never passed; server log:"; cat "$tmp/server.log"; exit 1; }
+	in_image $entrypoint $cmd 2>"$1" &
+	pid=$!
+	for _ in $(seq 100); do
+		# shellcheck disable=SC2086
+		if in_image $health 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "the HEALTHCHECK command never passed; server log:"
+	cat "$1"
+	exit 1
+}
+
+RUN_ENV="FILESERVER_SERVER_LISTEN=127.0.0.1:$port FILESERVER_AUTH_SECRET=image-check-secret-0123456789abcdef"
+start_image "$tmp/server.log"
 url=$("$root/usr/local/bin/fileserver" sign --secret image-check-secret-0123456789abcdef \
 	--base "http://127.0.0.1:$port" --protocol v1 --path img.txt --size 5)
 printf 'hello' > "$tmp/img.txt"
 code=$(curl -s -o /dev/null -w '%{http_code}' -T "$tmp/img.txt" "$url")
 [ "$code" = 201 ] && [ "$(cat "$tmp/volume/files/img.txt")" = hello ] ||
 	{ echo "upload into the image: $code; server log:"; cat "$tmp/server.log"; exit 1; }
-kill "$pid" && wait "$pid" 2>/dev/null || true
-pid=""
+stop
 
 # A mounted config file overrides the image's defaults (its listen address here).
 port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf '[server]\nlisten = "127.0.0.1:%s"\n' "$port2" > "$root/etc/fileserver/config.toml"
 RUN_ENV="FILESERVER_CONFIG=/etc/fileserver/config.toml FILESERVER_AUTH_SECRET=image-check-secret-0123456789abcdef"
-# shellcheck disable=SC2086
-in_image $entrypoint $cmd 2>"$tmp/server2.log" &
-pid=$!
-ok=""
-for _ in $(seq 100); do
-	# shellcheck disable=SC2086
-	if in_image $health 2>/dev/null; then ok=1 && break; fi
-	sleep 0.1
-done
-[ -n "$ok" ] && curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null ||
+start_image "$tmp/server2.log"
+curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null ||
 	{ echo "with a config file: not serving on its listen address; log:"; cat "$tmp/server2.log"; exit 1; }
 echo "image: runs as 65532 on a read-only root, HEALTHCHECK passes, uploads land in /data; a config file overrides the image's defaults"
