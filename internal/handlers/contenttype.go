@@ -45,7 +45,8 @@ func TypeByName(name string) string {
 }
 
 // bareType strips parameters and whitespace and lowercases: "Text/Plain; charset=utf-8" ->
-// "text/plain". Clients compare the served type as an exact string (CLIENTS.md R11).
+// "text/plain". Clients compare the served type as an exact string (docs/clients.md,
+// "Served Content-Type").
 func bareType(t string) string {
 	t, _, _ = strings.Cut(t, ";")
 	return strings.ToLower(strings.TrimSpace(t))
@@ -53,7 +54,7 @@ func bareType(t string) string {
 
 // storedType picks the type to keep for an upload: the declared one (the type the signature
 // covered, or the request's) unless it is missing or generic, else the one the extension
-// implies, else application/octet-stream (CLIENTS.md R11).
+// implies, else application/octet-stream (docs/clients.md, "Served Content-Type").
 func storedType(declared, name string) string {
 	t := bareType(declared)
 	if t != "" && t != octetStream && validMediaType(t) {

@@ -11,7 +11,7 @@ import (
 )
 
 // Media and plain text are shown inline with their bare type; everything else, SVG included,
-// is an attachment (DESIGN.md "Downloads", CLIENTS.md R11, R14).
+// is an attachment (docs/clients.md, "Served Content-Type", "Content-Disposition").
 func TestDownloadTypeAndDisposition(t *testing.T) {
 	ts := newTestServer(t)
 	tests := []struct {

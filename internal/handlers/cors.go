@@ -24,7 +24,7 @@ const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-R
 	"Tus-Resumable, X-Request-Id"
 
 // cors adds CORS headers to every response, errors included, and answers preflights without
-// auth (CLIENTS.md R15). With CORS off, OPTIONS still answers 204 with Allow. OPTIONS under
+// auth (docs/clients.md, "CORS"). With CORS off, OPTIONS still answers 204 with Allow. OPTIONS under
 // the ownOptions prefix (the resumable endpoint, "" for none) goes on to its own handler.
 // The path private (metrics, "" for none) never gets CORS headers: no web page may read it
 // from a visitor's browser.

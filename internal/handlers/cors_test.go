@@ -9,7 +9,7 @@ import (
 	"fileserver/internal/config"
 )
 
-// Browsers (Converse.js) must be able to read every response, errors included (CLIENTS.md R15).
+// Browsers (Converse.js) must be able to read every response, errors included (docs/clients.md, "CORS").
 func TestCORSAnyOriginOnEveryResponse(t *testing.T) {
 	ts := uploaded(t, "c.bin", []byte("cors"))
 	origin := []string{"Origin", "https://chat.example"}

@@ -14,7 +14,8 @@ import (
 
 // download answers GET and HEAD on an upload URL. The URL itself is the capability: no
 // signature is needed. Ranges, If-Range and conditional requests follow http.ServeContent
-// (RFC 9110 §13, §14); HEAD answers 200 with the same headers as GET (CLIENTS.md R8).
+// (RFC 9110 §13, §14); HEAD answers 200 with the same headers as GET (docs/clients.md,
+// "HEAD").
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.fileName(r)
 	if err != nil {

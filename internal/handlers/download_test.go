@@ -15,7 +15,7 @@ import (
 )
 
 // Missing files are a short text/plain 404, never an HTML page a client would save as the
-// file (CLIENTS.md R18).
+// file (docs/clients.md, "Error bodies").
 func TestDownloadUnknownIs404PlainText(t *testing.T) {
 	ts := newTestServer(t)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
@@ -150,7 +150,8 @@ func TestDownloadConditionals(t *testing.T) {
 	}
 }
 
-// No compression, whatever the client accepts: lengths must match HEAD (CLIENTS.md R9).
+// No compression, whatever the client accepts: lengths must match HEAD (docs/clients.md,
+// "Length and encoding").
 func TestDownloadNeverEncoded(t *testing.T) {
 	body := []byte(strings.Repeat("compressible text ", 500))
 	ts := uploaded(t, "z.txt", body)

@@ -145,7 +145,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if r.ContentLength != 0 {
 		// The body may be unread. Closing after the reply, instead of letting net/http drain
-		// it, answers at once and never waits on a client that stalls (CLIENTS.md R20).
+		// it, answers at once and never waits on a client that stalls (docs/clients.md, "Framing").
 		h.Set("Connection", "close")
 	}
 	h.Del("Content-Disposition")

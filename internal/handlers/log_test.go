@@ -178,7 +178,8 @@ func mapsEqual(a, b map[string]int64) bool {
 }
 
 // Every request of the real router, cached downloads included, gives one event with the
-// fields STYLE.md lists and one count under its route, method and status class.
+// fields an operator relies on (request id, remote, method, path, status, bytes, duration,
+// the engine's buffer size) and one count under its route, method and status class.
 func TestRequestLogFields(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cfg := config.Default()

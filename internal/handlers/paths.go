@@ -14,7 +14,7 @@ import (
 // fileName is the stored name a request addresses: the URL path after the upload prefix,
 // percent-decoded once (Go's r.URL.Path; '+' stays '+'). Encoded slashes, backslashes and
 // NULs are refused outright: no legitimate client sends them, and a decoded name must mean
-// the same object as the path the client signed (DESIGN.md "Paths").
+// the same object as the path the client signed.
 func (s *Server) fileName(r *http.Request) (string, error) {
 	if err := checkEscapes(r); err != nil {
 		return "", err

@@ -67,7 +67,7 @@ func TestTraversalRefused(t *testing.T) {
 }
 
 // Any UTF-8 name maps to one stored object whichever way its URL is escaped; '+' is a plus
-// (DESIGN.md "Signatures", CLIENTS.md R13).
+// (docs/clients.md, "File names in URLs").
 func TestURLEncodingAddressesOneObject(t *testing.T) {
 	ts := newTestServer(t)
 	tests := []struct {

@@ -37,9 +37,9 @@ func (s *Server) authorize(r *http.Request, name string, size int64) (hmacauth.G
 	return g, err
 }
 
-// put is the XEP-0363 upload: PUT to a signed URL, answered 201 (CLIENTS.md R1). Every check
-// that can refuse the upload runs before the body is read, so a client that sent
-// "Expect: 100-continue" gets the final status instead of 100 (R4).
+// put is the XEP-0363 upload: PUT to a signed URL, answered 201 (docs/clients.md, "Upload
+// status"). Every check that can refuse the upload runs before the body is read, so a client
+// that sent "Expect: 100-continue" gets the final status instead of 100.
 //
 // With resumable uploads on, a PUT is also resumable: an interrupted one keeps its bytes, a
 // PUT with Content-Range continues it (curl -C), and one with Upload-Complete starts an IETF

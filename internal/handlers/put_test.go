@@ -12,7 +12,7 @@ import (
 )
 
 // Every signature scheme uploads with 201, and the file then downloads byte for byte, with
-// GET and HEAD agreeing on an exact Content-Length (CLIENTS.md R1, R8, R9).
+// GET and HEAD agreeing on an exact Content-Length (docs/clients.md).
 func TestPutSchemesStoreAndServe(t *testing.T) {
 	ts := newTestServer(t)
 	body := pattern(3000, 1)
@@ -114,7 +114,9 @@ func TestPutRefusesBadCredentials(t *testing.T) {
 	}
 }
 
-// Bearer tokens fail the way Prosody's mod_http_file_share does (DESIGN.md "token").
+// Bearer tokens fail the way Prosody's mod_http_file_share does: 401 with WWW-Authenticate
+// for a missing or bad token, 410 once it has expired, 400 for another slot, 413 for another
+// size.
 func TestPutTokenFailures(t *testing.T) {
 	ts := newTestServer(t)
 	body := []byte("token body")
@@ -146,8 +148,10 @@ func TestPutTokenFailures(t *testing.T) {
 	}
 }
 
-// v2 binds the slot's content type, with the fallbacks of DESIGN.md, and the type the MAC
-// covered is the one served.
+// v2 binds the slot's content type, which clients do not always PUT: the server tries the
+// PUT's type, the same without parameters, and, for an absent or octet-stream type,
+// application/octet-stream and the extension's type. The type the MAC covered is the one
+// served.
 func TestPutV2ContentType(t *testing.T) {
 	ts := newTestServer(t)
 	body := []byte("\x89PNG not really")

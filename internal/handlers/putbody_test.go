@@ -69,7 +69,7 @@ func TestPutLongerBodyStoresContentLength(t *testing.T) {
 	ts.assertStored(t, "long.bin", body[:60])
 }
 
-// A completed file is never replaced (CLIENTS.md R17).
+// A completed file is never replaced (docs/clients.md, "One upload per slot").
 func TestPutExistingIsConflict(t *testing.T) {
 	ts := newTestServer(t)
 	first, second := []byte("first version"), []byte("second attempt")
@@ -141,8 +141,8 @@ func TestPutConcurrentSameName(t *testing.T) {
 }
 
 // Whatever refuses an upload is decided from its headers: the final status comes instead of
-// "100 Continue", no body byte is asked for, and the connection is not reused (CLIENTS.md R2,
-// R4, R20).
+// "100 Continue", no body byte is asked for, and the connection is not reused (docs/clients.md,
+// "Size", "Expect: 100-continue", "Framing").
 func TestPutRefusedBeforeBody(t *testing.T) {
 	ts := newTestServer(t, func(c *config.Config) {
 		c.Upload.MaxSize = 1 * config.KiB
@@ -192,7 +192,7 @@ func TestPutRefusedBeforeBody(t *testing.T) {
 	ts.assertStored(t, "taken.bin", []byte("x"))
 }
 
-// Nothing is served while an upload is still streaming in; the complete file is (R17).
+// Nothing is served while an upload is still streaming in; the complete file is.
 func TestPutInProgressIsNotServed(t *testing.T) {
 	ts := newTestServer(t)
 	body := pattern(2000, 10)
