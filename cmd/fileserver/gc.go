@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"fileserver/internal/storage"
 )
 
 // gc removes expired files now, as the server's reaper would, or with --dry-run lists them.
@@ -25,21 +23,13 @@ func gc(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fileserver gc:", err)
 		return 1
 	}
-	var store reaper
-	if cfg.Storage.Backend == "s3" {
-		store, err = openS3(cfg.Storage, nil, nil)
-	} else {
-		var local *storage.Local
-		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{Fsync: cfg.Storage.Fsync}); err == nil {
-			defer local.Close()
-			store = local
-		}
-	}
+	backend, closeStorage, err := openStorage(cfg.Storage, nil, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "fileserver gc:", err)
 		return 1
 	}
-	res, err := store.Reap(context.Background(), time.Now(), cfg.Upload.TTL.D(), *dryRun)
+	defer closeStorage()
+	res, err := backend.Reaper.Reap(context.Background(), time.Now(), cfg.Upload.TTL.D(), *dryRun)
 	verb := "removed"
 	if *dryRun {
 		verb = "would remove"

@@ -18,7 +18,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
@@ -27,7 +26,6 @@ import (
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/metrics"
 	"fileserver/internal/storage"
-	s3store "fileserver/internal/storage/s3"
 	"fileserver/internal/streaming"
 )
 
@@ -98,42 +96,21 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 		defer shared.Close()
 	}
-	var book storage.QuotaBook // where limits.daily_quota is kept: Redis, or the local store
-	// local is the local store, nil with another backend: the reaper and the disk-space
-	// metrics need it.
-	var (
-		local     *storage.Local
-		store     storage.Store
-		partials  storage.Partials
-		storeDesc = cfg.Storage.Path
-	)
-	switch cfg.Storage.Backend {
-	case "s3":
-		if shared != nil {
-			book = shared // every node counts against one book
-		} else if cfg.Limits.DailyQuota > 0 {
-			log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "s3" unless sessions.store = "redis", which keeps the book`)
-		}
-		s3, err := openS3(cfg.Storage, engine, book)
-		if err != nil {
-			return err
-		}
-		store, partials = s3, s3
-		storeDesc = cfg.Storage.S3.Endpoint + "/" + cfg.Storage.S3.Bucket + "/" + cfg.Storage.S3.Prefix
-	default:
-		if local, err = storage.OpenLocal(cfg.Storage.Path, storage.LocalOptions{
-			Fsync: cfg.Storage.Fsync, Checksum: cfg.Storage.Checksum,
-			Preallocate: cfg.Storage.Preallocate, MinFree: int64(cfg.Storage.MinFree),
-		}); err != nil {
-			return err
-		}
-		defer local.Close()
-		store, partials, book = local, local, local
+	var sharedBook storage.QuotaBook // Redis's, when several nodes share one book
+	if shared != nil {
+		sharedBook = shared
 	}
-	quota := &storage.Quota{Book: book, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
-	reap := store.(reaper)
+	backend, closeStorage, err := openStorage(cfg.Storage, engine, sharedBook)
+	if err != nil {
+		return err
+	}
+	defer closeStorage()
+	if backend.Quota == nil && cfg.Limits.DailyQuota > 0 {
+		log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "` + backend.Name + `" unless sessions.store = "redis", which keeps the book`)
+	}
+	quota := &storage.Quota{Book: backend.Quota, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
-		res, err := reap.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
+		res, err := backend.Reaper.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
 		if len(res.Kept) > 0 {
 			// Files an earlier version gave their upload URL's expiry as their own lifetime:
 			// fixed once, on the first pass after an upgrade.
@@ -151,12 +128,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	})
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
-		sessions, locker, closeSessions, err := openSessions(cfg, local, shared)
+		sessions, locker, closeSessions, err := openSessions(cfg, backend.Root, shared)
 		if err != nil {
 			return err
 		}
 		defer closeSessions()
-		uploads = chunking.New(sessions, partials, chunking.Options{
+		uploads = chunking.New(sessions, backend, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest:         !cfg.Storage.Checksum,
 			Locker:             locker,
@@ -168,8 +145,8 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	}
 	httpStats := counters.NewHTTP()
 	sources := metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads}
-	if local != nil {
-		sources.Store = local // usage and disk space: not known of an object store
+	if backend.Usage != nil {
+		sources.Store = backend.Usage // usage and disk space: not known of an object store
 	}
 	metricsHandler := metrics.Handler(sources)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -184,7 +161,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 	}
 	h := handlers.New(handlers.Options{
-		Config: cfg, Store: store, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
+		Config: cfg, Storage: backend, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
 	})
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
@@ -220,7 +197,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", storeDesc).
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", backend.Where).
 		Str("upload_prefix", cfg.Upload.Prefix).Str("version", version).Msg("serving")
 
 	sig := make(chan os.Signal, 1)
@@ -259,35 +236,6 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 // received and answer.
 const interruptTimeout = 15 * time.Second
 
-// openS3 opens the s3 backend; a missing bucket or an unreachable endpoint stops start-up.
-// openS3 opens the s3 backend; part buffers are reserved from pool when it is not nil.
-func openS3(c config.Storage, engine *streaming.Engine, quota storage.QuotaBook) (*s3store.Store, error) {
-	var pool *adaptivebuf.Pool
-	if engine != nil {
-		pool = engine.Pool()
-	}
-	access, secret, err := c.S3.Credentials()
-	if err != nil {
-		return nil, err
-	}
-	st, err := s3store.Open(context.Background(), s3store.Options{
-		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
-		AccessKey: access, SecretKey: secret, PathStyle: c.S3.PathStyle, Prefix: c.S3.Prefix,
-		Checksum: c.Checksum, PartSize: int(c.S3.PartSize), Concurrency: c.S3.Concurrency,
-		UnsignedPayload: c.S3.UnsignedPayload, Quota: quota, PublicEndpoint: c.S3.PublicEndpoint,
-		Budget: pool, // part buffers share the one memory budget
-	})
-	if err != nil {
-		return nil, err // it names the endpoint and bucket
-	}
-	return st, nil
-}
-
-// reaper is a store that removes expired files (both backends are).
-type reaper interface {
-	Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (storage.ReapResult, error)
-}
-
 // redisLog sends the Redis client's own messages (reconnects, failed dials) to the log.
 type redisLog struct{ log zerolog.Logger }
 
@@ -297,15 +245,13 @@ func (r redisLog) Printf(_ context.Context, format string, v ...any) {
 
 // openSessions gives the session store and locker [sessions] names: shared, the Redis store
 // (several nodes), or files in the data directory and in-process locks (one node).
-func openSessions(cfg config.Config, local *storage.Local, shared *redisstore.Store) (chunking.SessionStore, chunking.Locker, func(), error) {
+func openSessions(cfg config.Config, dir *os.Root, shared *redisstore.Store) (chunking.SessionStore, chunking.Locker, func(), error) {
 	if shared != nil {
 		return shared, shared, func() {}, nil
 	}
-	root := (*os.Root)(nil)
+	root := dir
 	closeRoot := func() {}
-	if local != nil {
-		root = local.Root()
-	} else {
+	if root == nil {
 		// Object storage declared single-node: sessions live in the data directory.
 		if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 			return nil, nil, nil, fmt.Errorf("sessions: %w", err)

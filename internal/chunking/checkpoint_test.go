@@ -28,7 +28,7 @@ func restart(t *testing.T, dir string) (*Uploads, *storage.Local) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(ds, st, Options{TTL: time.Hour}), st
+	return New(ds, st.Backend(), Options{TTL: time.Hour}), st
 }
 
 // While a request streams in, every CheckpointBytes what arrived is recorded: a crash midway
@@ -46,7 +46,7 @@ func TestCheckpointsWhileStreaming(t *testing.T) {
 	}
 	defer st.Close()
 	ds, _ := NewDirStore(st.Root(), true)
-	u := New(ds, st, Options{TTL: time.Hour, CheckpointBytes: every})
+	u := New(ds, st.Backend(), Options{TTL: time.Hour, CheckpointBytes: every})
 	ctx := context.Background()
 	s, err := u.Create(ctx, Session{Target: "cp.bin", Length: int64(len(data))})
 	if err != nil {

@@ -20,8 +20,7 @@ var ErrNoConcat = errors.New("chunking: this storage does not support concatenat
 // concatenation): it must read partial data back, which an object store's unfinished
 // multipart upload does not allow.
 func (u *Uploads) Concatenates() bool {
-	c, ok := u.partials.(interface{ ReadsPartials() bool })
-	return ok && c.ReadsPartials()
+	return u.readsPartials
 }
 
 // Concat creates the session s as the concatenation of the complete partial uploads parts,
@@ -106,11 +105,9 @@ func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, par
 	if err != nil {
 		return err
 	}
-	if r, ok := w.(storage.Reserver); ok {
-		// Space for the whole total before a byte is copied, or 507 now.
-		if err := r.Reserve(created.Length); err != nil {
-			return err
-		}
+	// Space for the whole total before a byte is copied, or 507 now.
+	if _, err := storage.Reserve(w, created.Length); err != nil {
+		return err
 	}
 	h, _ := restoreHash(nil)
 	out := io.MultiWriter(w, h)
@@ -119,7 +116,7 @@ func (u *Uploads) concat(ctx context.Context, lease Lease, created *Session, par
 		if err != nil {
 			return err
 		}
-		r, ok := src.(storage.PartialReader)
+		r, ok := storage.ReaderOf(src)
 		if !ok {
 			src.Close()
 			return ErrNoConcat

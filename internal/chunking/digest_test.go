@@ -54,7 +54,7 @@ func TestDigestCoversWhatAFailedWriteKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return chunking.New(sessions, st, chunking.Options{TTL: time.Hour})
+		return chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour})
 	}
 	tight, roomy := node(256<<10), node(64<<20) // 256 KiB: the first 64 KiB buffer, no part
 

@@ -27,7 +27,7 @@ func TestBusyIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	u := chunking.New(sessions, st, chunking.Options{Locker: l})
+	u := chunking.New(sessions, st.Backend(), chunking.Options{Locker: l})
 	s, err := u.Create(context.Background(), chunking.Session{Target: "f", Length: 10})
 	if err != nil {
 		t.Fatal(err)

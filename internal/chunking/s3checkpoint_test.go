@@ -43,7 +43,7 @@ func TestS3CheckpointsAtPartBoundaries(t *testing.T) {
 	}
 	defer root.Close()
 	sessions, _ := chunking.NewDirStore(root, false)
-	u := chunking.New(sessions, st, chunking.Options{TTL: time.Hour, CheckpointBytes: s3.MinPartSize / 3})
+	u := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, CheckpointBytes: s3.MinPartSize / 3})
 	data := make([]byte, 3*s3.MinPartSize+12345)
 	rand.Read(data)
 	s, err := u.Create(ctx, chunking.Session{Target: "aligned.bin", Length: int64(len(data)) + 1})

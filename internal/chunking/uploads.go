@@ -54,10 +54,13 @@ type Options struct {
 type Uploads struct {
 	sessions SessionStore
 	partials storage.Partials
-	locker   Locker
-	handoffs *handoffs
-	opts     Options
-	stats    Stats
+	// space and readsPartials are the storage backend's capabilities (see storage.Backend).
+	space         storage.Space
+	readsPartials bool
+	locker        Locker
+	handoffs      *handoffs
+	opts          Options
+	stats         Stats
 	// putting holds the length of every plain PUT in progress, whose state is written only
 	// if it ends early: a HEAD needs that length to check its signature and take over.
 	putting sync.Map // id -> int64
@@ -68,8 +71,8 @@ type Uploads struct {
 	writers writers
 }
 
-// New builds Uploads over a session store and a store's partial-data capability.
-func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
+// New builds Uploads over a session store and a storage backend's partial data.
+func New(sessions SessionStore, st storage.Backend, o Options) *Uploads {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -84,7 +87,8 @@ func New(sessions SessionStore, partials storage.Partials, o Options) *Uploads {
 			o.Locker = NewMemLocker(o.StaleAfter)
 		}
 	}
-	return &Uploads{sessions: sessions, partials: partials, locker: o.Locker, handoffs: newHandoffs(), opts: o, shared: shared}
+	return &Uploads{sessions: sessions, partials: st.Partials, space: st.Space, readsPartials: st.ReadsPartials,
+		locker: o.Locker, handoffs: newHandoffs(), opts: o, shared: shared}
 }
 
 // MaxSize is the cap on an upload's length (0: none).
@@ -106,7 +110,7 @@ func (u *Uploads) create(ctx context.Context, s Session, fence int64) (*Session,
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
-	if sp, ok := u.partials.(storage.Space); ok && s.Length > 0 {
+	if sp := u.space; sp != nil && s.Length > 0 {
 		// An upload that cannot fit above the free-space floor is refused before it exists;
 		// each append then claims its bytes (see storage.Reserver).
 		if room, ok := sp.Room(); ok && room < s.Length {
@@ -487,14 +491,13 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		return 0, err
 	}
 	reserved := false
-	if r, ok := w.(storage.Reserver); ok && s.Length > s.Offset {
+	if s.Length > s.Offset {
 		// The rest of the upload is provided for before a byte is read: space on disk (a full
 		// disk, or one at storage.min_free, is refused now), or a buffer of the right size.
-		if err := r.Reserve(s.Length - s.Offset); err != nil {
+		if reserved, err = storage.Reserve(w, s.Length-s.Offset); err != nil {
 			p.Truncate(s.Offset)
 			return 0, err
 		}
-		reserved = true
 	}
 	dst := tee{w: w}
 	var h hash.Hash
@@ -505,7 +508,7 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		dst.hashes = append(dst.hashes, h)
 	}
 	ck := &checkpointer{w: dst, p: p, s: s, h: h, record: wr.checkpoint, last: time.Now(), u: u}
-	ck.align, _ = w.(storage.Aligner)
+	ck.align = storage.AlignerOf(w)
 	if req.Checksum != nil {
 		// tus checksum: the request's data is kept whole or not at all, so no part of it may
 		// be recorded before its digest is known.

@@ -44,7 +44,7 @@ func newFixtureWith(t *testing.T, maxSize int64, opts storage.LocalOptions) *fix
 		t.Fatal(err)
 	}
 	f := &fixture{store: st, dir: dir, now: time.Unix(1_800_000_000, 0)}
-	f.u = New(ds, st, Options{TTL: time.Hour, MaxSize: maxSize, Now: func() time.Time { return f.now }})
+	f.u = New(ds, st.Backend(), Options{TTL: time.Hour, MaxSize: maxSize, Now: func() time.Time { return f.now }})
 	return f
 }
 
@@ -225,7 +225,7 @@ func TestCrashLeftoversAreDropped(t *testing.T) {
 	pf.Close()
 	// A fresh Uploads over the same directory, as after a restart.
 	ds, _ := NewDirStore(f.store.Root(), true)
-	u2 := New(ds, f.store, Options{TTL: time.Hour, Now: func() time.Time { return f.now }})
+	u2 := New(ds, f.store.Backend(), Options{TTL: time.Hour, Now: func() time.Time { return f.now }})
 	got, err := u2.Get(ctx, s.ID)
 	if err != nil || got.Offset != 4 {
 		t.Fatalf("recovered offset %d, %v", got.Offset, err)
@@ -432,7 +432,7 @@ func TestCommitBeforeRecordCompletes(t *testing.T) {
 			defer st.Close()
 			ds, _ := NewDirStore(st.Root(), true)
 			ctx := context.Background()
-			crashing := New(failCompleted{ds}, st, Options{TTL: time.Hour})
+			crashing := New(failCompleted{ds}, st.Backend(), Options{TTL: time.Hour})
 			s, err := crashing.Create(ctx, Session{Target: "done.bin", Length: int64(len(data))})
 			if err != nil {
 				t.Fatal(err)
@@ -440,7 +440,7 @@ func TestCommitBeforeRecordCompletes(t *testing.T) {
 			if _, err := crashing.Append(ctx, s.ID, body(0, data)); err == nil {
 				t.Fatal("the completion's record did not fail")
 			}
-			restarted := New(ds, st, Options{TTL: time.Hour})
+			restarted := New(ds, st.Backend(), Options{TTL: time.Hour})
 			var got *Session
 			if next == "HEAD" {
 				got, err = restarted.Sync(ctx, s.ID)

@@ -60,10 +60,10 @@ func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *
 	}
 	sessions, _ := chunking.NewDirStore(st.Root(), true)
 	h := handlers.New(handlers.Options{
-		Config: cfg, Store: st, Engine: streaming.New(streaming.Options{BufferSize: 64 << 10}),
+		Config: cfg, Storage: st.Backend(), Engine: streaming.New(streaming.Options{BufferSize: 64 << 10}),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Log:      zerolog.Nop(),
-		Uploads:  chunking.New(sessions, st, chunking.Options{TTL: time.Hour}),
+		Uploads:  chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour}),
 		Listen:   ln.Addr().String(),
 	})
 	s := &server{t: t, addr: ln.Addr().String(), dir: dir, srv: &http.Server{Handler: h}, st: st}

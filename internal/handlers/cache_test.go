@@ -58,7 +58,7 @@ func newCachePair(t *testing.T, mods ...func(*config.Config)) *cachePair {
 		t.Cleanup(func() { store.Close() })
 		engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 		h := handlers.New(handlers.Options{
-			Config: cfg, Store: store, Engine: engine, Log: zerolog.Nop(),
+			Config: cfg, Storage: store.Backend(), Engine: engine, Log: zerolog.Nop(),
 			Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret, TypeByName: handlers.TypeByName}),
 		})
 		srv := httptest.NewUnstartedServer(h)
@@ -413,7 +413,7 @@ func newBenchHandler(b *testing.B, cached bool, log zerolog.Logger) http.Handler
 		b.Fatal(err)
 	}
 	return handlers.New(handlers.Options{
-		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: log,
+		Config: cfg, Storage: store.Backend(), Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: log,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
 	})
 }

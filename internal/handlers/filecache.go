@@ -50,10 +50,8 @@ type downloadCache struct {
 const smallFileOverhead = 512
 
 // newDownloadCache returns nil (no caching) when the configuration turns both caches off or
-// the store cannot tell of deletes and stat its files.
-func newDownloadCache(c config.Download, store storage.Store) *downloadCache {
-	dn, ok1 := store.(storage.DeleteNotifier)
-	fst, ok2 := store.(storage.FileStatter)
+// the store cannot tell of deletes and stat its files (files is nil).
+func newDownloadCache(c config.Download, store storage.Store, files storage.FileSource) *downloadCache {
 	d := &downloadCache{
 		store:    store,
 		interval: c.Revalidate.D(),
@@ -64,11 +62,11 @@ func newDownloadCache(c config.Download, store storage.Store) *downloadCache {
 	if c.SmallFileCache > 0 && c.SmallFileMax > 0 {
 		d.maxBytes, d.maxFile = int64(c.SmallFileCache), int64(c.SmallFileMax)
 	}
-	if !ok1 || !ok2 || (d.maxBytes == 0 && d.maxOpen == 0) {
+	if files == nil || (d.maxBytes == 0 && d.maxOpen == 0) {
 		return nil
 	}
-	d.stat = fst.StatFile
-	dn.OnDelete(d.invalidate)
+	d.stat = files.StatFile
+	files.OnDelete(d.invalidate)
 	return d
 }
 
@@ -221,9 +219,7 @@ func (d *downloadCache) open(ctx context.Context, store storage.Store, name stri
 		return nil, err
 	}
 	of := &openFile{name: name, obj: obj, checked: now, epoch: epoch}
-	if st, ok := obj.Content().(interface{ Stat() (fs.FileInfo, error) }); ok {
-		of.id, _ = st.Stat()
-	}
+	of.id = storage.ContentInfo(obj)
 	return of, nil
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"fileserver/internal/config"
 	"fileserver/internal/hmacauth"
-	"fileserver/internal/storage"
 )
 
 // ErrTooSlow: an upload's average rate stayed below limits.min_upload_rate past the grace.
@@ -42,7 +41,7 @@ const retryAfter = 5 * time.Second
 
 func (s *Server) newLimiter() *limiter {
 	l := &limiter{cfg: s.cfg.Limits, clients: map[string]*clientState{}}
-	if sp, ok := s.store.(storage.Space); ok {
+	if sp := s.backend.Space; sp != nil {
 		l.space = sp.Room
 	}
 	prefixes := []string{s.cfg.Upload.Prefix}

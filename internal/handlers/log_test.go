@@ -194,7 +194,7 @@ func TestRequestLogFields(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	logs := &logBuffer{}
 	h := New(Options{
-		Config: cfg, Store: store, Engine: streaming.New(streaming.FromConfig(cfg.Streaming)),
+		Config: cfg, Storage: store.Backend(), Engine: streaming.New(streaming.FromConfig(cfg.Streaming)),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
 		Log:      zerolog.New(logs),
 	})

@@ -191,9 +191,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		return storage.Meta{}, err
 	}
 	defer wr.Abort()
-	if rs, ok := wr.(storage.Reserver); ok && want > 0 {
+	if want > 0 {
 		// Provide for the space before reading a byte: a full disk is a 507 now, not halfway.
-		if err := rs.Reserve(want); err != nil {
+		if _, err := storage.Reserve(wr, want); err != nil {
 			return storage.Meta{}, err
 		}
 	}

@@ -6,13 +6,11 @@ import (
 	"fileserver/internal/storage"
 )
 
-// presigner is the store's, when downloads are redirected to it (storage.s3.redirect_downloads).
+// presigner is the store's, when downloads are redirected to it (storage.s3.redirect_downloads)
+// and it serves files at presigned URLs.
 func (s *Server) presigner() (storage.Presigner, bool) {
-	if s.cfg.Storage.Backend != "s3" || !s.cfg.Storage.S3.RedirectDownloads {
-		return nil, false
-	}
-	p, ok := s.store.(storage.Presigner)
-	return p, ok
+	p := s.backend.Presigner
+	return p, p != nil && s.cfg.Storage.S3.RedirectDownloads
 }
 
 // redirectDownload answers a GET with 307 to a presigned URL at which the object store serves

@@ -106,7 +106,7 @@ func emptyBody(body io.Reader) error {
 // object of its own and read back by the next append.
 func (s *Server) chunkSize(r *http.Request) int64 {
 	n := s.engine.ChunkSize(remoteHost(r))
-	if part := int64(s.cfg.Storage.S3.PartSize); s.cfg.Storage.Backend == "s3" && part > 0 {
+	if part := s.backend.PartSize; part > 0 {
 		n = max(1, (n+part-1)/part) * part
 	}
 	return n

@@ -20,8 +20,9 @@ import (
 
 // Options are everything the handlers need, built in main.
 type Options struct {
-	Config   config.Config
-	Store    storage.Store
+	Config config.Config
+	// Storage is the backend files are kept in, with what it offers.
+	Storage  storage.Backend
 	Engine   *streaming.Engine
 	Verifier *hmacauth.Verifier
 	Log      zerolog.Logger
@@ -43,6 +44,7 @@ type Options struct {
 type Server struct {
 	cfg      config.Config
 	store    storage.Store
+	backend  storage.Backend
 	engine   *streaming.Engine
 	verifier *hmacauth.Verifier
 	uploads  *chunking.Uploads
@@ -64,7 +66,8 @@ type Server struct {
 func New(o Options) *Server {
 	s := &Server{
 		cfg:       o.Config,
-		store:     o.Store,
+		store:     o.Storage.Store,
+		backend:   o.Storage,
 		engine:    o.Engine,
 		verifier:  o.Verifier,
 		uploads:   o.Uploads,
@@ -78,7 +81,7 @@ func New(o Options) *Server {
 		o.Listen = o.Config.Server.Listen
 	}
 	s.linkHost, _ = LinkHost(o.Listen)
-	s.downloads = newDownloadCache(o.Config.Download, o.Store)
+	s.downloads = newDownloadCache(o.Config.Download, o.Storage.Store, o.Storage.Files)
 	if s.stats.HTTP == nil {
 		s.stats.HTTP = counters.NewHTTP()
 	}

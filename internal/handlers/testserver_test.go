@@ -87,11 +87,11 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 		if err != nil {
 			t.Fatal(err)
 		}
-		var partials storage.Partials = store
+		backend := store.Backend()
 		if setup.partials != nil {
-			partials = setup.partials(store)
+			backend.Partials = setup.partials(store)
 		}
-		uploads = chunking.New(sessions, partials, chunking.Options{
+		uploads = chunking.New(sessions, backend, chunking.Options{
 			Quota:              quota,
 			CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
 			CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
@@ -108,7 +108,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	h := handlers.New(handlers.Options{
 		Uploads: uploads,
 		Config:  cfg,
-		Store:   store,
+		Storage: store.Backend(),
 		Engine:  streaming.New(streaming.FromConfig(cfg.Streaming)),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
 			Secret:           cfg.Auth.Secret,

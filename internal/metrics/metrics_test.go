@@ -37,12 +37,12 @@ func server(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	sessions, _ := chunking.NewDirStore(st.Root(), false)
-	uploads := chunking.New(sessions, st, chunking.Options{TTL: time.Hour})
+	uploads := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour})
 	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
 	stats := counters.NewHTTP()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.Handler = handlers.New(handlers.Options{
-		Config: cfg, Store: st, Engine: engine, Log: zerolog.Nop(), Uploads: uploads, Stats: stats,
+		Config: cfg, Storage: st.Backend(), Engine: engine, Log: zerolog.Nop(), Uploads: uploads, Stats: stats,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Metrics:  metrics.Handler(metrics.Sources{Engine: engine, HTTP: stats, Uploads: uploads, Store: st}),
 		Listen:   srv.Listener.Addr().String(),

@@ -361,6 +361,3 @@ func (l *Local) link(src, name string) error {
 	}
 	return nil
 }
-
-// ReadsPartials reports that partial data can be read back (PartialReader).
-func (l *Local) ReadsPartials() bool { return true }

@@ -38,7 +38,7 @@ func TestLostLeaseSendsNoParts(t *testing.T) {
 	}
 	rs := openStore(t, testpeers.Redis(t), Options{})
 	// A checkpoint every part records the multipart upload, so that it stays for the count.
-	u := chunking.New(rs, st, chunking.Options{TTL: time.Hour, Locker: rs, CheckpointBytes: s3.MinPartSize})
+	u := chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs, CheckpointBytes: s3.MinPartSize})
 	data := make([]byte, 4*s3.MinPartSize)
 	rand.Read(data)
 	s, err := u.Create(ctx, chunking.Session{Protocol: "tus", Target: "fenced.bin", Length: int64(len(data))})

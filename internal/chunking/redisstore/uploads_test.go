@@ -31,7 +31,7 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 		}
 		t.Cleanup(func() { st.Close() })
 		rs := openStore(t, url, Options{})
-		return chunking.New(rs, st, chunking.Options{TTL: time.Hour, Locker: rs}), st
+		return chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs}), st
 	}
 	a, _ := node()
 	b, stB := node()

@@ -69,10 +69,6 @@ func validName(name string) error {
 	return nil
 }
 
-// ReadsPartials reports that partial data cannot be read back: an unfinished multipart
-// upload's parts are not readable, so tus concatenation is not offered on S3.
-func (s *Store) ReadsPartials() bool { return false }
-
 // OpenPartial implements storage.Partials.
 func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partial, error) {
 	if err := storage.ValidUploadID(ref.ID); err != nil {

@@ -282,3 +282,15 @@ func mapErr(op string, err error) error {
 	}
 	return fmt.Errorf("%w: s3: %s: %w", storage.ErrIO, op, err)
 }
+
+// Backend declares what the object store offers: files, partial uploads on multipart
+// uploads, expiry, and downloads served by the object store at presigned URLs. Partial data
+// does not read back (an unfinished multipart upload's parts are not readable, so tus
+// concatenation is not offered), no free-space floor applies, and usage is not counted.
+func (s *Store) Backend() storage.Backend {
+	return storage.Backend{
+		Name: "s3", Where: s.opts.Endpoint + "/" + s.bucket + "/" + s.prefix,
+		Store: s, Partials: s, Reaper: s, Presigner: s, Quota: s.opts.Quota,
+		PartSize: int64(s.opts.PartSize),
+	}
+}
