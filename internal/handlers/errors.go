@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -137,11 +138,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="fileserver"`)
 	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", strconv.Itoa(int(streaming.RetryAfter.Seconds())))
+		setRetryAfter(w, streaming.RetryAfter)
 	}
 	if errors.Is(err, storage.ErrQuota) {
 		// The quota counts per UTC day: try again when the next one starts.
 		setRetryAfter(w, storage.RetryAfter(time.Now()))
+	}
+	var oe *chunking.OffsetError
+	if errors.As(err, &oe) {
+		h.Set("Upload-Offset", strconv.FormatInt(oe.Expected, 10)) // where to resume
 	}
 	if r.ContentLength != 0 {
 		// The body may be unread. Closing after the reply, instead of letting net/http drain
@@ -151,8 +156,17 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Del("Content-Disposition")
 	h.Del("Etag")
 	h.Del("Last-Modified")
-	body := he.Msg + "\n"
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+	body, ctype := he.Msg+"\n", "text/plain; charset=utf-8"
+	if typ, members := problemOf(err); typ != "" && isIETF(r) {
+		// The IETF draft's clients read RFC 9457 problem details for the failures it types.
+		doc := map[string]any{"type": typ, "title": he.Msg}
+		for k, v := range members {
+			doc[k] = v
+		}
+		b, _ := json.Marshal(doc)
+		body, ctype = string(b), "application/problem+json"
+	}
+	h.Set("Content-Type", ctype)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(he.Status)
 	if r.Method != http.MethodHead {

@@ -193,18 +193,6 @@ func sfBoolString(b bool) string {
 	return "?0"
 }
 
-// problem answers with an RFC 9457 problem document.
-func problem(w http.ResponseWriter, status int, typ, title string, extra map[string]any) {
-	doc := map[string]any{"type": typ, "title": title}
-	for k, v := range extra {
-		doc[k] = v
-	}
-	body, _ := json.Marshal(doc)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
 // ietfCreate is an upload creation at the resumable endpoint: POST with Upload-Complete,
 // authorized like tus creation, the file named by Content-Disposition's filename.
 func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
@@ -320,8 +308,9 @@ func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking
 	return nil
 }
 
-// ietfError renders a failure for an IETF client: problem details for the offset and length
-// conflicts the draft defines, the completion state on every response.
+// ietfError adds to a failure what an IETF client reads with it: the completion state on
+// every response, the upload's offset, and the draft's status for an append to a completed
+// upload. writeError renders it, as problem details where the draft defines a type.
 func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunking.Session, err error) error {
 	h := w.Header()
 	d, _ := requestDraft(r)
@@ -330,23 +319,29 @@ func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunkin
 		// Drafts -01 to -05: an upload the server holds reports its offset on failures too.
 		h.Set("Upload-Offset", itoa(sess.Offset))
 	}
-	var oe *chunking.OffsetError
 	switch {
-	case errors.As(err, &oe):
-		h.Set("Upload-Offset", itoa(oe.Expected))
-		problem(w, http.StatusConflict, problemOffset, "offset does not match the upload",
-			map[string]any{"expected-offset": oe.Expected, "provided-offset": oe.Provided})
-		return nil
-	case errors.Is(err, chunking.ErrLengthMismatch):
-		problem(w, http.StatusBadRequest, problemLength, "inconsistent upload length", nil)
-		return nil
 	case errors.Is(err, chunking.ErrCompleted):
-		problem(w, http.StatusBadRequest, problemCompleted, "upload is already completed", nil)
-		return nil
+		// Drafts -04 and -05 require 400; the problem type's registration recommends it.
+		return &Error{Status: http.StatusBadRequest, Msg: "upload is already completed", Err: err}
 	case errors.Is(err, chunking.ErrTooLarge):
 		h.Set("Upload-Limit", s.uploadLimit(r))
 	}
 	return err
+}
+
+// problemOf is the RFC 9457 problem type the IETF draft defines for err, with the members it
+// carries; "" when the draft defines none.
+func problemOf(err error) (typ string, members map[string]any) {
+	var oe *chunking.OffsetError
+	switch {
+	case errors.As(err, &oe):
+		return problemOffset, map[string]any{"expected-offset": oe.Expected, "provided-offset": oe.Provided}
+	case errors.Is(err, chunking.ErrLengthMismatch):
+		return problemLength, nil
+	case errors.Is(err, chunking.ErrCompleted):
+		return problemCompleted, nil
+	}
+	return "", nil
 }
 
 // refuseStateFields enforces, for the versions that require it, that HEAD and DELETE carry

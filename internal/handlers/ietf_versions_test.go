@@ -142,11 +142,16 @@ func TestIETFVersionsResume(t *testing.T) {
 			wantHeader(t, p, "Upload-Offset", "100")
 			v.wantState(t, p, false)
 
-			// A stale offset: 409 with the right one.
+			// A stale offset: 409 with the right one, as problem details, like every failure
+			// closing the connection its unread body was on.
 			p, pb = patch(25, data[25:], true, "Content-Type", "application/partial-upload")
 			wantStatus(t, p, pb, http.StatusConflict)
 			wantHeader(t, p, "Upload-Offset", "100")
 			v.wantState(t, p, false)
+			wantProblem(t, p, pb, ietfProblemOffset)
+			if !p.Close {
+				t.Errorf("a refused append with a body kept its connection open")
+			}
 
 			// The last part. Through version 6 it may leave the completion field out, as the
 			// append examples of drafts -01 to -05 do; from 7 on the field is required.

@@ -119,13 +119,23 @@ func fileMeta(contentType, uploader string, g hmacauth.Grant) storage.Meta {
 	return m
 }
 
+// errLonger and errShorter answer a body whose length is not the one its request announced
+// (Content-Length, or the size its credential binds); cause, if any, is logged.
+func errLonger(cause error) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: cause}
+}
+
+func errShorter(cause error) *Error {
+	return &Error{Status: http.StatusBadRequest, Msg: "body shorter than the announced size", Err: cause}
+}
+
 // lengthError words a length failure for a plain upload.
 func lengthError(err error, want int64) error {
 	switch {
 	case errors.Is(err, chunking.ErrTooLarge) && want >= 0:
-		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
+		return errLonger(err)
 	case errors.Is(err, chunking.ErrLengthMismatch):
-		return &Error{Status: http.StatusBadRequest, Msg: "body shorter than the announced size", Err: err}
+		return errShorter(err)
 	}
 	return err
 }
@@ -216,7 +226,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 			rc.SetReadDeadline(time.Now())
 		}
 		if errors.Is(err, streaming.ErrTooLarge) && want >= 0 && limit == want {
-			return storage.Meta{}, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body longer than the announced size", Err: err}
+			return storage.Meta{}, errLonger(err)
 		}
 		if errors.Is(err, streaming.ErrTooLarge) && byQuota {
 			return storage.Meta{}, storage.ErrQuota
@@ -224,10 +234,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		return storage.Meta{}, err
 	}
 	if want >= 0 && res.Bytes > want {
-		return storage.Meta{}, errorf(http.StatusRequestEntityTooLarge, "body longer than the announced size")
+		return storage.Meta{}, errLonger(nil)
 	}
 	if want >= 0 && res.Bytes != want {
-		return storage.Meta{}, errorf(http.StatusBadRequest, "body shorter than the announced size")
+		return storage.Meta{}, errShorter(nil)
 	}
 	stored, err := wr.Commit(r.Context(), meta)
 	if err != nil {

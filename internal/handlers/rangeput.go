@@ -112,7 +112,6 @@ func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, c
 		w.Header().Set("Upload-Offset", "0")
 		return errorf(http.StatusConflict, "no upload in progress here: start at byte 0")
 	case errors.As(err, &oe):
-		w.Header().Set("Upload-Offset", itoa(oe.Expected))
 		return &Error{Status: http.StatusConflict, Msg: "Content-Range does not start at the upload's offset " + strconv.FormatInt(oe.Expected, 10), Err: err}
 	case errors.Is(err, chunking.ErrCompleted) && sess != nil && sess.Completed:
 		// A retry of a piece whose answer was lost: the upload it belongs to is complete.

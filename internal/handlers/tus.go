@@ -435,10 +435,6 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	var oe *chunking.OffsetError
-	if errors.As(err, &oe) {
-		w.Header().Set("Upload-Offset", itoa(oe.Expected))
-	}
 	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset && r.ContentLength == 0 {
 		// A retry of the last PATCH whose answer was lost.
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
