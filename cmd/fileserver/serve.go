@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/app"
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
@@ -83,7 +84,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if created {
 		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
-	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
+	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	// shared is Redis when several nodes share sessions: their locks, and the quota book.
 	var shared *redisstore.Store
 	if cfg.Sessions.Store == "redis" {
@@ -161,11 +162,11 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		}
 	}
 	h := handlers.New(handlers.Options{
-		Config: cfg, Storage: backend, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
+		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
 	})
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
-		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, handlers.AllowNetworks(cfg.Metrics.AllowedNetworks, metricsHandler), log)
+		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, handlers.AllowNetworks(app.Prefixes(cfg.Metrics.AllowedNetworks), metricsHandler), log)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/app"
 	"fileserver/internal/chunking"
 	"fileserver/internal/client"
 	"fileserver/internal/config"
@@ -60,7 +61,7 @@ func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *
 	}
 	sessions, _ := chunking.NewDirStore(st.Root(), true)
 	h := handlers.New(handlers.Options{
-		Config: cfg, Storage: st.Backend(), Engine: streaming.New(streaming.Options{BufferSize: 64 << 10}),
+		Config: app.HandlerConfig(cfg), Storage: st.Backend(), Engine: streaming.New(streaming.Options{BufferSize: 64 << 10}),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Log:      zerolog.Nop(),
 		Uploads:  chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour}),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/app"
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
@@ -56,9 +57,9 @@ func newCachePair(t *testing.T, mods ...func(*config.Config)) *cachePair {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		engine := streaming.New(streaming.FromConfig(cfg.Streaming))
+		engine := streaming.New(app.EngineOptions(cfg.Streaming))
 		h := handlers.New(handlers.Options{
-			Config: cfg, Storage: store.Backend(), Engine: engine, Log: zerolog.Nop(),
+			Config: app.HandlerConfig(cfg), Storage: store.Backend(), Engine: engine, Log: zerolog.Nop(),
 			Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret, TypeByName: handlers.TypeByName}),
 		})
 		srv := httptest.NewUnstartedServer(h)
@@ -413,7 +414,7 @@ func newBenchHandler(b *testing.B, cached bool, log zerolog.Logger) http.Handler
 		b.Fatal(err)
 	}
 	return handlers.New(handlers.Options{
-		Config: cfg, Storage: store.Backend(), Engine: streaming.New(streaming.FromConfig(cfg.Streaming)), Log: log,
+		Config: app.HandlerConfig(cfg), Storage: store.Backend(), Engine: streaming.New(app.EngineOptions(cfg.Streaming)), Log: log,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: cfg.Auth.Secret}),
 	})
 }

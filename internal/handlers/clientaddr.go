@@ -5,22 +5,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"fileserver/internal/config"
 )
 
 // proxies are the reverse proxies whose forwarding headers are believed.
 type proxies []netip.Prefix
-
-func newProxies(list []string) proxies {
-	var p proxies
-	for _, s := range list {
-		if pre, err := config.ParsePrefix(s); err == nil { // validated at start-up
-			p = append(p, pre)
-		}
-	}
-	return p
-}
 
 func (p proxies) trusted(a netip.Addr) bool {
 	a = a.Unmap()

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"fileserver/internal/config"
 )
 
 // Headers browsers may read from our responses: the download ones and those of resumable
@@ -28,7 +26,7 @@ const defaultAllowedHeaders = "Authorization, Content-Type, Expires, Range, If-R
 // the ownOptions prefix (the resumable endpoint, "" for none) goes on to its own handler.
 // The path private (metrics, "" for none) never gets CORS headers: no web page may read it
 // from a visitor's browser.
-func cors(c config.CORS, ownOptions, private string) func(http.Handler) http.Handler {
+func cors(c CORS, ownOptions, private string) func(http.Handler) http.Handler {
 	anyOrigin := false
 	// allowed maps each allowed origin to its Access-Control-Allow-Origin value, built once.
 	allowed := map[string][]string{}
@@ -40,7 +38,7 @@ func cors(c config.CORS, ownOptions, private string) func(http.Handler) http.Han
 		allowed[o] = []string{o}
 	}
 	delete(allowed, "") // a request without Origin is never an allowed one
-	maxAge := strconv.Itoa(int(c.MaxAge.D().Seconds()))
+	maxAge := strconv.Itoa(int(c.MaxAge.Seconds()))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if private != "" && r.URL.Path == private {

@@ -112,7 +112,7 @@ func (s *Server) downloadTransfer(w http.ResponseWriter, r *http.Request) stream
 		Protocol:    "get",
 		Direction:   streaming.Download,
 		Client:      remoteHost(r),
-		Idle:        s.cfg.Download.WriteIdleTimeout.D(),
+		Idle:        s.cfg.WriteIdleTimeout,
 		SetDeadline: d.SetWriteDeadline,
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"fileserver/internal/config"
 	"fileserver/internal/storage"
 )
 
@@ -51,16 +50,16 @@ const smallFileOverhead = 512
 
 // newDownloadCache returns nil (no caching) when the configuration turns both caches off or
 // the store cannot tell of deletes and stat its files (files is nil).
-func newDownloadCache(c config.Download, store storage.Store, files storage.FileSource) *downloadCache {
+func newDownloadCache(c Cache, store storage.Store, files storage.FileSource) *downloadCache {
 	d := &downloadCache{
 		store:    store,
-		interval: c.Revalidate.D(),
+		interval: c.Revalidate,
 		maxOpen:  c.OpenFiles,
 		small:    map[string]*list.Element{},
 		idle:     map[string][]*openFile{},
 	}
 	if c.SmallFileCache > 0 && c.SmallFileMax > 0 {
-		d.maxBytes, d.maxFile = int64(c.SmallFileCache), int64(c.SmallFileMax)
+		d.maxBytes, d.maxFile = c.SmallFileCache, c.SmallFileMax
 	}
 	if files == nil || (d.maxBytes == 0 && d.maxOpen == 0) {
 		return nil

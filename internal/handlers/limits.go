@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"fileserver/internal/config"
 	"fileserver/internal/hmacauth"
 )
 
@@ -20,7 +19,7 @@ var ErrTooSlow = errors.New("upload slower than the minimum rate")
 
 // limiter enforces [limits] and storage.min_free on requests before their body is read.
 type limiter struct {
-	cfg   config.Limits
+	cfg   Limits
 	space func() (room int64, ok bool)
 	isUp  func(*http.Request) bool
 
@@ -44,9 +43,9 @@ func (s *Server) newLimiter() *limiter {
 	if sp := s.backend.Space; sp != nil {
 		l.space = sp.Room
 	}
-	prefixes := []string{s.cfg.Upload.Prefix}
+	prefixes := []string{s.cfg.UploadPrefix}
 	if s.uploads != nil {
-		prefixes = append(prefixes, s.cfg.Resumable.Prefix)
+		prefixes = append(prefixes, s.cfg.ResumablePrefix)
 	}
 	l.isUp = func(r *http.Request) bool {
 		if r.Method != http.MethodPut && r.Method != http.MethodPost && r.Method != http.MethodPatch {
@@ -92,7 +91,7 @@ func (l *limiter) middleware(next http.Handler) http.Handler {
 		defer release()
 		if l.cfg.MinUploadRate > 0 && r.Body != nil && r.Body != http.NoBody {
 			r.Body = &minRateBody{ReadCloser: r.Body, min: float64(l.cfg.MinUploadRate),
-				grace: l.cfg.MinRateGrace.D(), start: time.Now()}
+				grace: l.cfg.MinRateGrace, start: time.Now()}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -19,7 +19,7 @@ func (s *Server) fileName(r *http.Request) (string, error) {
 	if err := checkEscapes(r); err != nil {
 		return "", err
 	}
-	name, ok := strings.CutPrefix(r.URL.Path, s.cfg.Upload.Prefix)
+	name, ok := strings.CutPrefix(r.URL.Path, s.cfg.UploadPrefix)
 	if !ok {
 		return "", errorf(http.StatusNotFound, "not found")
 	}
@@ -89,7 +89,7 @@ func LinkHost(listen string) (hostport string, loopback bool) {
 
 // downloadURL is the absolute URL a stored name is served at.
 func (s *Server) downloadURL(r *http.Request, name string) string {
-	return s.baseURL(r) + s.cfg.Upload.Prefix + EscapeName(name)
+	return s.baseURL(r) + s.cfg.UploadPrefix + EscapeName(name)
 }
 
 // extensionPolicy decides which file extensions may be uploaded.

@@ -69,7 +69,7 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request, boundary strin
 		if err := checkEscapes(r); err != nil {
 			return err
 		}
-		authName = strings.TrimPrefix(r.URL.Path, s.cfg.Upload.Prefix)
+		authName = strings.TrimPrefix(r.URL.Path, s.cfg.UploadPrefix)
 	}
 	g, err := s.authorizePost(r, authName, -1)
 	if err != nil {

@@ -145,7 +145,7 @@ func lengthError(err error, want int64) error {
 // length (-1 unknown); g.Size, when known, is the length the credential binds. With
 // maybeOwn, a file at name may be the request's own upload's (its session decides).
 func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
-	limit := int64(s.cfg.Upload.MaxSize)
+	limit := s.cfg.MaxSize
 	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
 		return 0, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
@@ -170,7 +170,7 @@ func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.G
 // (POST, and PUT when resumable uploads are off). want is the exact length the body must
 // have, or -1.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
-	limit := int64(s.cfg.Upload.MaxSize)
+	limit := s.cfg.MaxSize
 	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
 	// and the length check below refuses any byte.
 	if want > 0 && (limit == 0 || want < limit) {
@@ -213,7 +213,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, bod
 		Direction:   streaming.Upload,
 		Client:      remoteHost(r),
 		Limit:       limit,
-		Idle:        s.cfg.Upload.ReadIdleTimeout.D(),
+		Idle:        s.cfg.ReadIdleTimeout,
 		SetDeadline: rc.SetReadDeadline,
 	})
 	if info := infoFrom(r.Context()); info != nil {

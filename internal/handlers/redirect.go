@@ -10,7 +10,7 @@ import (
 // and it serves files at presigned URLs.
 func (s *Server) presigner() (storage.Presigner, bool) {
 	p := s.backend.Presigner
-	return p, p != nil && s.cfg.Storage.S3.RedirectDownloads
+	return p, p != nil && s.cfg.RedirectDownloads
 }
 
 // redirectDownload answers a GET with 307 to a presigned URL at which the object store serves
@@ -29,7 +29,7 @@ func (s *Server) redirectDownload(w http.ResponseWriter, r *http.Request, name s
 	if err != nil {
 		return true, err
 	}
-	if meta.Size <= int64(s.cfg.Download.SmallFileMax) {
+	if meta.Size <= s.cfg.Cache.SmallFileMax {
 		return false, nil
 	}
 	if info := infoFrom(r.Context()); info != nil {
@@ -41,7 +41,7 @@ func (s *Server) redirectDownload(w http.ResponseWriter, r *http.Request, name s
 		w.WriteHeader(http.StatusNotModified)
 		return true, nil
 	}
-	u, err := p.PresignGet(r.Context(), name, s.cfg.Storage.S3.RedirectExpiry.D(), hdr.contentType[0], hdr.disposition[0])
+	u, err := p.PresignGet(r.Context(), name, s.cfg.RedirectExpiry, hdr.contentType[0], hdr.disposition[0])
 	if err != nil {
 		return true, err
 	}

@@ -42,7 +42,7 @@ func (s *Server) appendRequest(w http.ResponseWriter, r *http.Request, offset in
 				Direction:   streaming.Upload,
 				Client:      remoteHost(r),
 				Limit:       max(limit, 0),
-				Idle:        s.cfg.Upload.ReadIdleTimeout.D(),
+				Idle:        s.cfg.ReadIdleTimeout,
 				SetDeadline: rc.SetReadDeadline,
 			})
 			if info != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"fileserver/internal/chunking"
-	"fileserver/internal/config"
 	"fileserver/internal/counters"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
@@ -20,7 +19,7 @@ import (
 
 // Options are everything the handlers need, built in main.
 type Options struct {
-	Config config.Config
+	Config Config
 	// Storage is the backend files are kept in, with what it offers.
 	Storage  storage.Backend
 	Engine   *streaming.Engine
@@ -28,7 +27,7 @@ type Options struct {
 	Log      zerolog.Logger
 	// Uploads runs resumable uploads; nil turns them off.
 	Uploads *chunking.Uploads
-	// Metrics, when not nil, is served at Config.Metrics.Path.
+	// Metrics, when not nil, is served at Config.MetricsPath.
 	Metrics http.Handler
 	// Stats receives the HTTP counters; nil makes new ones (see Server.Stats).
 	Stats *counters.HTTP
@@ -42,7 +41,7 @@ type Options struct {
 
 // Server holds the HTTP handlers of fileserver.
 type Server struct {
-	cfg      config.Config
+	cfg      Config
 	store    storage.Store
 	backend  storage.Backend
 	engine   *streaming.Engine
@@ -74,14 +73,14 @@ func New(o Options) *Server {
 		quota:     o.Quota,
 		stats:     &Stats{o.Stats},
 		log:       o.Log,
-		exts:      newExtensionPolicy(o.Config.Upload.AllowedExtensions, o.Config.Upload.DeniedExtensions),
-		publicURL: strings.TrimRight(o.Config.Server.PublicURL, "/"),
+		exts:      newExtensionPolicy(o.Config.AllowedExtensions, o.Config.DeniedExtensions),
+		publicURL: strings.TrimRight(o.Config.PublicURL, "/"),
 	}
 	if o.Listen == "" {
-		o.Listen = o.Config.Server.Listen
+		o.Listen = o.Config.Listen
 	}
 	s.linkHost, _ = LinkHost(o.Listen)
-	s.downloads = newDownloadCache(o.Config.Download, o.Storage.Store, o.Storage.Files)
+	s.downloads = newDownloadCache(o.Config.Cache, o.Storage.Store, o.Storage.Files)
 	if s.stats.HTTP == nil {
 		s.stats.HTTP = counters.NewHTTP()
 	}
@@ -89,13 +88,13 @@ func New(o Options) *Server {
 	r := chi.NewRouter()
 	resumablePrefix := ""
 	if o.Uploads != nil {
-		resumablePrefix = o.Config.Resumable.Prefix
+		resumablePrefix = o.Config.ResumablePrefix
 	}
 	metricsPath := ""
-	if o.Metrics != nil && o.Config.Metrics.Enabled && o.Config.Metrics.Listen == "" {
-		metricsPath = o.Config.Metrics.Path
+	if o.Metrics != nil {
+		metricsPath = o.Config.MetricsPath
 	}
-	r.Use(securityHeaders(o.Config.Server.HSTSMaxAge.D()), cors(o.Config.CORS, resumablePrefix, metricsPath), s.newLimiter().middleware)
+	r.Use(securityHeaders(o.Config.HSTSMaxAge), cors(o.Config.CORS, resumablePrefix, metricsPath), s.newLimiter().middleware)
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not found")
 	}).ServeHTTP)
@@ -104,14 +103,14 @@ func New(o Options) *Server {
 		return errorf(http.StatusMethodNotAllowed, "method not allowed")
 	}).ServeHTTP)
 
-	up := strings.TrimSuffix(o.Config.Upload.Prefix, "/") + "/*"
+	up := strings.TrimSuffix(o.Config.UploadPrefix, "/") + "/*"
 	r.Method(http.MethodPut, up, s.upload(s.put))
 	r.Method(http.MethodPost, up, s.upload(s.post))
 	r.Method(http.MethodGet, up, handlerFunc(s.download))
 	r.Method(http.MethodHead, up, handlerFunc(s.download))
 
 	if s.uploads != nil {
-		s.tusRoutes(r, o.Config.Resumable.Prefix)
+		s.tusRoutes(r, o.Config.ResumablePrefix)
 	}
 
 	r.Get("/healthz", s.healthz)
@@ -119,16 +118,15 @@ func New(o Options) *Server {
 	r.Get("/readyz", s.readyz)
 	r.Head("/readyz", s.readyz)
 	if metricsPath != "" {
-		r.Method(http.MethodGet, metricsPath, AllowNetworks(o.Config.Metrics.AllowedNetworks, o.Metrics))
+		r.Method(http.MethodGet, metricsPath, AllowNetworks(o.Config.MetricsNetworks, o.Metrics))
 	}
-	s.handler = logRequests(o.Log, s.stats, newProxies(o.Config.Server.TrustedProxies))(r)
+	s.handler = logRequests(o.Log, s.stats, proxies(o.Config.TrustedProxies))(r)
 	return s
 }
 
 // upload is an upload handler whose "too large" answers say what the limit is.
 func (s *Server) upload(h handlerFunc) handlerFunc {
-	limit := s.cfg.Upload.MaxSize
-	if limit <= 0 {
+	if s.cfg.MaxSize <= 0 {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -138,7 +136,7 @@ func (s *Server) upload(h handlerFunc) handlerFunc {
 		}
 		if he := toHTTP(err); he.Status == http.StatusRequestEntityTooLarge && (errors.Is(err, streaming.ErrTooLarge) ||
 			errors.Is(err, chunking.ErrTooLarge) || he.Msg == msgTooLarge) {
-			return &Error{Status: he.Status, Msg: he.Msg + ": the largest upload is " + limit.String() + " (upload.max_size)", Err: err}
+			return &Error{Status: he.Status, Msg: he.Msg + ": the largest upload is " + s.cfg.MaxSizeText + " (upload.max_size)", Err: err}
 		}
 		return err
 	}
@@ -147,8 +145,8 @@ func (s *Server) upload(h handlerFunc) handlerFunc {
 // AllowNetworks serves h only to clients whose address (after server.trusted_proxies, when
 // the request passed through this package's router) lies in one of networks, and 403 to
 // others; with no networks, to everyone.
-func AllowNetworks(networks []string, h http.Handler) http.Handler {
-	allowed := newProxies(networks) // validated at start-up
+func AllowNetworks(networks []netip.Prefix, h http.Handler) http.Handler {
+	allowed := proxies(networks)
 	if len(allowed) == 0 {
 		return h
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/app"
 	"fileserver/internal/chunking"
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
@@ -107,9 +108,9 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	srv := httptest.NewUnstartedServer(nil)
 	h := handlers.New(handlers.Options{
 		Uploads: uploads,
-		Config:  cfg,
+		Config:  app.HandlerConfig(cfg),
 		Storage: store.Backend(),
-		Engine:  streaming.New(streaming.FromConfig(cfg.Streaming)),
+		Engine:  streaming.New(app.EngineOptions(cfg.Streaming)),
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
 			Secret:           cfg.Auth.Secret,
 			PreviousSecrets:  cfg.Auth.PreviousSecrets,

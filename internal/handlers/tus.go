@@ -84,7 +84,7 @@ type ietfUpload struct{}
 // createdByIETF reports whether the request's upload (the path's last segment) was created
 // through the IETF draft.
 func (s *Server) createdByIETF(r *http.Request) bool {
-	id := strings.TrimPrefix(r.URL.Path, s.cfg.Resumable.Prefix)
+	id := strings.TrimPrefix(r.URL.Path, s.cfg.ResumablePrefix)
 	if id == "" || strings.Contains(id, "/") {
 		return false
 	}
@@ -110,7 +110,7 @@ func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) uploadURL(r *http.Request, id string) string {
-	return s.baseURL(r) + s.cfg.Resumable.Prefix + id
+	return s.baseURL(r) + s.cfg.ResumablePrefix + id
 }
 
 // tusCreate is POST: a new upload, authorized by a v3 URL signed for the endpoint or a bearer
@@ -138,7 +138,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 		if !s.uploads.Concatenates() {
 			return errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
 		}
-		if partial, parts, err = parseConcat(c, s.cfg.Resumable.Prefix); err != nil {
+		if partial, parts, err = parseConcat(c, s.cfg.ResumablePrefix); err != nil {
 			return errorf(http.StatusBadRequest, err.Error())
 		}
 	}
@@ -273,7 +273,7 @@ func (s *Server) resumeBy(g hmacauth.Grant) time.Time {
 	if g.URLExpires.IsZero() {
 		return time.Time{}
 	}
-	return g.URLExpires.Add(s.cfg.Auth.ClockSkew.D())
+	return g.URLExpires.Add(s.cfg.ClockSkew)
 }
 
 // resumableTarget is where a finished upload is committed: the token's slot and filename, or
@@ -339,7 +339,7 @@ func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking
 	case len(sess.Parts) > 0:
 		urls := make([]string, len(sess.Parts))
 		for i, p := range sess.Parts {
-			urls[i] = s.cfg.Resumable.Prefix + p
+			urls[i] = s.cfg.ResumablePrefix + p
 		}
 		h.Set("Upload-Concat", "final;"+strings.Join(urls, " "))
 	}
@@ -464,7 +464,7 @@ func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) uploadLimit(r *http.Request) string {
 	d, _ := requestDraft(r)
 	v := "max-append-size=" + strconv.FormatInt(s.chunkSize(r), 10) +
-		", " + d.lifetimeKey() + "=" + strconv.FormatInt(int64(s.cfg.Resumable.SessionTTL.D().Seconds()), 10)
+		", " + d.lifetimeKey() + "=" + strconv.FormatInt(int64(s.cfg.SessionTTL.Seconds()), 10)
 	if max := s.uploads.MaxSize(); max > 0 {
 		v = "max-size=" + itoa(max) + ", " + v
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"fileserver/internal/app"
 	"fileserver/internal/chunking"
 	"fileserver/internal/config"
 	"fileserver/internal/counters"
@@ -38,11 +39,11 @@ func server(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { st.Close() })
 	sessions, _ := chunking.NewDirStore(st.Root(), false)
 	uploads := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour})
-	engine := streaming.New(streaming.FromConfig(cfg.Streaming))
+	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	stats := counters.NewHTTP()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.Handler = handlers.New(handlers.Options{
-		Config: cfg, Storage: st.Backend(), Engine: engine, Log: zerolog.Nop(), Uploads: uploads, Stats: stats,
+		Config: app.HandlerConfig(cfg), Storage: st.Backend(), Engine: engine, Log: zerolog.Nop(), Uploads: uploads, Stats: stats,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Metrics:  metrics.Handler(metrics.Sources{Engine: engine, HTTP: stats, Uploads: uploads, Store: st}),
 		Listen:   srv.Listener.Addr().String(),

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"fileserver/internal/adaptivebuf"
-	"fileserver/internal/config"
 )
 
 // Sentinel errors of a transfer, for callers to map to statuses.
@@ -102,23 +101,6 @@ type Options struct {
 	// StallThreshold is how long one read or write may take before it counts as a stall
 	// (default 1 s).
 	StallThreshold time.Duration
-}
-
-// FromConfig turns the [streaming] section into Options. The configuration has been
-// validated, so names are known.
-func FromConfig(c config.Streaming) Options {
-	pol, _ := adaptivebuf.ParsePolicy(c.OnBudgetExhausted)
-	cp := ChunkAdaptive
-	if c.ChunkPolicy == "fixed" {
-		cp = ChunkFixed
-	}
-	return Options{
-		BufferSize: int(c.BufferSize), Adaptive: c.Adaptive,
-		MinBuffer: int(c.MinBuffer), MaxBuffer: int(c.MaxBuffer),
-		MemoryBudget: int64(c.MemoryBudget), OnBudgetExhausted: pol, BudgetWait: c.BudgetWait.D(),
-		ChunkPolicy: cp, ChunkTarget: c.ChunkTarget.D(),
-		MinChunk: int64(c.MinChunk), MaxChunk: int64(c.MaxChunk), ProfileTTL: c.ProfileTTL.D(),
-	}
 }
 
 func (o *Options) defaults() {
