@@ -495,8 +495,7 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		// The rest of the upload is provided for before a byte is read: space on disk (a full
 		// disk, or one at storage.min_free, is refused now), or a buffer of the right size.
 		if reserved, err = storage.Reserve(w, s.Length-s.Offset); err != nil {
-			p.Truncate(s.Offset)
-			return 0, err
+			return 0, cutBack(p, s.Offset, err)
 		}
 	}
 	dst := tee{w: w}
@@ -518,12 +517,15 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 	n, copyErr := req.Copy(ck, wr.limit)
 	rest := n - ck.done // arrived since the last checkpoint
 	if reserved && s.Offset+rest < s.Length {
-		// The body ended short of the length: give back what was reserved past it.
-		p.Truncate(s.Offset + rest)
+		// The body ended short of the length: give back what was reserved past it. Should
+		// that fail, what the request stored stands (the failure is told only with another);
+		// the next append, which starts by cutting the partial at its offset, gives it back.
+		if err := cutBack(p, s.Offset+rest, nil); err != nil && copyErr != nil {
+			copyErr = errors.Join(copyErr, err)
+		}
 	}
 	if req.Checksum != nil && copyErr == nil && !bytes.Equal(req.Checksum.Sum(nil), req.ChecksumWant) {
-		p.Truncate(s.Offset)
-		return 0, ErrChecksum
+		return 0, cutBack(p, s.Offset, ErrChecksum)
 	}
 	if wr.byQuota && errors.Is(copyErr, ErrTooLarge) {
 		copyErr = storage.ErrQuota
@@ -531,19 +533,16 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 	if errors.Is(copyErr, storage.ErrNoSpace) || errors.Is(copyErr, storage.ErrQuota) {
 		// A full disk, or a quota spent, keeps nothing of this request past its last
 		// checkpoint: the offset stays where it was recorded, and the space goes back.
-		p.Truncate(s.Offset)
-		return s.Offset - start, copyErr
+		return s.Offset - start, cutBack(p, s.Offset, copyErr)
 	}
 	if req.Checksum != nil && copyErr != nil {
 		// tus: a chunk whose checksum cannot be verified is not kept.
-		p.Truncate(s.Offset)
-		return 0, copyErr
+		return 0, cutBack(p, s.Offset, copyErr)
 	}
 	if rest > 0 {
 		if wr.syncDone || copyErr != nil {
 			if err := p.Sync(); err != nil {
-				p.Truncate(s.Offset)
-				return s.Offset - start, err
+				return s.Offset - start, cutBack(p, s.Offset, err)
 			}
 			s.PartialState = p.State()
 		}
@@ -553,6 +552,16 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		s.Offset += rest
 	}
 	return n, copyErr
+}
+
+// cutBack drops what p holds past off, the bytes of a request that are not kept, and returns
+// err, joined with the cut's own failure if it fails (the bytes past the recorded offset then
+// stay until the next append, which cuts the partial at its offset before writing).
+func cutBack(p storage.Partial, off int64, err error) error {
+	if terr := p.Truncate(off); terr != nil {
+		return errors.Join(err, fmt.Errorf("chunking: dropping the bytes past offset %d: %w", off, terr))
+	}
+	return err
 }
 
 // checkpointer passes a request's data on to w and, every Options.CheckpointBytes or

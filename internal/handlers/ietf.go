@@ -261,7 +261,7 @@ func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunkin
 	if got == nil {
 		got = created
 	}
-	if err != nil && !s.interrupted(err) {
+	if !s.kept(got, err) {
 		return s.ietfError(w, r, got, err)
 	}
 	w.Header().Set("Location", location)
@@ -402,7 +402,7 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 		// The final response was lost and the client asks again: replay it.
 		return s.ietfDone(w, r, sess, http.StatusOK)
 	}
-	if err != nil && !(sess != nil && s.interrupted(err)) {
+	if !s.kept(sess, err) {
 		return s.ietfError(w, r, sess, err)
 	}
 	if sess.Completed {

@@ -97,7 +97,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 		sess := chunking.Session{ID: s.putID(r.Context(), name), Protocol: "put", Target: name, Length: want,
 			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires}
 		if got, err := s.uploads.Put(r.Context(), sess, req); err != nil {
-			if got != nil && got.Offset > 0 && s.interrupted(err) {
+			if s.kept(got, err) && got.Offset > 0 {
 				// What arrived is kept: a Content-Range PUT can continue from here.
 				w.Header().Set("Upload-Offset", itoa(got.Offset))
 			}

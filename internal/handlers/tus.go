@@ -204,10 +204,7 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength != 0 && r.Header.Get("Content-Type") == tusChunkType {
 		// creation-with-upload: as much of the body as arrives is kept.
 		created, err = s.uploads.Append(r.Context(), created.ID, s.appendRequest(w, r, 0, "tus"))
-		if created == nil {
-			return err
-		}
-		if err != nil && !s.interrupted(err) {
+		if !s.kept(created, err) {
 			return err
 		}
 	} else if length == 0 {
@@ -237,6 +234,12 @@ func boundSize(g hmacauth.Grant, length int64, concat bool) error {
 		return errorf(http.StatusRequestEntityTooLarge, "Upload-Length does not match the size the credential names")
 	}
 	return nil
+}
+
+// kept reports whether an append to sess answers as a success: it stored all it was sent,
+// or its body ended early and what arrived is kept (see interrupted).
+func (s *Server) kept(sess *chunking.Session, err error) bool {
+	return sess != nil && (err == nil || s.interrupted(err))
 }
 
 // interrupted reports whether an append error only means the body ended early: the bytes
@@ -425,7 +428,7 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusForbidden, "a final upload takes no PATCH")
 	}
 	sess, err := s.uploads.Append(r.Context(), id, req)
-	if sess != nil && (err == nil || s.interrupted(err)) {
+	if s.kept(sess, err) {
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
 		if sess.Completed {
 			s.completedHeaders(w, r, sess)
