@@ -12,12 +12,44 @@ import (
 // MinSecretLength is the shortest secret accepted unless auth.allow_short_secret is set.
 const MinSecretLength = 32
 
-// Validate checks values that each parse but may still be wrong or inconsistent. An empty
-// auth.secret is valid here: serve generates one.
+// Validate checks values that each parse but may still be wrong or inconsistent, section by
+// section, and reports the first problem. An empty auth.secret is valid here: serve
+// generates one.
 func (c *Config) Validate() error {
-	bad := func(key, reason string) error { return &Error{Key: key, Reason: reason} }
+	for _, check := range []func() error{
+		c.validateServer, c.validateStorage, c.validateResumable,
+		func() error { return c.Sessions.validate(c) },
+		c.validateAuth, c.validateUpload, c.Download.validate, c.Streaming.validate,
+		c.validateMetrics, c.validateLog,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+// bad is the error for key's value.
+func bad(key, reason string) error { return &Error{Key: key, Reason: reason} }
+
+// validHostPort reports whether v is host:port with a port.
+func validHostPort(v string) bool {
+	_, port, err := net.SplitHostPort(v)
+	return err == nil && port != ""
+}
+
+// validPrefixes checks a list of addresses and CIDR networks.
+func validPrefixes(key string, list []string) error {
+	for _, p := range list {
+		if _, err := ParsePrefix(p); err != nil {
+			return bad(key, err.Error())
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateServer() error {
+	if !validHostPort(c.Server.Listen) {
 		return bad("server.listen", "must be host:port, e.g. 127.0.0.1:8080 or :8080")
 	}
 	if c.Server.PublicURL != "" {
@@ -32,11 +64,11 @@ func (c *Config) Validate() error {
 	if c.Server.MaxHeaderBytes < 4*KiB {
 		return bad("server.max_header_bytes", "must be at least 4KiB")
 	}
-	for _, p := range c.Server.TrustedProxies {
-		if _, err := ParsePrefix(p); err != nil {
-			return bad("server.trusted_proxies", err.Error())
-		}
-	}
+	return validPrefixes("server.trusted_proxies", c.Server.TrustedProxies)
+}
+
+// validateStorage checks [storage] and, with it, [limits], whose room it bounds.
+func (c *Config) validateStorage() error {
 	if c.Storage.MinFree < 0 {
 		return bad("storage.min_free", "must not be negative")
 	}
@@ -58,6 +90,11 @@ func (c *Config) Validate() error {
 	if c.Storage.Path == "" {
 		return bad("storage.path", "must not be empty")
 	}
+	return nil
+}
+
+// validateResumable checks the [resumable] values that apply whether or not it is enabled.
+func (c *Config) validateResumable() error {
 	if c.Resumable.StaleAfter < Duration(100*time.Millisecond) || c.Resumable.StaleAfter > Duration(time.Hour) {
 		return bad("resumable.stale_after", "must be between 100ms and 1h")
 	}
@@ -67,9 +104,10 @@ func (c *Config) Validate() error {
 	if c.Resumable.CheckpointInterval != 0 && c.Resumable.CheckpointInterval < Duration(100*time.Millisecond) {
 		return bad("resumable.checkpoint_interval", "must be 0 (off) or at least 100ms: every checkpoint syncs and records")
 	}
-	if err := c.Sessions.validate(c); err != nil {
-		return err
-	}
+	return nil
+}
+
+func (c *Config) validateAuth() error {
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < MinSecretLength && !c.Auth.AllowShortSecret {
 		return bad("auth.secret", "shorter than 32 bytes; use a longer secret or set auth.allow_short_secret = true")
 	}
@@ -86,6 +124,11 @@ func (c *Config) Validate() error {
 	if c.Auth.MaxTokenLifetime < Duration(time.Minute) {
 		return bad("auth.max_token_lifetime", "must be at least 1m (Prosody's tokens live 5m)")
 	}
+	return nil
+}
+
+// validateUpload checks [upload] and the resumable endpoint's place beside it.
+func (c *Config) validateUpload() error {
 	if err := validPrefix(c.Upload.Prefix); err != "" {
 		return bad("upload.prefix", err)
 	}
@@ -114,28 +157,26 @@ func (c *Config) Validate() error {
 			return bad("upload.allowed_extensions", "extension "+`"`+e+`"`+" is not a file extension")
 		}
 	}
-	if err := c.Download.validate(); err != nil {
-		return err
-	}
-	if err := c.Streaming.validate(); err != nil {
-		return err
-	}
+	return nil
+}
+
+func (c *Config) validateMetrics() error {
 	if c.Metrics.Enabled && !strings.HasPrefix(c.Metrics.Path, "/") {
 		return bad("metrics.path", "must start with /")
 	}
-	if c.Metrics.Listen != "" {
-		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
-			return bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9090")
-		}
+	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
+		return bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9090")
 	}
-	for _, p := range c.Metrics.AllowedNetworks {
-		if _, err := ParsePrefix(p); err != nil {
-			return bad("metrics.allowed_networks", err.Error())
-		}
+	if err := validPrefixes("metrics.allowed_networks", c.Metrics.AllowedNetworks); err != nil {
+		return err
 	}
 	if c.Metrics.Enabled && strings.HasPrefix(c.Metrics.Path, c.Upload.Prefix) {
 		return bad("metrics.path", "must not lie under upload.prefix")
 	}
+	return nil
+}
+
+func (c *Config) validateLog() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -47,6 +47,45 @@ func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// statuses maps the failures the packages name to what a client sees, first match wins.
+var statuses = []struct {
+	err    error
+	status int
+	msg    string
+}{
+	{hmacauth.ErrNoCredential, http.StatusForbidden, "missing signature"},
+	{hmacauth.ErrBadSignature, http.StatusForbidden, "invalid signature"},
+	{hmacauth.ErrExpired, http.StatusForbidden, "upload URL expired"},
+	{hmacauth.ErrLengthRequired, http.StatusLengthRequired, "Content-Length required"},
+	{hmacauth.ErrTokenInvalid, http.StatusUnauthorized, "invalid or missing bearer token"},
+	{hmacauth.ErrTokenExpired, http.StatusGone, "upload token expired"},
+	{hmacauth.ErrSlotMismatch, http.StatusBadRequest, "token does not match this upload slot"},
+	{hmacauth.ErrSizeMismatch, http.StatusRequestEntityTooLarge, "size does not match the upload slot"},
+	{storage.ErrExists, http.StatusConflict, "file already exists"},
+	{storage.ErrNotFound, http.StatusNotFound, "not found"},
+	{storage.ErrEscapes, http.StatusNotFound, "not found"},
+	{storage.ErrInvalidName, http.StatusBadRequest, "invalid file path"},
+	{storage.ErrNoSpace, http.StatusInsufficientStorage, "not enough storage space"},
+	{storage.ErrQuota, http.StatusTooManyRequests, "daily upload quota exceeded"},
+	{streaming.ErrTooLarge, http.StatusRequestEntityTooLarge, msgTooLarge},
+	{streaming.ErrBusy, http.StatusServiceUnavailable, "server busy, retry later"},
+	{adaptivebuf.ErrBudget, http.StatusServiceUnavailable, "server busy, retry later"},
+	{ErrTooSlow, http.StatusRequestTimeout, "upload slower than the minimum rate"},
+	{streaming.ErrIdle, http.StatusRequestTimeout, "client sent nothing for too long"},
+	{chunking.ErrNotFound, http.StatusNotFound, "no such upload"},
+	{chunking.ErrExpired, http.StatusGone, "upload expired"},
+	{chunking.ErrCompleted, http.StatusConflict, "upload already complete"},
+	{chunking.ErrLengthMismatch, http.StatusBadRequest, "upload length differs from the one declared before"},
+	{chunking.ErrTooLarge, http.StatusRequestEntityTooLarge, "upload exceeds its length or the size limit"},
+	{chunking.ErrChecksum, statusChecksumMismatch, "checksum mismatch"},
+	{chunking.ErrShutdown, http.StatusServiceUnavailable, "the server is restarting: what arrived is kept; resume from Upload-Offset"},
+	{chunking.ErrHandedOff, http.StatusConflict, "a newer request took over this upload"},
+	{chunking.ErrFenced, http.StatusConflict, "a newer request took over this upload"},
+	{chunking.ErrBusy, http.StatusConflict, "another request is still sending this upload; ask its offset with HEAD"},
+	{chunking.ErrBadParts, http.StatusBadRequest, "concatenation needs complete partial uploads of this server"},
+	{io.ErrUnexpectedEOF, http.StatusBadRequest, "body ended before Content-Length bytes"},
+}
+
 // toHTTP maps any error to the status and message a client sees.
 func toHTTP(err error) *Error {
 	var he *Error
@@ -54,63 +93,10 @@ func toHTTP(err error) *Error {
 		return he
 	}
 	m := func(status int, msg string) *Error { return &Error{Status: status, Msg: msg, Err: err} }
-	switch {
-	case errors.Is(err, hmacauth.ErrNoCredential):
-		return m(http.StatusForbidden, "missing signature")
-	case errors.Is(err, hmacauth.ErrBadSignature):
-		return m(http.StatusForbidden, "invalid signature")
-	case errors.Is(err, hmacauth.ErrExpired):
-		return m(http.StatusForbidden, "upload URL expired")
-	case errors.Is(err, hmacauth.ErrLengthRequired):
-		return m(http.StatusLengthRequired, "Content-Length required")
-	case errors.Is(err, hmacauth.ErrTokenInvalid):
-		return m(http.StatusUnauthorized, "invalid or missing bearer token")
-	case errors.Is(err, hmacauth.ErrTokenExpired):
-		return m(http.StatusGone, "upload token expired")
-	case errors.Is(err, hmacauth.ErrSlotMismatch):
-		return m(http.StatusBadRequest, "token does not match this upload slot")
-	case errors.Is(err, hmacauth.ErrSizeMismatch):
-		return m(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
-	case errors.Is(err, storage.ErrExists):
-		return m(http.StatusConflict, "file already exists")
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrEscapes):
-		return m(http.StatusNotFound, "not found")
-	case errors.Is(err, storage.ErrInvalidName):
-		return m(http.StatusBadRequest, "invalid file path")
-	case errors.Is(err, storage.ErrNoSpace):
-		return m(http.StatusInsufficientStorage, "not enough storage space")
-	case errors.Is(err, storage.ErrQuota):
-		return m(http.StatusTooManyRequests, "daily upload quota exceeded")
-	case errors.Is(err, streaming.ErrTooLarge):
-		return m(http.StatusRequestEntityTooLarge, msgTooLarge)
-	case errors.Is(err, streaming.ErrBusy), errors.Is(err, adaptivebuf.ErrBudget):
-		return m(http.StatusServiceUnavailable, "server busy, retry later")
-	case errors.Is(err, ErrTooSlow):
-		return m(http.StatusRequestTimeout, "upload slower than the minimum rate")
-	case errors.Is(err, streaming.ErrIdle):
-		return m(http.StatusRequestTimeout, "client sent nothing for too long")
-	case errors.Is(err, chunking.ErrNotFound):
-		return m(http.StatusNotFound, "no such upload")
-	case errors.Is(err, chunking.ErrExpired):
-		return m(http.StatusGone, "upload expired")
-	case errors.Is(err, chunking.ErrCompleted):
-		return m(http.StatusConflict, "upload already complete")
-	case errors.Is(err, chunking.ErrLengthMismatch):
-		return m(http.StatusBadRequest, "upload length differs from the one declared before")
-	case errors.Is(err, chunking.ErrTooLarge):
-		return m(http.StatusRequestEntityTooLarge, "upload exceeds its length or the size limit")
-	case errors.Is(err, chunking.ErrChecksum):
-		return m(statusChecksumMismatch, "checksum mismatch")
-	case errors.Is(err, chunking.ErrShutdown):
-		return m(http.StatusServiceUnavailable, "the server is restarting: what arrived is kept; resume from Upload-Offset")
-	case errors.Is(err, chunking.ErrHandedOff), errors.Is(err, chunking.ErrFenced):
-		return m(http.StatusConflict, "a newer request took over this upload")
-	case errors.Is(err, chunking.ErrBusy):
-		return m(http.StatusConflict, "another request is still sending this upload; ask its offset with HEAD")
-	case errors.Is(err, chunking.ErrBadParts):
-		return m(http.StatusBadRequest, "concatenation needs complete partial uploads of this server")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return m(http.StatusBadRequest, "body ended before Content-Length bytes")
+	for _, e := range statuses {
+		if errors.Is(err, e.err) {
+			return m(e.status, e.msg)
+		}
 	}
 	var oe *chunking.OffsetError
 	if errors.As(err, &oe) {
