@@ -16,13 +16,13 @@ import (
 // signature is needed. Ranges, If-Range and conditional requests follow http.ServeContent
 // (RFC 9110 §13, §14); HEAD answers 200 with the same headers as GET (docs/clients.md,
 // "HEAD").
-func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
+func (s *files) download(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.fileName(r)
 	if err != nil {
 		return err
 	}
 	if r.Method == http.MethodHead && r.URL.RawQuery != "" && s.uploads != nil {
-		if done, err := s.signedHead(w, r, name); done || err != nil {
+		if done, err := s.xep.signedHead(w, r, name); done || err != nil {
 			return err
 		}
 	}
@@ -34,7 +34,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 // headers can be answered exactly, with precomputed headers and header and body in one write;
 // any other request for them (Range, If-Match...) through ServeContent on the cached bytes.
 // Other files go through ServeContent on a kept or newly opened handle, by sendfile.
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) error {
+func (s *files) serveFile(w http.ResponseWriter, r *http.Request, name string) error {
 	if info := infoFrom(r.Context()); info != nil && info.protocol == "" {
 		info.protocol = "get"
 	}
@@ -47,7 +47,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 
 // serveStored is serveFile for a file that is not in the small-file cache (yet): opened (or
 // a kept handle), read into the cache when it fits, else sent by ServeContent.
-func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, name string) error {
+func (s *files) serveStored(w http.ResponseWriter, r *http.Request, name string) error {
 	if p, ok := s.presigner(); ok && r.Method == http.MethodGet {
 		if done, err := s.redirectDownload(w, r, name, p); done {
 			return err
@@ -78,7 +78,7 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, name string
 }
 
 // serveSmall answers from a cached small file with the headers the uncached path would send.
-func (s *Server) serveSmall(w http.ResponseWriter, r *http.Request, f *smallFile) {
+func (s *files) serveSmall(w http.ResponseWriter, r *http.Request, f *smallFile) {
 	h := w.Header()
 	status, exact := f.hdr.precondition(r)
 	switch {
@@ -98,11 +98,11 @@ func (s *Server) serveSmall(w http.ResponseWriter, r *http.Request, f *smallFile
 
 // serveSmallContent answers what serveSmall cannot answer exactly (Range, If-Match...)
 // through ServeContent on the cached bytes.
-func (s *Server) serveSmallContent(w http.ResponseWriter, r *http.Request, f *smallFile) {
+func (s *files) serveSmallContent(w http.ResponseWriter, r *http.Request, f *smallFile) {
 	s.engine.ServeContent(w, r, "", f.hdr.modtime, bytes.NewReader(f.body), s.downloadTransfer(w, r))
 }
 
-func (s *Server) downloadTransfer(w http.ResponseWriter, r *http.Request) streaming.Transfer {
+func (s *files) downloadTransfer(w http.ResponseWriter, r *http.Request) streaming.Transfer {
 	// logRequests' writer has the method itself: one closure, no controller to make first.
 	d, ok := w.(writeDeadliner)
 	if !ok {

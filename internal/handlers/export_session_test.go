@@ -7,5 +7,5 @@ import (
 
 // PutSessionID is the id under which h (a *Server) keeps the session of a PUT to name.
 func PutSessionID(h http.Handler, name string) string {
-	return h.(*Server).putID(context.Background(), name)
+	return h.(*Server).xep.putID(context.Background(), name)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // healthz says the process is alive.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *health) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if r.Method != http.MethodHead {
 		io.WriteString(w, "ok\n")
@@ -20,7 +20,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz says whether this instance should get traffic: not while draining, and only when
 // storage answers.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *health) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	status, msg := http.StatusOK, "ready\n"
 	if s.draining.Load() {

@@ -171,7 +171,7 @@ func sfInt(v string) (int64, bool) {
 }
 
 // ietfState writes the headers that describe an upload to an IETF client.
-func (s *Server) ietfState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
+func (s *ietf) ietfState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
 	h := w.Header()
 	h.Set("Upload-Offset", itoa(sess.Offset))
 	d, _ := requestDraft(r)
@@ -195,7 +195,7 @@ func sfBoolString(b bool) string {
 
 // ietfCreate is an upload creation at the resumable endpoint: POST with Upload-Complete,
 // authorized like tus creation, the file named by Content-Disposition's filename.
-func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
+func (s *ietf) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.authorizeCreate(r)
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
@@ -222,7 +222,7 @@ func (s *Server) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 
 // ietfUpload creates the session, announces it with 104 when the client speaks the draft's
 // interop version, and appends the request's content.
-func (s *Server) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunking.Session) error {
+func (s *ietf) ietfUpload(w http.ResponseWriter, r *http.Request, sess chunking.Session) error {
 	d, named := requestDraft(r)
 	complete, err := d.complete(r, false)
 	if err != nil {
@@ -294,7 +294,7 @@ func ietfLength(r *http.Request, offset int64, complete bool) (int64, error) {
 
 // ietfDone answers for a completed upload: the upload's own resource semantics (the file's
 // URL and digest), marked complete.
-func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking.Session, status int) error {
+func (s *ietf) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking.Session, status int) error {
 	s.ietfState(w, r, sess)
 	h := w.Header()
 	h.Del("Upload-Limit")
@@ -311,7 +311,7 @@ func (s *Server) ietfDone(w http.ResponseWriter, r *http.Request, sess *chunking
 // ietfError adds to a failure what an IETF client reads with it: the completion state on
 // every response, the upload's offset, and the draft's status for an append to a completed
 // upload. writeError renders it, as problem details where the draft defines a type.
-func (s *Server) ietfError(w http.ResponseWriter, r *http.Request, sess *chunking.Session, err error) error {
+func (s *ietf) ietfError(w http.ResponseWriter, r *http.Request, sess *chunking.Session, err error) error {
 	h := w.Header()
 	d, _ := requestDraft(r)
 	d.setComplete(h, sess != nil && sess.Completed)
@@ -357,7 +357,7 @@ func refuseStateFields(r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
+func (s *ietf) ietfHead(w http.ResponseWriter, r *http.Request) error {
 	if err := refuseStateFields(r); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
@@ -374,7 +374,7 @@ func (s *Server) ietfHead(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
+func (s *ietf) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	id, _, err := s.endpointUpload(r)
 	if err != nil {
 		return s.ietfError(w, r, nil, err)
@@ -414,7 +414,7 @@ func (s *Server) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ietfDelete(w http.ResponseWriter, r *http.Request) error {
+func (s *ietf) ietfDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := refuseStateFields(r); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}

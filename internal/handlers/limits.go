@@ -210,7 +210,7 @@ func (b *minRateBody) Read(p []byte) (int, error) {
 }
 
 // uploaderKey names who an upload is charged to: the JID a token names, else the address.
-func (s *Server) uploaderKey(r *http.Request, g hmacauth.Grant) string {
+func (s *core) uploaderKey(r *http.Request, g hmacauth.Grant) string {
 	if g.Subject != "" {
 		return g.Subject
 	}

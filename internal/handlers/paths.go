@@ -15,7 +15,7 @@ import (
 // percent-decoded once (Go's r.URL.Path; '+' stays '+'). Encoded slashes, backslashes and
 // NULs are refused outright: no legitimate client sends them, and a decoded name must mean
 // the same object as the path the client signed.
-func (s *Server) fileName(r *http.Request) (string, error) {
+func (s *core) fileName(r *http.Request) (string, error) {
 	if err := checkEscapes(r); err != nil {
 		return "", err
 	}
@@ -51,7 +51,7 @@ func EscapeName(name string) string {
 // JSON url, upload URLs): server.public_url or, when that is empty, the address it listens
 // on. Never the request's Host header: the client picks that, and could plant another host
 // in links that chat clients store and share.
-func (s *Server) baseURL(r *http.Request) string {
+func (s *core) baseURL(r *http.Request) string {
 	if s.publicURL != "" {
 		return s.publicURL
 	}
@@ -88,7 +88,7 @@ func LinkHost(listen string) (hostport string, loopback bool) {
 }
 
 // downloadURL is the absolute URL a stored name is served at.
-func (s *Server) downloadURL(r *http.Request, name string) string {
+func (s *core) downloadURL(r *http.Request, name string) string {
 	return s.baseURL(r) + s.cfg.UploadPrefix + EscapeName(name)
 }
 

@@ -26,7 +26,7 @@ type postResult struct {
 // multipart/form-data form whose first file part is the file. A URL ending in "/" names a
 // directory, and the file keeps the name the form gives it. Answers 201 with JSON giving the
 // download URL.
-func (s *Server) post(w http.ResponseWriter, r *http.Request) error {
+func (s *xep) post(w http.ResponseWriter, r *http.Request) error {
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "multipart/form-data" {
 		return s.postForm(w, r, params["boundary"])
@@ -50,7 +50,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) error {
 	return s.finishPost(w, r, name, r.Body, r.ContentLength, g, declared)
 }
 
-func (s *Server) postForm(w http.ResponseWriter, r *http.Request, boundary string) error {
+func (s *xep) postForm(w http.ResponseWriter, r *http.Request, boundary string) error {
 	if boundary == "" {
 		return errorf(http.StatusBadRequest, "multipart body without boundary")
 	}
@@ -102,7 +102,7 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request, boundary strin
 }
 
 // authorizePost accepts only the schemes that authorize POST: v3 and bearer tokens.
-func (s *Server) authorizePost(r *http.Request, name string, size int64) (hmacauth.Grant, error) {
+func (s *xep) authorizePost(r *http.Request, name string, size int64) (hmacauth.Grant, error) {
 	g, err := s.authorize(r, name, size)
 	if err != nil {
 		return g, err
@@ -114,7 +114,7 @@ func (s *Server) authorizePost(r *http.Request, name string, size int64) (hmacau
 	return g, nil
 }
 
-func (s *Server) finishPost(w http.ResponseWriter, r *http.Request, name string, body io.Reader, size int64, g hmacauth.Grant, declared string) error {
+func (s *xep) finishPost(w http.ResponseWriter, r *http.Request, name string, body io.Reader, size int64, g hmacauth.Grant, declared string) error {
 	want, err := s.precheck(r, name, size, g, false)
 	if err != nil {
 		return err

@@ -14,29 +14,6 @@ import (
 	"fileserver/internal/streaming"
 )
 
-// authorize checks the request's credential for an upload of name with the given size
-// (-1 unknown) and returns what it grants.
-func (s *Server) authorize(r *http.Request, name string, size int64) (hmacauth.Grant, error) {
-	info := infoFrom(r.Context())
-	g, err := s.verifier.Verify(hmacauth.Request{
-		Method:         r.Method,
-		URLPath:        r.URL.Path,
-		FilePath:       name,
-		Query:          r.URL.Query(),
-		Authorization:  r.Header.Get("Authorization"),
-		ContentLength:  size,
-		ContentType:    r.Header.Get("Content-Type"),
-		HasContentType: len(r.Header.Values("Content-Type")) > 0,
-	})
-	if info != nil {
-		info.protocol = string(g.Scheme)
-	}
-	if err != nil {
-		s.stats.authFailed(r, err)
-	}
-	return g, err
-}
-
 // put is the XEP-0363 upload: PUT to a signed URL, answered 201 (docs/clients.md, "Upload
 // status"). Every check that can refuse the upload runs before the body is read, so a client
 // that sent "Expect: 100-continue" gets the final status instead of 100.
@@ -44,7 +21,7 @@ func (s *Server) authorize(r *http.Request, name string, size int64) (hmacauth.G
 // With resumable uploads on, a PUT is also resumable: an interrupted one keeps its bytes, a
 // PUT with Content-Range continues it (curl -C), and one with Upload-Complete starts an IETF
 // draft upload.
-func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
+func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.fileName(r)
 	if err != nil {
 		return err
@@ -88,7 +65,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) error {
 	case isIETF(r):
 		// The length is what the credential binds (v1, v2, a token), else what the request
 		// declares: with Upload-Complete: ?0 its Content-Length is only its own part.
-		return s.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
+		return s.ietf.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
 			Length: g.Size, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires,
 			ResumeBy: s.resumeBy(g)})
 	default:
@@ -144,7 +121,7 @@ func lengthError(err error, want int64) error {
 // exact length the body must have (-1 when nothing announced one). size is the announced
 // length (-1 unknown); g.Size, when known, is the length the credential binds. With
 // maybeOwn, a file at name may be the request's own upload's (its session decides).
-func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
+func (s *xep) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
 	limit := s.cfg.MaxSize
 	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
 		return 0, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
@@ -169,7 +146,7 @@ func (s *Server) precheck(r *http.Request, name string, size int64, g hmacauth.G
 // accept streams body into a new file and commits it, for uploads that are not resumable
 // (POST, and PUT when resumable uploads are off). want is the exact length the body must
 // have, or -1.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
+func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
 	limit := s.cfg.MaxSize
 	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
 	// and the length check below refuses any byte.

@@ -63,7 +63,7 @@ func parseContentRange(v string) (cr contentRange, ok bool, err error) {
 // reach these sessions at all; only the name's signed URL does. After a rotation of the
 // secret, an upload interrupted before it keeps the id the old secret gave it (URLs signed
 // with a previous secret still verify, so their uploads must still be found).
-func (s *Server) putID(ctx context.Context, name string) string {
+func (s *xep) putID(ctx context.Context, name string) string {
 	id := putSessionID(s.verifier.Tag("upload-session", name))
 	for _, tag := range s.verifier.PreviousTags("upload-session", name) {
 		if old := putSessionID(tag); s.uploads.Exists(ctx, old) {
@@ -79,7 +79,7 @@ func putSessionID(tag string) string { return "put-" + tag[:min(40, len(tag))] }
 // that does not start at the upload's offset gets 409 with the offset to continue from. The
 // answer is 2xx only when every byte of the piece was stored; otherwise it is an error status
 // with the Upload-Offset to continue from, so that curl reports the failure.
-func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, cr contentRange, meta storage.Meta) error {
+func (s *xep) rangePut(w http.ResponseWriter, r *http.Request, name string, cr contentRange, meta storage.Meta) error {
 	id := s.putID(r.Context(), name)
 	if info := infoFrom(r.Context()); info != nil {
 		info.protocol = "range-put"
@@ -137,7 +137,7 @@ func (s *Server) rangePut(w http.ResponseWriter, r *http.Request, name string, c
 // rangeStatus answers "Content-Range: bytes */total", a client asking where to continue: like
 // HEAD on the signed URL, it takes the upload over from a request still writing it (which
 // keeps what it received), so the offset is final.
-func (s *Server) rangeStatus(w http.ResponseWriter, r *http.Request, id string, total int64) error {
+func (s *xep) rangeStatus(w http.ResponseWriter, r *http.Request, id string, total int64) error {
 	sess, err := s.uploads.Get(r.Context(), id)
 	if err == nil {
 		sess, err = s.uploads.Sync(r.Context(), id)
@@ -159,7 +159,7 @@ func (s *Server) rangeStatus(w http.ResponseWriter, r *http.Request, id string, 
 // signedHead answers HEAD on a signed upload URL while an upload there is unfinished: the
 // offset to continue from. The signature covers the upload's total length. A PUT still in
 // flight is cut off first (it keeps what it received), so the offset is final at once.
-func (s *Server) signedHead(w http.ResponseWriter, r *http.Request, name string) (bool, error) {
+func (s *xep) signedHead(w http.ResponseWriter, r *http.Request, name string) (bool, error) {
 	id := s.putID(r.Context(), name)
 	length := int64(-1)
 	if sess, err := s.uploads.Get(r.Context(), id); err == nil && !sess.Completed {

@@ -8,7 +8,7 @@ import (
 
 // presigner is the store's, when downloads are redirected to it (storage.s3.redirect_downloads)
 // and it serves files at presigned URLs.
-func (s *Server) presigner() (storage.Presigner, bool) {
+func (s *files) presigner() (storage.Presigner, bool) {
 	p := s.backend.Presigner
 	return p, p != nil && s.cfg.RedirectDownloads
 }
@@ -20,7 +20,7 @@ func (s *Server) presigner() (storage.Presigner, bool) {
 // (download.small_file_max), answered faster here than by a second request: those are served
 // here. If-None-Match and If-Modified-Since are answered here, 304 without
 // a redirect.
-func (s *Server) redirectDownload(w http.ResponseWriter, r *http.Request, name string, p storage.Presigner) (bool, error) {
+func (s *files) redirectDownload(w http.ResponseWriter, r *http.Request, name string, p storage.Presigner) (bool, error) {
 	hd := r.Header
 	if len(hd["If-Match"]) > 0 || len(hd["If-Unmodified-Since"]) > 0 || len(hd["If-Range"]) > 0 {
 		return false, nil

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -39,31 +38,20 @@ type Options struct {
 	Listen string
 }
 
-// Server holds the HTTP handlers of fileserver.
+// Server holds the HTTP handlers of fileserver: one type per protocol over a shared core.
 type Server struct {
-	cfg      Config
-	store    storage.Store
-	backend  storage.Backend
-	engine   *streaming.Engine
-	verifier *hmacauth.Verifier
-	uploads  *chunking.Uploads
-	quota    *storage.Quota
-	log      zerolog.Logger
-	exts     extensionPolicy
-	stats    *Stats
-	draining atomic.Bool
-	handler  http.Handler
-	// publicURL (server.public_url without a trailing slash) or, when it is empty, linkHost
-	// (see LinkHost) is what links start with.
-	publicURL, linkHost string
-
-	// downloads keeps small files and open handles for downloads; nil keeps nothing.
-	downloads *downloadCache
+	*core
+	handler http.Handler
+	xep     *xep    // XEP-0363 PUT and POST, Content-Range PUT (put.go, post.go, rangeput.go)
+	tus     *tus    // tus 1.0 at the resumable endpoint (tus.go)
+	ietf    *ietf   // the IETF resumable-upload draft, on the same endpoint (ietf.go)
+	files   *files  // downloads (download.go, redirect.go, filecache.go)
+	health  *health // /healthz, /readyz (health.go)
 }
 
 // New builds the router.
 func New(o Options) *Server {
-	s := &Server{
+	c := &core{
 		cfg:       o.Config,
 		store:     o.Storage.Store,
 		backend:   o.Storage,
@@ -76,6 +64,11 @@ func New(o Options) *Server {
 		exts:      newExtensionPolicy(o.Config.AllowedExtensions, o.Config.DeniedExtensions),
 		publicURL: strings.TrimRight(o.Config.PublicURL, "/"),
 	}
+	s := &Server{core: c, health: &health{c}, ietf: &ietf{c}}
+	s.files = &files{core: c}
+	s.xep = &xep{core: c, ietf: s.ietf}
+	s.files.xep = s.xep
+	s.tus = &tus{core: c, ietf: s.ietf, files: s.files}
 	if o.Listen == "" {
 		o.Listen = o.Config.Listen
 	}
@@ -104,19 +97,19 @@ func New(o Options) *Server {
 	}).ServeHTTP)
 
 	up := strings.TrimSuffix(o.Config.UploadPrefix, "/") + "/*"
-	r.Method(http.MethodPut, up, s.upload(s.put))
-	r.Method(http.MethodPost, up, s.upload(s.post))
-	r.Method(http.MethodGet, up, handlerFunc(s.download))
-	r.Method(http.MethodHead, up, handlerFunc(s.download))
+	r.Method(http.MethodPut, up, s.upload(s.xep.put))
+	r.Method(http.MethodPost, up, s.upload(s.xep.post))
+	r.Method(http.MethodGet, up, handlerFunc(s.files.download))
+	r.Method(http.MethodHead, up, handlerFunc(s.files.download))
 
 	if s.uploads != nil {
-		s.tusRoutes(r, o.Config.ResumablePrefix)
+		s.tus.tusRoutes(r, o.Config.ResumablePrefix)
 	}
 
-	r.Get("/healthz", s.healthz)
-	r.Head("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	r.Head("/readyz", s.readyz)
+	r.Get("/healthz", s.health.healthz)
+	r.Head("/healthz", s.health.healthz)
+	r.Get("/readyz", s.health.readyz)
+	r.Head("/readyz", s.health.readyz)
 	if metricsPath != "" {
 		r.Method(http.MethodGet, metricsPath, AllowNetworks(o.Config.MetricsNetworks, o.Metrics))
 	}
@@ -125,7 +118,7 @@ func New(o Options) *Server {
 }
 
 // upload is an upload handler whose "too large" answers say what the limit is.
-func (s *Server) upload(h handlerFunc) handlerFunc {
+func (s *core) upload(h handlerFunc) handlerFunc {
 	if s.cfg.MaxSize <= 0 {
 		return h
 	}

@@ -6,16 +6,13 @@ import (
 	"io"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
-	"fileserver/internal/streaming"
 )
 
 // tus 1.0 (https://tus.io/protocols/resumable-upload): core, creation, creation-with-upload,
@@ -33,7 +30,7 @@ const (
 const statusChecksumMismatch = 460
 
 // tusRoutes mounts the tus endpoint under prefix.
-func (s *Server) tusRoutes(r chi.Router, prefix string) {
+func (s *tus) tusRoutes(r chi.Router, prefix string) {
 	r.Route(strings.TrimSuffix(prefix, "/"), func(r chi.Router) {
 		r.Use(s.tusCommon)
 		r.Options("/*", s.tusOptions)
@@ -49,7 +46,7 @@ func (s *Server) tusRoutes(r chi.Router, prefix string) {
 // tusCommon adds Tus-Resumable to every response, honours X-HTTP-Method-Override and
 // refuses other protocol versions with 412 (tus core, "Tus-Resumable"). Requests that carry
 // IETF draft headers instead are passed on to the IETF handlers.
-func (s *Server) tusCommon(next http.Handler) http.Handler {
+func (s *tus) tusCommon(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m := r.Header.Get("X-HTTP-Method-Override"); m != "" && r.Method == http.MethodPost {
 			r.Method = strings.ToUpper(m)
@@ -83,7 +80,7 @@ type ietfUpload struct{}
 
 // createdByIETF reports whether the request's upload (the path's last segment) was created
 // through the IETF draft.
-func (s *Server) createdByIETF(r *http.Request) bool {
+func (s *tus) createdByIETF(r *http.Request) bool {
 	id := strings.TrimPrefix(r.URL.Path, s.cfg.ResumablePrefix)
 	if id == "" || strings.Contains(id, "/") {
 		return false
@@ -92,7 +89,7 @@ func (s *Server) createdByIETF(r *http.Request) bool {
 	return sess != nil && (err == nil || errors.Is(err, chunking.ErrExpired)) && sess.Protocol == "ietf"
 }
 
-func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
+func (s *tus) tusOptions(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Tus-Resumable", tusVersion)
 	h.Set("Tus-Version", tusVersion)
@@ -109,15 +106,11 @@ func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) uploadURL(r *http.Request, id string) string {
-	return s.baseURL(r) + s.cfg.ResumablePrefix + id
-}
-
 // tusCreate is POST: a new upload, authorized by a v3 URL signed for the endpoint or a bearer
 // token (whose slot and filename name the target), optionally with its first bytes.
-func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request) error {
+func (s *tus) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
-		return s.ietfCreate(w, r)
+		return s.ietf.ietfCreate(w, r)
 	}
 	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
 	if err != nil {
@@ -236,67 +229,6 @@ func boundSize(g hmacauth.Grant, length int64, concat bool) error {
 	return nil
 }
 
-// kept reports whether an append to sess answers as a success: it stored all it was sent,
-// or its body ended early and what arrived is kept (see interrupted).
-func (s *Server) kept(sess *chunking.Session, err error) bool {
-	return sess != nil && (err == nil || s.interrupted(err))
-}
-
-// interrupted reports whether an append error only means the body ended early: the bytes
-// that arrived are kept, so the request still succeeds with the offset reached.
-func (s *Server) interrupted(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, streaming.ErrIdle) || errors.Is(err, ErrTooSlow) ||
-		errors.Is(err, chunking.ErrHandedOff) || errors.Is(err, chunking.ErrShutdown) || errors.As(err, &te) && te.Timeout()
-}
-
-// authorizeCreate checks the credential for creating a resumable upload: a v3 URL signed for
-// the request's path and method, or a bearer token (its slot need not be in the path).
-func (s *Server) authorizeCreate(r *http.Request) (hmacauth.Grant, error) {
-	g, err := s.verifier.Verify(hmacauth.Request{
-		Method: r.Method, URLPath: r.URL.Path, Query: r.URL.Query(),
-		Authorization: r.Header.Get("Authorization"), ContentLength: -1, AnySlot: true,
-	})
-	if err != nil && !errors.Is(err, hmacauth.ErrLengthRequired) {
-		s.stats.authFailed(r, err)
-		return g, err
-	}
-	// v1 and v2 (which ask for a Content-Length) bind a file path, which creation has not.
-	if err != nil || g.Scheme != hmacauth.SchemeV3 && g.Scheme != hmacauth.SchemeToken {
-		s.stats.AuthFailures.Add(1, presentedScheme(r), "scheme_not_allowed")
-		return g, errorf(http.StatusForbidden, "creating a resumable upload needs a v3 signed URL or a bearer token")
-	}
-	return g, nil
-}
-
-// resumeBy is until when an upload the grant created may be resumed: a v3 URL's expiry
-// (with the tolerated clock skew) bounds when the upload may start and resume; other
-// credentials leave it to resumable.session_ttl.
-func (s *Server) resumeBy(g hmacauth.Grant) time.Time {
-	if g.URLExpires.IsZero() {
-		return time.Time{}
-	}
-	return g.URLExpires.Add(s.cfg.ClockSkew)
-}
-
-// resumableTarget is where a finished upload is committed: the token's slot and filename, or
-// the upload id and the client's file name, so that it is also served under the upload prefix.
-func (s *Server) resumableTarget(id string, g hmacauth.Grant, meta map[string]string) (string, error) {
-	var name string
-	if g.Scheme == hmacauth.SchemeToken && g.Slot != "" && g.Filename != "" {
-		name = g.Slot + "/" + g.Filename
-	} else {
-		name = id
-		if base := metaName(meta); base != "" {
-			name = id + "/" + base
-		}
-	}
-	if storage.ValidName(name) != nil {
-		return "", errorf(http.StatusBadRequest, "invalid file name")
-	}
-	return name, nil
-}
-
 // metaName is the file name a client gave in its metadata, reduced to a base name.
 func metaName(meta map[string]string) string {
 	n := firstNonEmpty(meta["filename"], meta["name"])
@@ -317,7 +249,7 @@ func firstNonEmpty(vals ...string) string {
 }
 
 // tusState writes the headers that describe an upload's state.
-func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
+func (s *tus) tusState(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if len(sess.Parts) == 0 || sess.Completed {
@@ -348,29 +280,11 @@ func (s *Server) tusState(w http.ResponseWriter, r *http.Request, sess *chunking
 	}
 }
 
-// endpointUpload is the id of the upload the request's path names, once it is known to be
-// one the resumable endpoint serves: one that tus or the IETF draft created, whose id its
-// creator was given. Nothing touches the upload (no request is cut off) before that: a
-// missing id, or the session of a PUT (which belongs to the holder of that name's signed URL
-// and is reached only there), is ErrNotFound. An expired upload passes, for the handlers to
-// report as such.
-func (s *Server) endpointUpload(r *http.Request) (string, *chunking.Session, error) {
-	id := chi.URLParam(r, "id")
-	sess, err := s.uploads.Get(r.Context(), id)
-	switch {
-	case sess == nil:
-		return id, nil, err
-	case sess.Protocol != "tus" && sess.Protocol != "ietf":
-		return id, nil, chunking.ErrNotFound
-	}
-	return id, sess, nil
-}
-
 // tusHead reports the offset. It first takes the upload over from any request still writing
 // to it, so the offset is final and the client can resume at once.
-func (s *Server) tusHead(w http.ResponseWriter, r *http.Request) error {
+func (s *tus) tusHead(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
-		return s.ietfHead(w, r)
+		return s.ietf.ietfHead(w, r)
 	}
 	id, _, err := s.endpointUpload(r)
 	if err != nil {
@@ -386,7 +300,7 @@ func (s *Server) tusHead(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tusGet serves a finished upload like any download; an unfinished one is not served.
-func (s *Server) tusGet(w http.ResponseWriter, r *http.Request) error {
+func (s *tus) tusGet(w http.ResponseWriter, r *http.Request) error {
 	_, sess, err := s.endpointUpload(r)
 	if err != nil {
 		return err
@@ -394,12 +308,12 @@ func (s *Server) tusGet(w http.ResponseWriter, r *http.Request) error {
 	if !sess.Completed || sess.Target == "" {
 		return errorf(http.StatusNotFound, "upload not complete")
 	}
-	return s.serveFile(w, r, sess.Target)
+	return s.files.serveFile(w, r, sess.Target)
 }
 
-func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
+func (s *tus) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
-		return s.ietfPatch(w, r)
+		return s.ietf.ietfPatch(w, r)
 	}
 	id, cur, err := s.endpointUpload(r)
 	if err != nil {
@@ -447,9 +361,9 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
+func (s *tus) tusDelete(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
-		return s.ietfDelete(w, r)
+		return s.ietf.ietfDelete(w, r)
 	}
 	id, _, err := s.endpointUpload(r)
 	if err != nil {
@@ -460,28 +374,6 @@ func (s *Server) tusDelete(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// uploadLimit renders the IETF Upload-Limit dictionary: the size cap and the append size the
-// engine recommends for this client.
-func (s *Server) uploadLimit(r *http.Request) string {
-	d, _ := requestDraft(r)
-	v := "max-append-size=" + strconv.FormatInt(s.chunkSize(r), 10) +
-		", " + d.lifetimeKey() + "=" + strconv.FormatInt(int64(s.cfg.SessionTTL.Seconds()), 10)
-	if max := s.uploads.MaxSize(); max > 0 {
-		v = "max-size=" + itoa(max) + ", " + v
-	}
-	return v
-}
-
-// completedHeaders tell a client where its finished upload is served and what it holds.
-func (s *Server) completedHeaders(w http.ResponseWriter, r *http.Request, sess *chunking.Session) {
-	if sess.Target != "" {
-		w.Header().Set("Content-Location", s.downloadURL(r, sess.Target))
-	}
-	if d := reprDigest(sess.SHA256); d != "" {
-		w.Header().Set("Repr-Digest", d)
-	}
 }
 
 // noBody is the copy of a request that carries no data.
