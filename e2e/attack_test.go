@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/testkit"
 	"fileserver/internal/testpeers"
 )
 
@@ -52,14 +53,14 @@ type deployment struct {
 // Redis, each started with env added.
 func forEachDeployment(t *testing.T, env []string, fn func(t *testing.T, d deployment)) {
 	t.Run("local", func(t *testing.T) {
-		secret := hex.EncodeToString(randomFile(t, 32))
+		secret := hex.EncodeToString(testkit.Random(t, 32))
 		n := newResumableServerWith(t, secret, env)
 		fn(t, deployment{name: "local", secret: secret, victim: n, attacker: n})
 	})
 	t.Run("s3+redis", func(t *testing.T) {
 		g := startVersitygw(t)
 		g.makeBucket(t, "attack")
-		secret := hex.EncodeToString(randomFile(t, 32))
+		secret := hex.EncodeToString(testkit.Random(t, 32))
 		shared := append([]string{
 			"FILESERVER_STORAGE_BACKEND=s3",
 			"FILESERVER_STORAGE_S3_ENDPOINT=" + g.endpoint,
@@ -254,7 +255,7 @@ func finishPut(t *testing.T, c net.Conn, rest []byte) int {
 func TestAttackSessionTakeover(t *testing.T) {
 	forEachDeployment(t, nil, func(t *testing.T, d deployment) {
 		t.Run("PUT in flight", func(t *testing.T) {
-			data := randomFile(t, 600_000)
+			data := testkit.Random(t, 600_000)
 			const name = "victim/in-flight.mp4"
 			c := stalledPut(t, d.v1URL(d.victim, name, len(data)), data, 200_000)
 			for _, id := range []string{nameDerivedID(name), leakedPutID(d.secret, name)} {
@@ -266,7 +267,7 @@ func TestAttackSessionTakeover(t *testing.T) {
 			checkGet(t, "victim's file", d.attacker.base+"/upload/"+name, data)
 		})
 		t.Run("interrupted PUT resumed with Content-Range", func(t *testing.T) {
-			data := randomFile(t, 400_000)
+			data := testkit.Random(t, 400_000)
 			const name = "victim/interrupted.bin"
 			u := d.v1URL(d.victim, name, len(data))
 			c := stalledPut(t, u, data, 150_000)
@@ -289,7 +290,7 @@ func TestAttackSessionTakeover(t *testing.T) {
 			checkGet(t, "victim's file", d.attacker.base+"/upload/"+name, data)
 		})
 		t.Run("POST in flight", func(t *testing.T) {
-			data := randomFile(t, 300_000)
+			data := testkit.Random(t, 300_000)
 			const name = "victim/posted.bin"
 			u := d.v3URL(d.victim, http.MethodPost, "/upload/"+name)
 			pr, pw := io.Pipe()
@@ -319,7 +320,7 @@ func TestAttackSessionTakeover(t *testing.T) {
 				if d.s3 && len(tc.hdr) > 2 {
 					t.Skip("concatenation needs partial data read back, which S3 does not offer")
 				}
-				data := randomFile(t, 200_000)
+				data := testkit.Random(t, 200_000)
 				loc := d.tusCreate(t, d.victim, nil, tc.hdr...).want(t, "creation", http.StatusCreated).header.Get("Location")
 				patchAll(t, loc, data[:100_000], 0, 100_000)
 				// Guessing is all an attacker can do: ids are 128 random bits.
@@ -342,7 +343,7 @@ func TestAttackSessionTakeover(t *testing.T) {
 			})
 		}
 		t.Run("IETF", func(t *testing.T) {
-			data := randomFile(t, 200_000)
+			data := testkit.Random(t, 200_000)
 			r := send(t, http.MethodPost, d.v3URL(d.victim, http.MethodPost, resumablePath), data[:100_000],
 				"Upload-Draft-Interop-Version", "8", "Upload-Complete", "?0").want(t, "creation", http.StatusCreated)
 			loc := r.header.Get("Location")
@@ -362,7 +363,7 @@ func TestAttackSessionTakeover(t *testing.T) {
 func TestAttackSizeLimits(t *testing.T) {
 	const maxSize = 1 << 20
 	forEachDeployment(t, []string{"FILESERVER_UPLOAD_MAX_SIZE=" + strconv.Itoa(maxSize)}, func(t *testing.T, d deployment) {
-		big := randomFile(t, maxSize+1000)
+		big := testkit.Random(t, maxSize+1000)
 		t.Run("token filesize", func(t *testing.T) {
 			tok := func(file string) string { return d.token("mallory@example.org", "slot1", file, 10) }
 			create := func(file string, hdr ...string) reply {
@@ -458,10 +459,10 @@ func TestAttackDailyQuota(t *testing.T) {
 		t.Run("deferred length", func(t *testing.T) {
 			// By address: v3 creations are charged to the client's address, here 127.0.0.1.
 			a := d.tusCreate(t, d.victim, nil, "Upload-Defer-Length", "1").want(t, "creation", http.StatusCreated).header.Get("Location")
-			send(t, http.MethodPatch, a, randomFile(t, 80_000), "Tus-Resumable", tusResumable, "Content-Type", tusChunkType,
+			send(t, http.MethodPatch, a, testkit.Random(t, 80_000), "Tus-Resumable", tusResumable, "Content-Type", tusChunkType,
 				"Upload-Offset", "0").want(t, "first PATCH", http.StatusNoContent)
 			b := d.tusCreate(t, d.attacker, nil, "Upload-Defer-Length", "1").want(t, "creation", http.StatusCreated).header.Get("Location")
-			r := send(t, http.MethodPatch, b, randomFile(t, 50_000), "Tus-Resumable", tusResumable, "Content-Type", tusChunkType, "Upload-Offset", "0")
+			r := send(t, http.MethodPatch, b, testkit.Random(t, 50_000), "Tus-Resumable", tusResumable, "Content-Type", tusChunkType, "Upload-Offset", "0")
 			if r.status != http.StatusTooManyRequests {
 				t.Fatalf("PATCH past the quota on the other node: %d", r.status)
 			}
@@ -479,7 +480,7 @@ func TestAttackDailyQuota(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						node := []*resumableServer{d.victim, d.attacker}[i%2]
-						data := randomFile(t, 30_000)
+						data := testkit.Random(t, 30_000)
 						slot, file := fmt.Sprintf("%s-%d", strings.ReplaceAll(path, " ", "-"), i), "f.bin"
 						auth := d.token(sub, slot, file, len(data))
 						u := node.base + "/upload/" + slot + "/" + file
@@ -527,11 +528,11 @@ func TestAttackMinFree(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	secret := hex.EncodeToString(randomFile(t, 32))
+	secret := hex.EncodeToString(testkit.Random(t, 32))
 	n := newResumableServerWith(t, secret, []string{"FILESERVER_STORAGE_PATH=" + filepath.Join(dir, "data"),
 		"FILESERVER_STORAGE_MIN_FREE=16MiB"})
 	d := deployment{name: "local", secret: secret, victim: n, attacker: n}
-	big := randomFile(t, 10<<20)
+	big := testkit.Random(t, 10<<20)
 
 	if r := sendChunked(t, http.MethodPut, d.v3URL(n, http.MethodPut, "/upload/big.bin"), big); r.status != http.StatusInsufficientStorage {
 		t.Errorf("chunked PUT past min_free: %d", r.status)
@@ -546,7 +547,7 @@ func TestAttackMinFree(t *testing.T) {
 	if off, _ := tusHead(t, loc, 10*time.Second); off != 0 {
 		t.Errorf("a PATCH refused for min_free kept %d bytes", off)
 	}
-	part := randomFile(t, 3<<20)
+	part := testkit.Random(t, 3<<20)
 	p := d.tusCreate(t, n, part, "Upload-Length", strconv.Itoa(len(part)), "Upload-Concat", "partial", "Content-Type", tusChunkType).
 		want(t, "partial", http.StatusCreated).header.Get("Location")
 	var wg sync.WaitGroup

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"fileserver/internal/testkit"
 	"fileserver/internal/testpeers"
 )
 
@@ -96,7 +97,7 @@ func TestCrashBetweenCommitSteps(t *testing.T) {
 					t.Run(point+"/"+proto, func(t *testing.T) {
 						crashing := newResumableServerWith(t, secret, append(slices.Clone(env), "FILESERVER_CRASHPOINT="+point))
 						d := deployment{secret: secret, victim: crashing}
-						data := randomFile(t, 3<<20+12345)
+						data := testkit.Random(t, 3<<20+12345)
 						name := fmt.Sprintf("crash/%s-%d.bin", point, len(proto))
 						var head func(n *resumableServer) reply
 						var get string
@@ -268,7 +269,7 @@ func killRounds(t *testing.T, nodes []*resumableServer, next func(i int, killed 
 // compared with checkpoints off.
 func TestKill9WhileStreaming(t *testing.T) {
 	const rounds, rate = 10, 8 << 20
-	data := randomFile(t, 96<<20)
+	data := testkit.Random(t, 96<<20)
 	t.Run("local", func(t *testing.T) {
 		for _, cp := range []struct {
 			name string

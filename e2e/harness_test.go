@@ -172,17 +172,6 @@ func tail(path string, n int) string {
 	return strings.Join(ring, "\n")
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // run executes a short command with a timeout and returns stdout; on failure
 // the error includes stderr.
 func run(ctx context.Context, timeout time.Duration, env []string, bin string, args ...string) (string, string, error) {

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/testkit"
 )
 
 const (
@@ -644,7 +645,7 @@ func startPrometheus(t *testing.T, bin string, fs *fileserver) *prometheus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	target := strings.TrimPrefix(fs.base, "http://")
 	cfg := fmt.Sprintf(`global:
   scrape_interval: %[1]s

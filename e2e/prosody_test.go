@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fileserver/internal/testkit"
 )
 
 const (
@@ -82,7 +84,7 @@ func startProsody(t testing.TB, component string) *prosody {
 	t.Helper()
 	requireProsody(t)
 	dir := t.TempDir()
-	p := &prosody{dir: dir, cfgPath: filepath.Join(dir, "prosody.cfg.lua"), c2sPort: freePort(t)}
+	p := &prosody{dir: dir, cfgPath: filepath.Join(dir, "prosody.cfg.lua"), c2sPort: testkit.FreePort(t)}
 	certs := filepath.Join(dir, "certs")
 	data := filepath.Join(dir, "data")
 	for _, d := range []string{certs, data} {

@@ -18,7 +18,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,6 +37,7 @@ import (
 	"time"
 
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/testkit"
 )
 
 const (
@@ -67,7 +67,7 @@ func newResumableServer(t *testing.T) *resumableServer {
 // newResumableServerWith starts a resumableServer with the given secret and extra environment.
 func newResumableServerWith(t *testing.T, secret string, env []string) *resumableServer {
 	t.Helper()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	s := &resumableServer{
 		addr:   fmt.Sprintf("127.0.0.1:%d", port),
 		secret: secret,
@@ -122,7 +122,7 @@ func (s *resumableServer) creationURL() string {
 func tusMetadata(kv ...string) string {
 	var parts []string
 	for i := 0; i+1 < len(kv); i += 2 {
-		parts = append(parts, kv[i]+" "+b64(kv[i+1]))
+		parts = append(parts, kv[i]+" "+testkit.B64(kv[i+1]))
 	}
 	return strings.Join(parts, ",")
 }
@@ -231,10 +231,10 @@ func checkGet(t *testing.T, what, url string, want []byte) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: GET %s: status %d, want 200; body %q", what, url, resp.StatusCode, clip(body))
 	}
-	if got, exp := sum(body), sum(want); got != exp {
+	if got, exp := testkit.SHA256(body), testkit.SHA256(want); got != exp {
 		t.Fatalf("%s: GET %s: sha256 %s (%d bytes), uploaded %s (%d bytes)", what, url, got, len(body), exp, len(want))
 	}
-	t.Logf("%s: GET %s: %d bytes, sha256 %s matches", what, url, len(body), sum(body)[:16])
+	t.Logf("%s: GET %s: %d bytes, sha256 %s matches", what, url, len(body), testkit.SHA256(body)[:16])
 }
 
 // checkCompleted: HEAD on a finished upload reports its full length, and the file is served
@@ -252,10 +252,6 @@ func checkCompleted(t *testing.T, s *resumableServer, uploadURL string, data []b
 		}
 		checkGet(t, "Content-Location", cl, data)
 	}
-}
-
-func b64(s string) string {
-	return base64.StdEncoding.EncodeToString([]byte(s))
 }
 
 func writeTemp(t *testing.T, name string, data []byte) string {
@@ -330,7 +326,7 @@ func TestTusJSClientResume(t *testing.T) {
 	}
 	s := newResumableServer(t)
 	const chunk = 1 << 20
-	data := randomFile(t, 12<<20+12345)
+	data := testkit.Random(t, 12<<20+12345)
 	file := writeTemp(t, "video.bin", data)
 	abortAt := int64(5<<20 + 777) // in the middle of the sixth PATCH
 
@@ -388,7 +384,7 @@ func TestCrashKill9Resume(t *testing.T) {
 		size  = 64 << 20
 		chunk = 4 << 20
 	)
-	data := randomFile(t, size)
+	data := testkit.Random(t, size)
 	uploadURL := s.tusCreate(t, size, "crash.bin")
 	client := &http.Client{Timeout: 60 * time.Second}
 
@@ -507,7 +503,7 @@ func TestHandoffLatency(t *testing.T) {
 	for i := range rounds {
 		length := int64(512<<10 + i*1000)
 		stalled := int64(64<<10 + i*4099)
-		data := randomFile(t, int(length))
+		data := testkit.Random(t, int(length))
 		uploadURL := s.tusCreate(t, length, fmt.Sprintf("handoff-%d.bin", i))
 		u, _ := url.Parse(uploadURL)
 
@@ -570,7 +566,7 @@ func TestCurlContentRangeResume(t *testing.T) {
 	s := newResumableServer(t)
 	const name = "curl-resume/video.bin"
 	const ctype = "application/octet-stream"
-	data := randomFile(t, 16<<20+321)
+	data := testkit.Random(t, 16<<20+321)
 	file := writeTemp(t, "video.bin", data)
 
 	out, _, err := run(context.Background(), 20*time.Second, nil, serverBinary(t), "sign", "--protocol", "v2",

@@ -28,6 +28,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"fileserver/internal/testkit"
 )
 
 const (
@@ -59,7 +61,7 @@ func versitygwBinary(t *testing.T) string {
 func startVersitygw(t *testing.T) *versitygw {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	env := []string{"ROOT_ACCESS_KEY=" + s3AccessKey, "ROOT_SECRET_KEY=" + s3SecretKey}
 	p := startProc(t, "versitygw", dir, env, versitygwBinary(t), "--port", addr, "posix", dir)
 	p.waitTCP(t, addr, 20*time.Second)
@@ -85,7 +87,7 @@ func (g *versitygw) makeBucket(t *testing.T, name string) {
 func startS3Fileserver(t *testing.T, g *versitygw, bucket string, wait bool) *fileserver {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	keyFile := filepath.Join(dir, "s3-secret")
 	if err := os.WriteFile(keyFile, []byte(s3SecretKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -139,8 +141,8 @@ func TestS3Backend(t *testing.T) {
 	g.makeBucket(t, "files")
 	fs := startS3Fileserver(t, g, "files", true)
 
-	big := randomFile(t, 20<<20+12345) // three 8 MiB parts, the last one short
-	small := randomFile(t, 3000)
+	big := testkit.Random(t, 20<<20+12345) // three 8 MiB parts, the last one short
+	small := testkit.Random(t, 3000)
 	t.Run("put", func(t *testing.T) {
 		for _, f := range []struct {
 			path string
@@ -149,7 +151,7 @@ func TestS3Backend(t *testing.T) {
 			if code := fs.put(t, f.path, f.data); code != http.StatusCreated {
 				t.Fatalf("PUT %s: %d, want 201", f.path, code)
 			}
-			if code := fs.put(t, f.path, randomFile(t, len(f.data))); code != http.StatusConflict {
+			if code := fs.put(t, f.path, testkit.Random(t, len(f.data))); code != http.StatusConflict {
 				t.Fatalf("second PUT %s: %d, want 409", f.path, code)
 			}
 			checkDownload(t, fs.base+"/upload/"+f.path, f.data, "video/mp4")
@@ -218,7 +220,7 @@ func TestS3ServerDiesMidUpload(t *testing.T) {
 	g.makeBucket(t, "files")
 	fs := startS3Fileserver(t, g, "files", true)
 	// Warm up connections and goroutines of the kind every request has, then measure.
-	warm := randomFile(t, 10<<20)
+	warm := testkit.Random(t, 10<<20)
 	if code := fs.put(t, "warm.bin", warm); code != http.StatusCreated {
 		t.Fatalf("warm-up PUT: %d", code)
 	}
@@ -236,7 +238,7 @@ func TestS3ServerDiesMidUpload(t *testing.T) {
 		defer close(done)
 		resp, reqErr = http.DefaultClient.Do(req)
 	}()
-	chunk := randomFile(t, 1<<20)
+	chunk := testkit.Random(t, 1<<20)
 	sent := 0
 	for sent < size {
 		if sent == 30<<20 {

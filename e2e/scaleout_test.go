@@ -33,6 +33,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"fileserver/internal/testkit"
 	"fileserver/internal/testpeers"
 )
 
@@ -47,7 +48,7 @@ func startScaleOut(t *testing.T) (g *versitygw, a, b *resumableServer, secret st
 	g = startVersitygw(t)
 	g.makeBucket(t, "shared")
 	redisURL := testpeers.Redis(t)
-	secret = hex.EncodeToString(randomFile(t, 32))
+	secret = hex.EncodeToString(testkit.Random(t, 32))
 	env = []string{
 		"FILESERVER_STORAGE_BACKEND=s3",
 		"FILESERVER_STORAGE_S3_ENDPOINT=" + g.endpoint,
@@ -120,20 +121,20 @@ func TestScaleOut(t *testing.T) {
 	t.Run("daily quota shared by nodes", func(t *testing.T) {
 		quota := append(slices.Clone(env), "FILESERVER_LIMITS_DAILY_QUOTA=30MiB")
 		c, d := newResumableServerWith(t, secret, quota), newResumableServerWith(t, secret, quota)
-		if code, err := putV1(c, "quota/first.mp4", randomFile(t, 20<<20)); err != nil || code != http.StatusCreated {
+		if code, err := putV1(c, "quota/first.mp4", testkit.Random(t, 20<<20)); err != nil || code != http.StatusCreated {
 			t.Fatalf("first 20 MiB on C: %d, %v", code, err)
 		}
-		if code, err := putV1(d, "quota/second.mp4", randomFile(t, 20<<20)); err != nil || code != http.StatusTooManyRequests {
+		if code, err := putV1(d, "quota/second.mp4", testkit.Random(t, 20<<20)); err != nil || code != http.StatusTooManyRequests {
 			t.Fatalf("next 20 MiB on D, the same uploader: %d, %v; want 429 (30 MiB a day between both nodes)", code, err)
 		}
-		if code, err := putV1(d, "quota/small.mp4", randomFile(t, 5<<20)); err != nil || code != http.StatusCreated {
+		if code, err := putV1(d, "quota/small.mp4", testkit.Random(t, 5<<20)); err != nil || code != http.StatusCreated {
 			t.Fatalf("5 MiB more on D: %d, %v", code, err)
 		}
 	})
 
 	t.Run("downloads redirected to the object store", func(t *testing.T) {
 		e := newResumableServerWith(t, secret, append(slices.Clone(env), "FILESERVER_STORAGE_S3_REDIRECT_DOWNLOADS=true"))
-		big, small := randomFile(t, 3<<20+5), randomFile(t, 2000)
+		big, small := testkit.Random(t, 3<<20+5), testkit.Random(t, 2000)
 		for path, data := range map[string][]byte{"redirect/big.mp4": big, "redirect/small.mp4": small} {
 			if code, err := putV1(e, path, data); err != nil || code != http.StatusCreated {
 				t.Fatalf("PUT %s: %d, %v", path, code, err)
@@ -173,7 +174,7 @@ func TestScaleOut(t *testing.T) {
 	})
 
 	t.Run("range from either node", func(t *testing.T) {
-		data := randomFile(t, 20<<20+777)
+		data := testkit.Random(t, 20<<20+777)
 		if code, err := putV1(a, "room/clip.mp4", data); err != nil || code != http.StatusCreated {
 			t.Fatalf("PUT on A: %d, %v", code, err)
 		}
@@ -206,7 +207,7 @@ func TestScaleOut(t *testing.T) {
 	})
 
 	t.Run("fileserver upload, tus and IETF", func(t *testing.T) {
-		data := randomFile(t, 19<<20+555)
+		data := testkit.Random(t, 19<<20+555)
 		file := writeTemp(t, "clip.bin", data)
 		for _, proto := range []string{"tus", "ietf"} {
 			out, _, err := run(context.Background(), 2*time.Minute, []string{"FILESERVER_AUTH_SECRET=" + a.secret},
@@ -228,7 +229,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("same PUT on both nodes", func(t *testing.T) {
 		for round := range 3 {
 			path := fmt.Sprintf("room/race-%d.mp4", round)
-			bodies := [][]byte{randomFile(t, 12<<20), randomFile(t, 12<<20)}
+			bodies := [][]byte{testkit.Random(t, 12<<20), testkit.Random(t, 12<<20)}
 			codes := make([]int, 2)
 			errs := make([]error, 2)
 			atOnce(nodes, func(i int, n *resumableServer) { codes[i], errs[i] = putV1(n, path, bodies[i]) })
@@ -251,7 +252,7 @@ func TestScaleOut(t *testing.T) {
 
 	t.Run("concurrent PATCHes on two nodes", func(t *testing.T) {
 		const size = 24 << 20
-		data := randomFile(t, size)
+		data := testkit.Random(t, size)
 		uploadURL := a.tusCreate(t, size, "twice.bin")
 		statuses := make([]int, 2)
 		errs := make([]error, 2)
@@ -285,7 +286,7 @@ func TestScaleOut(t *testing.T) {
 		for i := range 10 {
 			length := int64(9<<20 + i*1000)
 			stalled := int64(8<<20 + 64<<10 + i*4099) // a full part and a tail
-			data := randomFile(t, int(length))
+			data := testkit.Random(t, int(length))
 			uploadURL := a.tusCreate(t, length, fmt.Sprintf("handoff-%d.bin", i))
 			u, _ := url.Parse(uploadURL)
 			conn, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
@@ -325,7 +326,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("PUT stalled on A continues on B", func(t *testing.T) {
 		// curl -C on a load-balanced URL: the stalled PUT ran on A, HEAD and the rest land on B.
 		const path = "room/stalled.mp4"
-		data := randomFile(t, 18<<20+4321)
+		data := testkit.Random(t, 18<<20+4321)
 		sent := 11<<20 + 999
 		mac := hmac.New(sha256.New, []byte(a.secret))
 		fmt.Fprintf(mac, "%s %d", path, len(data))
@@ -368,7 +369,7 @@ func TestScaleOut(t *testing.T) {
 			size  = 40 << 20
 			first = 12 << 20
 		)
-		data := randomFile(t, size)
+		data := testkit.Random(t, size)
 		uploadURL := a.tusCreate(t, size, "crash.bin")
 		client := &http.Client{Timeout: 60 * time.Second}
 		if _, off, err := tusPatch(client, uploadURL, 0, bytes.NewReader(data[:first]), first); err != nil || off != first {

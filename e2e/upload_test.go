@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fileserver/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +48,7 @@ func startFileserver(t *testing.T, extraEnv ...string) *fileserver {
 	t.Helper()
 	bin := serverBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	fs := &fileserver{base: fmt.Sprintf("http://127.0.0.1:%d", port), secret: hex.EncodeToString(secret)}
@@ -128,7 +129,7 @@ func TestXMPPUpload(t *testing.T) {
 			})
 			for i, u := range mode.uploads {
 				t.Run(fmt.Sprintf("slixmpp-%d", i), func(t *testing.T) {
-					data := randomFile(t, u.size)
+					data := testkit.Random(t, u.size)
 					local := filepath.Join(t.TempDir(), "payload")
 					if err := os.WriteFile(local, data, 0o600); err != nil {
 						t.Fatal(err)
@@ -177,7 +178,7 @@ func TestXMPPUpload(t *testing.T) {
 // reads the URL from his offline messages, and the download must match.
 func sendxmppUpload(t *testing.T, p *prosody, fs *fileserver, script string) {
 	dir := t.TempDir()
-	data := randomFile(t, 2<<20+7)
+	data := testkit.Random(t, 2<<20+7)
 	local := filepath.Join(dir, "Grüße send + 1.png")
 	if err := os.WriteFile(local, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -228,7 +229,7 @@ func checkDownload(t *testing.T, url string, want []byte, wantType string) {
 	if resp.ContentLength != int64(len(want)) {
 		t.Errorf("GET %s: Content-Length %d (header %q), want %d", url, resp.ContentLength, resp.Header.Get("Content-Length"), len(want))
 	}
-	if got, exp := sum(body), sum(want); got != exp {
+	if got, exp := testkit.SHA256(body), testkit.SHA256(want); got != exp {
 		t.Errorf("GET %s: sha256 %s (%d bytes), uploaded %s (%d bytes)", url, got, len(body), exp, len(want))
 	}
 	if ct := resp.Header.Get("Content-Type"); wantType != "" {
@@ -277,16 +278,6 @@ func checkSecondPut(t *testing.T, res slotResult, data []byte, contentType strin
 	// Whatever it answered, the stored file must be the first upload.
 	checkDownload(t, res.GetURL, data, "")
 }
-
-func randomFile(t *testing.T, n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 func clip(b []byte) string {
 	if len(b) > 300 {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/testkit"
 )
 
 // binary is the fileserver built once for these tests.
@@ -37,16 +38,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // server runs `fileserver serve` with a clean environment plus env.
@@ -76,7 +67,7 @@ func (s *syncBuffer) String() string {
 
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	return startServerAt(t, freePort(t), env, args...)
+	return startServerAt(t, testkit.FreeAddr(t), env, args...)
 }
 
 // startServerAt is startServer listening on addr (which may be 0.0.0.0:port), reached at
@@ -310,7 +301,7 @@ func TestHealthcheck(t *testing.T) {
 	if _, errOut, code := runCLI(t, nil, "healthcheck", "--listen", s.addr); code != 0 {
 		t.Fatalf("healthcheck on a live server: %d %s", code, errOut)
 	}
-	if _, _, code := runCLI(t, nil, "healthcheck", "--listen", freePort(t)); code == 0 {
+	if _, _, code := runCLI(t, nil, "healthcheck", "--listen", testkit.FreeAddr(t)); code == 0 {
 		t.Fatal("healthcheck passed with no server")
 	}
 }
@@ -352,7 +343,7 @@ func TestGCDryRunThenRemove(t *testing.T) {
 // metrics.listen moves /metrics off the public listener; an address that cannot bind stops
 // start-up with the reason.
 func TestMetricsOnSeparateListener(t *testing.T) {
-	maddr := freePort(t)
+	maddr := testkit.FreeAddr(t)
 	s := startServer(t, nil, "--storage", t.TempDir(), "--set", "metrics.listen="+maddr)
 	if resp, err := http.Get("http://" + s.addr + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("metrics on the main listener: %v %v", err, resp)
@@ -367,7 +358,7 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 		t.Fatal("metrics listener serves no fileserver metrics")
 	}
 	// The address is taken now: a second server must refuse to start.
-	_, errOut, code := runCLI(t, nil, "serve", "--storage", t.TempDir(), "--listen", freePort(t), "--set", "metrics.listen="+maddr)
+	_, errOut, code := runCLI(t, nil, "serve", "--storage", t.TempDir(), "--listen", testkit.FreeAddr(t), "--set", "metrics.listen="+maddr)
 	if code == 0 || !strings.Contains(errOut, "metrics.listen") {
 		t.Fatalf("bind failure: code %d, stderr %q", code, errOut)
 	}
@@ -420,7 +411,7 @@ func TestUploadFromStdin(t *testing.T) {
 // Without server.public_url, links name the listen address, never the Host a client sends;
 // start-up warns when that address is not loopback (links built from it are a guess).
 func TestLinksWithoutPublicURL(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeAddr(t)
 	_, p, _ := net.SplitHostPort(port)
 	s := startServerAt(t, "0.0.0.0:"+p, nil, "--storage", t.TempDir(), "--set", "auth.secret="+strings.Repeat("k", 32))
 	if !strings.Contains(s.logs.String(), "server.public_url is empty") {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fileserver/internal/testkit"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with the given serial.
@@ -94,7 +96,7 @@ func TestServeTLSWithHTTP2(t *testing.T) {
 	cf, kf := writeCert(t, dir, 7)
 	secret := "tls-secret-0123456789-0123456789-abcdefgh"
 	env := []string{"FILESERVER_AUTH_SECRET=" + secret, "FILESERVER_SERVER_TLS_CERT=" + cf, "FILESERVER_SERVER_TLS_KEY=" + kf}
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	s := &server{addr: addr, logs: &syncBuffer{}}
 	s.cmd = execServe(env, "--listen", addr, "--storage", filepath.Join(dir, "data"))
 	s.cmd.Stderr = s.logs

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,6 +26,7 @@ import (
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/testkit"
 )
 
 const secret = "client-test-secret-0123456789-0123456789"
@@ -86,12 +86,12 @@ func (s *server) endpoint() string {
 
 func randomFile(t *testing.T, size int) (string, string) {
 	t.Helper()
-	data := make([]byte, size)
-	rand.Read(data)
+	data := testkit.Random(t, size)
 	p := filepath.Join(t.TempDir(), "payload.bin")
-	os.WriteFile(p, data, 0o600)
-	sum := sha256.Sum256(data)
-	return p, hex.EncodeToString(sum[:])
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, testkit.SHA256(data)
 }
 
 func fetch(t *testing.T, u string) []byte {

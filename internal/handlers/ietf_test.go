@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"fileserver/internal/testkit"
 )
 
 // The IETF "Resumable Uploads for HTTP" draft, interop version 8, at /files/.
@@ -114,8 +116,8 @@ func TestIETFCreateComplete(t *testing.T) {
 		URL    string `json:"url"`
 		SHA256 string `json:"sha256"`
 	}
-	if err := json.Unmarshal(body, &reply); err == nil && reply.SHA256 != "" && reply.SHA256 != sha256hex(data) {
-		t.Errorf("reply sha256 %s, want %s", reply.SHA256, sha256hex(data))
+	if err := json.Unmarshal(body, &reply); err == nil && reply.SHA256 != "" && reply.SHA256 != testkit.SHA256(data) {
+		t.Errorf("reply sha256 %s, want %s", reply.SHA256, testkit.SHA256(data))
 	}
 	ts.assertStored(t, uploadID(loc)+"/clip.mp4", data)
 	wantGetSHA256(t, loc, data)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"hash/crc32"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"fileserver/internal/config"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/testkit"
 )
 
 // Helpers shared by the resumable-upload tests (tus, IETF draft, Content-Range PUT, hand-off).
@@ -96,11 +96,6 @@ func headerInt(t *testing.T, resp *http.Response, key string) int64 {
 // uploadID is the last path segment of an upload URL.
 func uploadID(u string) string { return path.Base(u) }
 
-func sha256hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 // partialPath is where the store keeps an unfinished upload's data.
 func (ts *testServer) partialPath(id string) string {
 	return filepath.Join(ts.dataDir, "partial", id)
@@ -112,8 +107,8 @@ func wantGetSHA256(t *testing.T, u string, want []byte) *http.Response {
 	t.Helper()
 	resp, body := get(t, u)
 	wantStatus(t, resp, body, http.StatusOK)
-	if sha256hex(body) != sha256hex(want) {
-		t.Fatalf("GET %s: %d bytes with sha256 %s, want %d bytes with %s", u, len(body), sha256hex(body), len(want), sha256hex(want))
+	if testkit.SHA256(body) != testkit.SHA256(want) {
+		t.Fatalf("GET %s: %d bytes with sha256 %s, want %d bytes with %s", u, len(body), testkit.SHA256(body), len(want), testkit.SHA256(want))
 	}
 	sum := sha256.Sum256(want)
 	if d := resp.Header.Get("Repr-Digest"); d != "" && d != "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":" {
@@ -121,8 +116,6 @@ func wantGetSHA256(t *testing.T, u string, want []byte) *http.Response {
 	}
 	return resp
 }
-
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // OPTIONS announces the protocol without credentials, with CORS headers for browsers.
 func TestTusOptions(t *testing.T) {
@@ -210,8 +203,8 @@ func TestTusCreateRefusals(t *testing.T) {
 		{"garbage length", signed, []string{"Upload-Length", "ten"}, http.StatusBadRequest},
 		{"length over max_size", signed, []string{"Upload-Length", "1001"}, http.StatusRequestEntityTooLarge},
 		{"metadata not base64", signed, []string{"Upload-Length", "10", "Upload-Metadata", "filename not-base64!"}, http.StatusBadRequest},
-		{"metadata empty key", signed, []string{"Upload-Length", "10", "Upload-Metadata", "a " + b64("x") + ",,b"}, http.StatusBadRequest},
-		{"metadata duplicate key", signed, []string{"Upload-Length", "10", "Upload-Metadata", "a " + b64("x") + ",a " + b64("y")}, http.StatusBadRequest},
+		{"metadata empty key", signed, []string{"Upload-Length", "10", "Upload-Metadata", "a " + testkit.B64("x") + ",,b"}, http.StatusBadRequest},
+		{"metadata duplicate key", signed, []string{"Upload-Length", "10", "Upload-Metadata", "a " + testkit.B64("x") + ",a " + testkit.B64("y")}, http.StatusBadRequest},
 		{"bad concat", signed, []string{"Upload-Length", "10", "Upload-Concat", "sideways"}, http.StatusBadRequest},
 		{"token size differs", unsigned, []string{"Upload-Length", "11", "Authorization", bearer(tokenClaims("slot", "a.bin", 10))}, http.StatusRequestEntityTooLarge},
 	}
@@ -244,7 +237,7 @@ func TestTusCreateRefusals(t *testing.T) {
 
 func TestTusCreateAndHead(t *testing.T) {
 	ts := newTestServer(t)
-	meta := "filename " + b64("holiday.png") + ",empty"
+	meta := "filename " + testkit.B64("holiday.png") + ",empty"
 	before := time.Now().Add(-time.Second)
 	resp, body := ts.tusPost(t, nil, "Upload-Length", "100", "Upload-Metadata", meta)
 	wantStatus(t, resp, body, http.StatusCreated)
@@ -354,7 +347,7 @@ func TestTusCreateWithToken(t *testing.T) {
 func TestTusMetadataFilename(t *testing.T) {
 	ts := newTestServer(t)
 	data := pattern(2000, 7)
-	u := ts.tusNew(t, len(data), "Upload-Metadata", "filename "+b64("x.png"))
+	u := ts.tusNew(t, len(data), "Upload-Metadata", "filename "+testkit.B64("x.png"))
 	p, pb := tusPatch(t, u, 0, data)
 	wantStatus(t, p, pb, http.StatusNoContent)
 	ts.assertStored(t, uploadID(u)+"/x.png", data)
@@ -385,7 +378,7 @@ func TestTusPatchRefusals(t *testing.T) {
 		{"negative offset", []string{"Content-Type", ct, "Upload-Offset", "-5"}, "56789", http.StatusBadRequest},
 		{"offset behind", []string{"Content-Type", ct, "Upload-Offset", "3"}, "XXXXXXX", http.StatusConflict},
 		{"offset ahead", []string{"Content-Type", ct, "Upload-Offset", "7"}, "XXX", http.StatusConflict},
-		{"unsupported checksum", []string{"Content-Type", ct, "Upload-Offset", "5", "Upload-Checksum", "sha512 " + b64("x")}, "XXXXX", http.StatusBadRequest},
+		{"unsupported checksum", []string{"Content-Type", ct, "Upload-Offset", "5", "Upload-Checksum", "sha512 " + testkit.B64("x")}, "XXXXX", http.StatusBadRequest},
 		{"malformed checksum", []string{"Content-Type", ct, "Upload-Offset", "5", "Upload-Checksum", "sha1"}, "XXXXX", http.StatusBadRequest},
 		{"other length", []string{"Content-Type", ct, "Upload-Offset", "5", "Upload-Length", "11"}, "XXXXX", http.StatusBadRequest},
 	}
