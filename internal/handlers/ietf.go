@@ -204,8 +204,8 @@ func (s *ietf) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 	if name := dispositionName(r.Header.Get("Content-Disposition")); name != "" {
 		meta["filename"] = name
 	}
-	sess := chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Length: -1,
-		Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires, ResumeBy: s.resumeBy(g), Metadata: meta}
+	sess := s.session(r, g, chunking.NewID(), "ietf")
+	sess.Metadata = meta
 	if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}

@@ -65,14 +65,14 @@ func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 	case isIETF(r):
 		// The length is what the credential binds (v1, v2, a token), else what the request
 		// declares: with Upload-Complete: ?0 its Content-Length is only its own part.
-		return s.ietf.ietfUpload(w, r, chunking.Session{ID: chunking.NewID(), Protocol: "ietf", Target: name,
-			Length: g.Size, ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires,
-			ResumeBy: s.resumeBy(g)})
+		sess := s.session(r, g, chunking.NewID(), "ietf")
+		sess.Target, sess.Length, sess.ContentType = name, g.Size, meta.ContentType
+		return s.ietf.ietfUpload(w, r, sess)
 	default:
 		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
 		req.Meta = meta
-		sess := chunking.Session{ID: s.putID(r.Context(), name), Protocol: "put", Target: name, Length: want,
-			ContentType: meta.ContentType, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires}
+		sess := s.session(r, g, s.putID(r.Context(), name), "put")
+		sess.Target, sess.Length, sess.ContentType = name, want, meta.ContentType
 		if got, err := s.uploads.Put(r.Context(), sess, req); err != nil {
 			if s.kept(got, err) && got.Offset > 0 {
 				// What arrived is kept: a Content-Range PUT can continue from here.

@@ -125,6 +125,17 @@ func (s *core) uploadURL(r *http.Request, id string) string {
 	return s.baseURL(r) + s.cfg.ResumablePrefix + id
 }
 
+// session is the start of the session of an upload under grant g: its id and protocol, who
+// uploads it, how long the file lives, and, for an upload created at the resumable endpoint,
+// until when it may be resumed (the creating URL's expiry). Its length is not known yet.
+func (s *core) session(r *http.Request, g hmacauth.Grant, id, protocol string) chunking.Session {
+	sess := chunking.Session{ID: id, Protocol: protocol, Length: -1, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires}
+	if protocol == "tus" || protocol == "ietf" {
+		sess.ResumeBy = s.resumeBy(g)
+	}
+	return sess
+}
+
 // kept reports whether an append to sess answers as a success: it stored all it was sent,
 // or its body ended early and what arrived is kept (see interrupted).
 func (s *core) kept(sess *chunking.Session, err error) bool {

@@ -160,11 +160,9 @@ func (s *tus) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := boundSize(g, length, partial || final); err != nil {
 		return err
 	}
-	sess := chunking.Session{
-		ID: chunking.NewID(), Protocol: "tus", Length: length, Metadata: meta, RawMetadata: rawMeta,
-		Partial: partial, Uploader: s.uploaderKey(r, g), FileExpires: g.FileExpires, ResumeBy: s.resumeBy(g),
-		ContentType: storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta)),
-	}
+	sess := s.session(r, g, chunking.NewID(), "tus")
+	sess.Length, sess.Metadata, sess.RawMetadata, sess.Partial = length, meta, rawMeta, partial
+	sess.ContentType = storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta))
 	if !partial {
 		if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
 			return err
