@@ -112,84 +112,115 @@ func (s *tus) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietf.ietfCreate(w, r)
 	}
-	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	c, err := s.creation(r)
 	if err != nil {
-		return errorf(http.StatusBadRequest, err.Error())
-	}
-	deferred := r.Header.Get("Upload-Defer-Length")
-	if deferred != "" && deferred != "1" {
-		return errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
-	}
-	rawMeta := r.Header.Get("Upload-Metadata")
-	meta, err := parseMetadata(rawMeta)
-	if err != nil {
-		return errorf(http.StatusBadRequest, err.Error())
-	}
-	var partial bool
-	var parts []string
-	if c := r.Header.Get("Upload-Concat"); c != "" {
-		if !s.uploads.Concatenates() {
-			return errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
-		}
-		if partial, parts, err = parseConcat(c, s.cfg.ResumablePrefix); err != nil {
-			return errorf(http.StatusBadRequest, err.Error())
-		}
-	}
-	final := len(parts) > 0
-	switch {
-	case final && hasLength:
-		return errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
-	case !final && hasLength == (deferred == "1"):
-		return errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
-	}
-	if !hasLength {
-		length = -1
-	}
-	if max := s.uploads.MaxSize(); max > 0 && length > max {
-		return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
-	}
-	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
-		// creation-with-upload of more bytes than the upload has: refused before an upload
-		// exists that the client, told 413, would not know of.
-		return errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
+		return err
 	}
 	g, err := s.authorizeCreate(r)
 	if err != nil {
 		return err
 	}
-	if err := boundSize(g, length, partial || final); err != nil {
+	if err := boundSize(g, c.length, c.partial || c.final()); err != nil {
 		return err
 	}
 	sess := s.session(r, g, chunking.NewID(), "tus")
-	sess.Length, sess.Metadata, sess.RawMetadata, sess.Partial = length, meta, rawMeta, partial
-	sess.ContentType = storedType(firstNonEmpty(g.ContentType, meta["filetype"], meta["type"], meta["mimetype"]), metaName(meta))
-	if !partial {
-		if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
+	sess.Length, sess.Metadata, sess.RawMetadata, sess.Partial = c.length, c.meta, c.rawMeta, c.partial
+	sess.ContentType = storedType(firstNonEmpty(g.ContentType, c.meta["filetype"], c.meta["type"], c.meta["mimetype"]), metaName(c.meta))
+	if !c.partial {
+		if sess.Target, err = s.resumableTarget(sess.ID, g, c.meta); err != nil {
 			return err
 		}
 		if !s.exts.permits(sess.Target) {
 			return errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 		}
 	}
-	h := w.Header()
-	if final {
-		created, err := s.uploads.Concat(r.Context(), sess, parts, storage.Meta{})
-		if err != nil {
-			return err
-		}
-		h.Set("Location", s.uploadURL(r, created.ID))
-		h.Set("Upload-Concat", r.Header.Get("Upload-Concat"))
-		h.Set("Upload-Offset", itoa(created.Offset))
-		w.WriteHeader(http.StatusCreated)
-		return nil
+	if c.final() {
+		return s.concatenate(w, r, sess, c.parts)
 	}
+	return s.create(w, r, sess)
+}
+
+// creationRequest is what a tus creation asks for.
+type creationRequest struct {
+	length  int64 // -1: deferred, or a final upload's (the sum of its parts)
+	meta    map[string]string
+	rawMeta string
+	partial bool     // Upload-Concat: partial
+	parts   []string // Upload-Concat: final;... : the partial uploads' ids
+}
+
+func (c creationRequest) final() bool { return len(c.parts) > 0 }
+
+// creation reads and checks a tus creation's headers: the length or its deferral, the
+// metadata, concatenation (where the storage offers it), and a first body that fits.
+func (s *tus) creation(r *http.Request) (creationRequest, error) {
+	var c creationRequest
+	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	if err != nil {
+		return c, errorf(http.StatusBadRequest, err.Error())
+	}
+	deferred := r.Header.Get("Upload-Defer-Length")
+	if deferred != "" && deferred != "1" {
+		return c, errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+	}
+	c.rawMeta = r.Header.Get("Upload-Metadata")
+	if c.meta, err = parseMetadata(c.rawMeta); err != nil {
+		return c, errorf(http.StatusBadRequest, err.Error())
+	}
+	if v := r.Header.Get("Upload-Concat"); v != "" {
+		if !s.uploads.Concatenates() {
+			return c, errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
+		}
+		if c.partial, c.parts, err = parseConcat(v, s.cfg.ResumablePrefix); err != nil {
+			return c, errorf(http.StatusBadRequest, err.Error())
+		}
+	}
+	switch {
+	case c.final() && hasLength:
+		return c, errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
+	case !c.final() && hasLength == (deferred == "1"):
+		return c, errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
+	}
+	c.length = -1
+	if hasLength {
+		c.length = length
+	}
+	if max := s.uploads.MaxSize(); max > 0 && c.length > max {
+		return c, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
+	}
+	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
+		// creation-with-upload of more bytes than the upload has: refused before an upload
+		// exists that the client, told 413, would not know of.
+		return c, errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
+	}
+	return c, nil
+}
+
+// concatenate creates sess as the final upload of parts (tus concatenation).
+func (s *tus) concatenate(w http.ResponseWriter, r *http.Request, sess chunking.Session, parts []string) error {
+	created, err := s.uploads.Concat(r.Context(), sess, parts, storage.Meta{})
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Location", s.uploadURL(r, created.ID))
+	h.Set("Upload-Concat", r.Header.Get("Upload-Concat"))
+	h.Set("Upload-Offset", itoa(created.Offset))
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// create creates sess and appends the request's body, if it carries one
+// (creation-with-upload); an upload of length 0 is complete at once.
+func (s *tus) create(w http.ResponseWriter, r *http.Request, sess chunking.Session) error {
 	created, err := s.uploads.Create(r.Context(), sess)
 	if err != nil {
 		return err
 	}
+	h := w.Header()
 	h.Set("Location", s.uploadURL(r, created.ID))
 	h.Set("Upload-Limit", s.uploadLimit(r))
-	if partial {
+	if sess.Partial {
 		h.Set("Upload-Concat", "partial")
 	}
 	if r.ContentLength != 0 && r.Header.Get("Content-Type") == tusChunkType {
@@ -198,7 +229,7 @@ func (s *tus) tusCreate(w http.ResponseWriter, r *http.Request) error {
 		if !s.kept(created, err) {
 			return err
 		}
-	} else if length == 0 {
+	} else if sess.Length == 0 {
 		// An empty upload is complete at creation.
 		if created, err = s.uploads.Append(r.Context(), created.ID, chunking.AppendRequest{Length: 0, Copy: noBody}); err != nil {
 			return err
