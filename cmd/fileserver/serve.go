@@ -71,30 +71,16 @@ func newLogger(c config.Log, out io.Writer) zerolog.Logger {
 
 // runServer wires the components and serves until SIGTERM or SIGINT, then drains.
 func runServer(cfg config.Config, log zerolog.Logger) error {
-	if cfg.Sessions.Store == "redis" && cfg.Auth.Secret == "" {
-		if _, err := os.Stat(secretFile(cfg)); err != nil {
-			// Nodes behind one balancer must check one another's signatures.
-			return errors.New(`sessions.store = "redis" means several nodes, but no auth.secret is configured: each node would generate its own and refuse URLs signed with another's; set auth.secret (or FILESERVER_AUTH_SECRET_FILE) to the same value on every node`)
-		}
-	}
-	created, err := resolveSecret(&cfg, true)
-	if err != nil {
+	if err := ensureSecret(&cfg, log); err != nil {
 		return err
-	}
-	if created {
-		log.Warn().Str("file", secretFile(cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
 	}
 	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	// shared is Redis when several nodes share sessions: their locks, and the quota book.
-	var shared *redisstore.Store
-	if cfg.Sessions.Store == "redis" {
-		redis.SetLogger(redisLog{log})
-		if shared, err = redisstore.Open(context.Background(), redisstore.Options{
-			URL: cfg.Sessions.RedisURL, Prefix: cfg.Sessions.RedisPrefix, Lease: cfg.Sessions.LockLease.D(),
-			StaleAfter: cfg.Resumable.StaleAfter.D(),
-		}); err != nil {
-			return err
-		}
+	shared, err := openShared(cfg, log)
+	if err != nil {
+		return err
+	}
+	if shared != nil {
 		defer shared.Close()
 	}
 	var sharedBook storage.QuotaBook // Redis's, when several nodes share one book
@@ -110,16 +96,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "` + backend.Name + `" unless sessions.store = "redis", which keeps the book`)
 	}
 	quota := &storage.Quota{Book: backend.Quota, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
-	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", func(ctx context.Context) (int, error) {
-		res, err := backend.Reaper.Reap(ctx, time.Now(), cfg.Upload.TTL.D(), false)
-		if len(res.Kept) > 0 {
-			// Files an earlier version gave their upload URL's expiry as their own lifetime:
-			// fixed once, on the first pass after an upgrade.
-			log.Info().Int("files", len(res.Kept)).Strs("first", res.Kept[:min(len(res.Kept), 10)]).
-				Msg("kept files whose stored expiry was their upload URL's, not theirs; upload.ttl decides their lifetime")
-		}
-		return len(res.Files), err
-	})()
+	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,
 		PreviousSecrets:  cfg.Auth.PreviousSecrets,
@@ -201,6 +178,14 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", backend.Where).
 		Str("upload_prefix", cfg.Upload.Prefix).Str("version", version).Msg("serving")
 
+	return runUntilSignal(srv, h, errc, cfg.Server.ShutdownTimeout, log)
+}
+
+// runUntilSignal waits for SIGTERM or SIGINT (or the server failing), then drains: readiness
+// goes down, requests get server.shutdown_timeout to end, uploads still streaming after it
+// are cut off keeping what arrived, and the download cache's handles are closed. errc
+// carries what srv's Serve returned.
+func runUntilSignal(srv *http.Server, h *handlers.Server, errc <-chan error, timeout config.Duration, log zerolog.Logger) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
@@ -208,10 +193,10 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	case err := <-errc:
 		return err
 	case s := <-sig:
-		log.Info().Str("signal", s.String()).Str("timeout", cfg.Server.ShutdownTimeout.String()).Msg("draining")
+		log.Info().Str("signal", s.String()).Str("timeout", timeout.String()).Msg("draining")
 	}
 	h.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout.D())
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		// Uploads still streaming are cut off: each keeps what it received and answers with
@@ -231,6 +216,52 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// ensureSecret makes sure cfg has a secret, generating one for a single node that has none
+// (several nodes must share one, so they refuse to start without it).
+func ensureSecret(cfg *config.Config, log zerolog.Logger) error {
+	if cfg.Sessions.Store == "redis" && cfg.Auth.Secret == "" {
+		if _, err := os.Stat(secretFile(*cfg)); err != nil {
+			// Nodes behind one balancer must check one another's signatures.
+			return errors.New(`sessions.store = "redis" means several nodes, but no auth.secret is configured: each node would generate its own and refuse URLs signed with another's; set auth.secret (or FILESERVER_AUTH_SECRET_FILE) to the same value on every node`)
+		}
+	}
+	created, err := resolveSecret(cfg, true)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn().Str("file", secretFile(*cfg)).Msg("no secret configured: generated one; give this file's content to Prosody/ejabberd as the upload secret")
+	}
+	return nil
+}
+
+// openShared connects to Redis when sessions.store says several nodes share sessions; nil
+// for a single node.
+func openShared(cfg config.Config, log zerolog.Logger) (*redisstore.Store, error) {
+	if cfg.Sessions.Store != "redis" {
+		return nil, nil
+	}
+	redis.SetLogger(redisLog{log})
+	return redisstore.Open(context.Background(), redisstore.Options{
+		URL: cfg.Sessions.RedisURL, Prefix: cfg.Sessions.RedisPrefix, Lease: cfg.Sessions.LockLease.D(),
+		StaleAfter: cfg.Resumable.StaleAfter.D(),
+	})
+}
+
+// reapFiles is one pass of the expired-files reaper.
+func reapFiles(reaper storage.Reaper, ttl time.Duration, log zerolog.Logger) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		res, err := reaper.Reap(ctx, time.Now(), ttl, false)
+		if len(res.Kept) > 0 {
+			// Files an earlier version gave their upload URL's expiry as their own lifetime:
+			// fixed once, on the first pass after an upgrade.
+			log.Info().Int("files", len(res.Kept)).Strs("first", res.Kept[:min(len(res.Kept), 10)]).
+				Msg("kept files whose stored expiry was their upload URL's, not theirs; upload.ttl decides their lifetime")
+		}
+		return len(res.Files), err
+	}
 }
 
 // interruptTimeout bounds how long uploads cut off at shutdown may take to record what they

@@ -275,21 +275,14 @@ func (s *S3) validate() error {
 	if s.Endpoint == "" {
 		return bad("endpoint", "must be set with storage.backend = \"s3\", e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:7070")
 	}
-	u, err := url.Parse(s.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+	if !validEndpoint(s.Endpoint) {
 		return bad("endpoint", "must be http://host[:port] or https://host[:port], without a path (the bucket is storage.s3.bucket)")
 	}
 	if s.Bucket == "" {
 		return bad("bucket", "must be set with storage.backend = \"s3\"")
 	}
-	if s.AccessKey != "" && s.AccessKeyFile != "" {
-		return bad("access_key_file", "set access_key or access_key_file, not both")
-	}
-	if s.SecretKey != "" && s.SecretKeyFile != "" {
-		return bad("secret_key_file", "set secret_key or secret_key_file, not both")
-	}
-	if (s.AccessKey != "" || s.AccessKeyFile != "") != (s.SecretKey != "" || s.SecretKeyFile != "") {
-		return bad("secret_key", "access and secret key must be set together (or neither, for anonymous access)")
+	if err := s.validateKeys(); err != nil {
+		return err
 	}
 	if strings.HasPrefix(s.Prefix, "/") {
 		return bad("prefix", "must not start with / (object keys are prefix + file name)")
@@ -303,12 +296,33 @@ func (s *S3) validate() error {
 	if s.RedirectExpiry < Duration(time.Second) || s.RedirectExpiry > Duration(7*24*time.Hour) {
 		return bad("redirect_expiry", "must be between 1s and 168h (S3's longest presigned URL)")
 	}
-	if s.PublicEndpoint != "" {
-		if u, err := url.Parse(s.PublicEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return bad("public_endpoint", "must be http://host[:port] or https://host[:port], without a path")
-		}
+	if s.PublicEndpoint != "" && !validEndpoint(s.PublicEndpoint) {
+		return bad("public_endpoint", "must be http://host[:port] or https://host[:port], without a path")
 	}
 	return nil
+}
+
+// validateKeys checks the credentials: each given once, as a value or a file, and both or
+// neither (anonymous access).
+func (s *S3) validateKeys() error {
+	bad := func(key, reason string) error { return &Error{Key: "storage.s3." + key, Reason: reason} }
+	if s.AccessKey != "" && s.AccessKeyFile != "" {
+		return bad("access_key_file", "set access_key or access_key_file, not both")
+	}
+	if s.SecretKey != "" && s.SecretKeyFile != "" {
+		return bad("secret_key_file", "set secret_key or secret_key_file, not both")
+	}
+	if (s.AccessKey != "" || s.AccessKeyFile != "") != (s.SecretKey != "" || s.SecretKeyFile != "") {
+		return bad("secret_key", "access and secret key must be set together (or neither, for anonymous access)")
+	}
+	return nil
+}
+
+// validEndpoint reports whether v is an http(s) URL of a host, without path or query.
+func validEndpoint(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == ""
 }
 
 // validate checks [sessions]: a store that exists, and no embedded sessions on storage shared
