@@ -275,41 +275,11 @@ func (u *Uploads) Append(ctx context.Context, id string, req AppendRequest) (*Se
 // appendHeld is Append once the lease is held and the session read: wctx bounds the data's
 // way in, pctx the writes that record it (see startWriting).
 func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session, req AppendRequest) (*Session, error) {
-	if s.Completed {
-		return s, ErrCompleted
-	}
-	// Every byte arrived before this request: a commit (or its record) that a crash cut
-	// short is what is left to do. The request is a retry whose answer was lost: it is
-	// answered as the completed upload's, whatever its offset (ErrCompleted).
-	if s.Length >= 0 && s.Offset == s.Length {
-		if err := u.finishDurable(pctx, s, lease); err != nil {
-			return s, err
-		}
-		if req.Offset == s.Offset && (req.Length < 0 || req.Length == s.Length) {
-			_, err := req.Copy(io.Discard, 0) // it may carry nothing more
-			return s, err
-		}
-		return s, ErrCompleted
-	}
-	if !s.ResumeBy.IsZero() && u.opts.Now().After(s.ResumeBy) {
-		return s, ErrExpired
-	}
-	if req.Offset != s.Offset {
-		u.stats.conflicts.Add(1)
-		return s, &OffsetError{Expected: s.Offset, Provided: req.Offset}
-	}
-	if err := u.declareLength(s, req.Length); err != nil {
+	if answered, err := u.admit(pctx, lease, s, req); answered {
 		return s, err
 	}
-	limit := int64(-1)
-	switch {
-	case s.Length >= 0:
-		limit = s.Length - s.Offset
-	case u.opts.MaxSize > 0:
-		limit = u.opts.MaxSize - s.Offset
-	}
 	// The upload holds its (maybe just declared) length, or room for what may arrive now.
-	limit, byQuota, keep, err := u.holdFor(s, limit)
+	limit, byQuota, keep, err := u.holdFor(s, u.room(s))
 	if err != nil {
 		return s, err
 	}
@@ -331,35 +301,85 @@ func (u *Uploads) appendHeld(wctx, pctx context.Context, lease Lease, s *Session
 	if n > 0 || req.Length >= 0 {
 		s.Expires = u.opts.Now().Add(u.opts.TTL)
 	}
+	return s, u.conclude(pctx, p, s, req, lease, copyErr)
+}
+
+// admit decides whether req may append to s. answered is true when it may not, or need not:
+// err is then the answer (nil for the retry of a request whose answer was lost).
+func (u *Uploads) admit(pctx context.Context, lease Lease, s *Session, req AppendRequest) (answered bool, err error) {
+	if s.Completed {
+		return true, ErrCompleted
+	}
+	// Every byte arrived before this request: a commit (or its record) that a crash cut
+	// short is what is left to do. The request is a retry whose answer was lost: it is
+	// answered as the completed upload's, whatever its offset (ErrCompleted).
+	if s.Length >= 0 && s.Offset == s.Length {
+		if err := u.finishDurable(pctx, s, lease); err != nil {
+			return true, err
+		}
+		if req.Offset == s.Offset && (req.Length < 0 || req.Length == s.Length) {
+			_, err := req.Copy(io.Discard, 0) // it may carry nothing more
+			return true, err
+		}
+		return true, ErrCompleted
+	}
+	if !s.ResumeBy.IsZero() && u.opts.Now().After(s.ResumeBy) {
+		return true, ErrExpired
+	}
+	if req.Offset != s.Offset {
+		u.stats.conflicts.Add(1)
+		return true, &OffsetError{Expected: s.Offset, Provided: req.Offset}
+	}
+	if err := u.declareLength(s, req.Length); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// room is how many bytes an append to s may bring: the rest of its length, else of the size
+// cap; -1 for no bound.
+func (u *Uploads) room(s *Session) int64 {
+	switch {
+	case s.Length >= 0:
+		return s.Length - s.Offset
+	case u.opts.MaxSize > 0:
+		return u.opts.MaxSize - s.Offset
+	}
+	return -1
+}
+
+// conclude records what an append wrote to p (copyErr is how its copy ended) and completes
+// the upload when its offset reached its length.
+func (u *Uploads) conclude(pctx context.Context, p storage.Partial, s *Session, req AppendRequest, lease Lease, copyErr error) error {
 	if copyErr == nil && req.Complete {
 		if err := u.declareLength(s, s.Offset); err != nil {
 			if perr := u.record(pctx, p, s, lease.Fence); perr != nil {
-				return s, perr
+				return perr
 			}
-			return s, err
+			return err
 		}
 	}
 	if err := u.record(pctx, p, s, lease.Fence); err != nil {
-		return s, err
+		return err
 	}
 	// An upload whose offset reached its length is complete even when the request then ended
 	// badly (cut off, more bytes than the length): a client that reads that offset is done.
 	full := s.Length >= 0 && s.Offset == s.Length
 	if copyErr != nil && !full {
-		return s, copyErr
+		return copyErr
 	}
 	if full && !s.Partial {
 		if err := u.complete(pctx, p, s, req.Meta, lease, false); err != nil {
-			return s, err
+			return err
 		}
 	}
 	if full && s.Partial {
 		s.Completed = true
 		if err := u.record(pctx, p, s, lease.Fence); err != nil {
-			return s, err
+			return err
 		}
 	}
-	return s, copyErr
+	return copyErr
 }
 
 // startWriting takes upload id's lock for a request that writes it, and returns the two
