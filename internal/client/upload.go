@@ -91,49 +91,24 @@ func (u *Upload) RunStream(ctx context.Context, r io.Reader) (Result, error) {
 const defaultStreamChunk = 8 << 20
 
 func (u *Upload) run(ctx context.Context, src source, name string) (Result, error) {
-	if u.Client == nil {
-		u.Client = http.DefaultClient
-	}
-	if u.Retry.Attempts == 0 {
-		u.Retry = DefaultRetry
-	}
-	if u.Protocol == "" {
-		u.Protocol = Tus
-	}
+	u.defaults()
 	res := Result{UploadURL: u.UploadURL}
-	ctype := mime.TypeByExtension(filepath.Ext(name))
 	done := func(st state) (Result, error) {
 		u.Progress.Finish()
 		res.Size, res.SHA256 = src.size(), src.sum()
 		res.FileURL, res.Verified = st.fileURL, st.digest != ""
 		return res, checkDigest(st.digest, res.SHA256)
 	}
-
-	failures := 0
-	retry := func(err error) error {
-		if permanent(err) || ctx.Err() != nil {
-			return err
-		}
-		if failures++; failures > u.Retry.Attempts {
-			return fmt.Errorf("giving up after %d attempts: %w", failures, err)
-		}
-		return u.Retry.wait(ctx, failures-1)
-	}
+	rt := &retrier{ctx: ctx, policy: u.Retry}
 	var chunk int64
 	// deferred: the server does not know the length yet (a stream), so the last append says it.
 	deferred := false
-	for res.UploadURL == "" {
-		loc, limit, err := u.create(ctx, src.size(), name, ctype)
-		if err == nil {
-			res.UploadURL, chunk, deferred = loc, limit, src.size() < 0
-			if u.OnCreate != nil {
-				u.OnCreate(loc)
-			}
-			break
-		}
-		if err := retry(err); err != nil {
+	if res.UploadURL == "" {
+		loc, limit, err := u.createRetrying(ctx, src, name, rt)
+		if err != nil {
 			return res, err
 		}
+		res.UploadURL, chunk, deferred = loc, limit, src.size() < 0
 	}
 	if u.ChunkSize > 0 {
 		chunk = u.ChunkSize
@@ -143,7 +118,7 @@ func (u *Upload) run(ctx context.Context, src source, name string) (Result, erro
 		if offset < 0 {
 			st, err := u.state(ctx, res.UploadURL)
 			if err != nil {
-				if err := retry(err); err != nil {
+				if err := rt.retry(err); err != nil {
 					return res, err
 				}
 				continue
@@ -174,13 +149,13 @@ func (u *Upload) run(ctx context.Context, src source, name string) (Result, erro
 		st, err := u.appendChunk(ctx, res.UploadURL, body, offset, got, last, declare)
 		if err != nil {
 			offset = -1 // ask the server where it stands
-			if err := retry(err); err != nil {
+			if err := rt.retry(err); err != nil {
 				return res, err
 			}
 			continue
 		}
 		if st.offset > offset {
-			failures = 0
+			rt.failures = 0 // progress: the attempts count anew
 		}
 		offset = st.offset
 		u.Progress.Set(offset)
@@ -188,6 +163,53 @@ func (u *Upload) run(ctx context.Context, src source, name string) (Result, erro
 			return done(st)
 		}
 	}
+}
+
+func (u *Upload) defaults() {
+	if u.Client == nil {
+		u.Client = http.DefaultClient
+	}
+	if u.Retry.Attempts == 0 {
+		u.Retry = DefaultRetry
+	}
+	if u.Protocol == "" {
+		u.Protocol = Tus
+	}
+}
+
+// createRetrying creates the upload, retrying as rt allows, and tells OnCreate its URL.
+func (u *Upload) createRetrying(ctx context.Context, src source, name string, rt *retrier) (loc string, chunk int64, err error) {
+	ctype := mime.TypeByExtension(filepath.Ext(name))
+	for {
+		loc, chunk, err = u.create(ctx, src.size(), name, ctype)
+		if err == nil {
+			if u.OnCreate != nil {
+				u.OnCreate(loc)
+			}
+			return loc, chunk, nil
+		}
+		if err := rt.retry(err); err != nil {
+			return "", 0, err
+		}
+	}
+}
+
+// retrier counts the failures since the last progress and waits before the next attempt as
+// policy says; it gives up on a permanent error, a cancelled context, or too many failures.
+type retrier struct {
+	ctx      context.Context
+	policy   Retry
+	failures int
+}
+
+func (r *retrier) retry(err error) error {
+	if permanent(err) || r.ctx.Err() != nil {
+		return err
+	}
+	if r.failures++; r.failures > r.policy.Attempts {
+		return fmt.Errorf("giving up after %d attempts: %w", r.failures, err)
+	}
+	return r.policy.wait(r.ctx, r.failures-1)
 }
 
 // state is what a response told of an upload.
