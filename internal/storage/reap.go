@@ -51,8 +51,7 @@ const tempGrace = 24 * time.Hour
 func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (ReapResult, error) {
 	var res ReapResult
 	var dirs []string
-	fsys := l.root.FS()
-	err := fs.WalkDir(fsys, filesDir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(l.root.FS(), filesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -75,58 +74,78 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		if err != nil {
 			return nil
 		}
-		name := strings.TrimPrefix(p, filesDir+"/")
-		meta := l.readMeta(name, info)
-		if URLExpiry(meta) {
-			res.Kept = append(res.Kept, name)
-			meta.Expires = time.Time{}
-			if !dryRun {
-				if err := l.writeMeta(meta); err != nil {
-					return mapErr("rewrite metadata", err)
-				}
-			}
-		}
-		expires := meta.Expires
-		if ttl > 0 {
-			if byTTL := meta.Created.Add(ttl); expires.IsZero() || byTTL.Before(expires) {
-				expires = byTTL
-			}
-		}
-		if expires.IsZero() || now.Before(expires) {
-			return nil
-		}
-		if !dryRun {
-			if err := l.Delete(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-		}
-		res.Files = append(res.Files, Expired{Name: name, Size: info.Size(), Expires: expires})
-		res.Bytes += info.Size()
-		return nil
+		return l.reapFile(ctx, strings.TrimPrefix(p, filesDir+"/"), info, now, ttl, dryRun, &res)
 	})
-	if err != nil {
+	if err != nil || dryRun {
 		return res, err
 	}
-	if dryRun {
-		return res, nil
-	}
 	l.recount()
-	// Deepest first, so a parent emptied by its children's removal goes too. Remove fails on
-	// a directory that is not empty, which is what keeps the others.
+	l.pruneDirs(dirs, &res)
+	l.removeStaleTemps(now, &res)
+	return res, nil
+}
+
+// reapFile removes the file name (its data's info) if its time is up, counting it in res;
+// an expiry its upload URL gave it is dropped first (see URLExpiry).
+func (l *Local) reapFile(ctx context.Context, name string, info fs.FileInfo, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) error {
+	meta := l.readMeta(name, info)
+	if URLExpiry(meta) {
+		res.Kept = append(res.Kept, name)
+		meta.Expires = time.Time{}
+		if !dryRun {
+			if err := l.writeMeta(meta); err != nil {
+				return mapErr("rewrite metadata", err)
+			}
+		}
+	}
+	expires := Deadline(meta.Created, meta.Expires, ttl)
+	if expires.IsZero() || now.Before(expires) {
+		return nil
+	}
+	if !dryRun {
+		if err := l.Delete(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	res.Files = append(res.Files, Expired{Name: name, Size: info.Size(), Expires: expires})
+	res.Bytes += info.Size()
+	return nil
+}
+
+// pruneDirs removes the directories of dirs that are empty, deepest first, so a parent
+// emptied by its children's removal goes too. Remove fails on a directory that is not
+// empty, which is what keeps the others.
+func (l *Local) pruneDirs(dirs []string, res *ReapResult) {
 	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
 	for _, d := range dirs {
 		if l.root.Remove(d) == nil {
 			res.DirsPruned++
 		}
 	}
-	if ents, err := fs.ReadDir(fsys, tmpDir); err == nil {
-		for _, e := range ents {
-			if info, err := e.Info(); err == nil && e.Type().IsRegular() && now.Sub(info.ModTime()) > tempGrace {
-				if l.root.Remove(path.Join(tmpDir, e.Name())) == nil {
-					res.TempRemoved++
-				}
+}
+
+// removeStaleTemps removes temporary files older than tempGrace: a crash's leftovers.
+func (l *Local) removeStaleTemps(now time.Time, res *ReapResult) {
+	ents, err := fs.ReadDir(l.root.FS(), tmpDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && e.Type().IsRegular() && now.Sub(info.ModTime()) > tempGrace {
+			if l.root.Remove(path.Join(tmpDir, e.Name())) == nil {
+				res.TempRemoved++
 			}
 		}
 	}
-	return res, nil
+}
+
+// Deadline is when a file stored at created, with its own expiry own (zero: none), is due
+// under ttl (0: none): the earlier of the two, zero when neither applies.
+func Deadline(created, own time.Time, ttl time.Duration) time.Time {
+	if ttl > 0 {
+		if byTTL := created.Add(ttl); own.IsZero() || byTTL.Before(own) {
+			return byTTL
+		}
+	}
+	return own
 }

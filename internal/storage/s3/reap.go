@@ -27,22 +27,21 @@ func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		if validName(name) != nil {
 			continue
 		}
-		var expires time.Time
-		if ttl > 0 {
-			expires = obj.LastModified.Add(ttl)
-		}
 		own, err := time.Parse(time.RFC3339Nano, obj.UserMetadataStripped[metaExpires])
+		if err != nil {
+			own = time.Time{}
+		}
 		uploader, _ := url.QueryUnescape(obj.UserMetadataStripped[metaUploader])
-		if err == nil && storage.URLExpiry(storage.Meta{Expires: own, Uploader: uploader, ExpiresBy: obj.UserMetadataStripped[metaExpiresBy]}) {
+		if !own.IsZero() && storage.URLExpiry(storage.Meta{Expires: own, Uploader: uploader, ExpiresBy: obj.UserMetadataStripped[metaExpiresBy]}) {
 			res.Kept = append(res.Kept, name)
 			if !dryRun {
 				if err := s.dropExpiry(ctx, obj); err != nil {
 					return res, err
 				}
 			}
-		} else if err == nil && (expires.IsZero() || own.Before(expires)) {
-			expires = own
+			own = time.Time{}
 		}
+		expires := storage.Deadline(obj.LastModified, own, ttl)
 		if expires.IsZero() || now.Before(expires) {
 			continue
 		}
