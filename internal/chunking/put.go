@@ -3,6 +3,8 @@ package chunking
 import (
 	"context"
 	"errors"
+
+	"fileserver/internal/storage"
 )
 
 // Put receives a whole upload in one request (a plain PUT) into session s.ID, replacing
@@ -18,13 +20,10 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	if s.Length >= 0 && u.opts.MaxSize > 0 && s.Length > u.opts.MaxSize {
 		return nil, ErrTooLarge
 	}
-	limit := s.Length
-	if limit < 0 && u.opts.MaxSize > 0 {
-		limit = u.opts.MaxSize
-	}
 	// Before a byte is read: the upload holds its length of the quota, or room for what may
-	// arrive when it announced none.
-	limit, byQuota, keep, err := u.holdFor(&s, limit)
+	// arrive when it announced none (a PUT starts its upload over: s.Offset is 0).
+	s.Offset = 0
+	limit, byQuota, keep, err := u.holdFor(&s, u.room(&s))
 	if err != nil {
 		return nil, err
 	}
@@ -39,16 +38,7 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 	defer keep()
 	u.putting.Store(s.ID, s.Length)
 	defer u.putting.Delete(s.ID)
-	old, statErr := u.sessions.Get(ctx, s.ID)
-	hadState := statErr == nil
-	if hadState {
-		// What an earlier attempt left is replaced, and what it held of its uploader's quota
-		// (another uploader's, maybe: a phone that changed networks) goes.
-		u.partials.RemovePartial(old.ref())
-		if old.Uploader != s.Uploader {
-			u.unhold(old)
-		}
-	}
+	hadState := u.dropEarlier(ctx, &s)
 	now := u.opts.Now()
 	s.Created, s.Expires, s.Offset, s.HashState, s.Completed, s.PartialState = now, now.Add(u.opts.TTL), 0, nil, false, nil
 	p, err := u.partials.OpenPartial(s.refUnder(lease), true)
@@ -83,33 +73,54 @@ func (u *Uploads) Put(ctx context.Context, s Session, req AppendRequest) (*Sessi
 		kept = true
 		return &s, copyErr
 	}
+	return &s, u.commitPut(pctx, p, &s, req, lease, hadState)
+}
+
+// dropEarlier replaces what an earlier attempt at s.ID left: its partial data goes, and what
+// it held of its uploader's quota (another uploader's, maybe: a phone that changed
+// networks). It reports whether there was such a state.
+func (u *Uploads) dropEarlier(ctx context.Context, s *Session) bool {
+	old, err := u.sessions.Get(ctx, s.ID)
+	if err != nil {
+		return false
+	}
+	u.partials.RemovePartial(old.ref())
+	if old.Uploader != s.Uploader {
+		u.unhold(old)
+	}
+	return true
+}
+
+// commitPut commits a plain PUT whose body arrived whole, if it is the announced length;
+// hadState says its state was recorded (by a checkpoint, or for other nodes).
+func (u *Uploads) commitPut(pctx context.Context, p storage.Partial, s *Session, req AppendRequest, lease Lease, hadState bool) error {
 	if s.Length < 0 {
 		s.Length = s.Offset
 	}
 	if s.Offset != s.Length {
-		u.discard(pctx, &s, hadState, lease)
-		return &s, ErrLengthMismatch
+		u.discard(pctx, s, hadState, lease)
+		return ErrLengthMismatch
 	}
 	if hadState {
 		// Checkpoints recorded the upload: record it whole before the commit, so that a
 		// commit a crash cuts short is finished by the next request, not taken for an
 		// upload still missing bytes.
 		if err := p.Sync(); err != nil {
-			return &s, err
+			return err
 		}
 		s.PartialState = p.State()
-		if err := u.record(pctx, p, &s, lease.Fence); err != nil {
-			return &s, err
+		if err := u.record(pctx, p, s, lease.Fence); err != nil {
+			return err
 		}
 	}
-	if err := u.commit(pctx, p, &s, req.Meta, lease, false); err != nil {
-		u.discard(pctx, &s, hadState, lease)
-		return &s, err
+	if err := u.commit(pctx, p, s, req.Meta, lease, false); err != nil {
+		u.discard(pctx, s, hadState, lease)
+		return err
 	}
 	if hadState {
 		u.sessions.Delete(pctx, s.ID, lease.Fence)
 	}
-	return &s, nil
+	return nil
 }
 
 // PendingLength is the announced length of a plain PUT in progress for id (-1 when it
