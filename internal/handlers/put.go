@@ -153,23 +153,9 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	if want > 0 && (limit == 0 || want < limit) {
 		limit = want
 	}
-	// The upload holds its length of the uploader's daily quota while it runs (or, of
-	// unknown length, what the quota leaves, which then bounds it); the commit charges it.
-	hold, held, byQuota := storage.RandomID(), want, false
-	if want >= 0 {
-		if err := s.quota.Reserve(meta.Uploader, hold, want); err != nil {
-			return storage.Meta{}, err
-		}
-	} else if s.quota.On() {
-		room := int64(math.MaxInt64)
-		if limit > 0 {
-			room = limit
-		}
-		var err error
-		if held, err = s.quota.ReserveUpTo(meta.Uploader, hold, 1, room); err != nil {
-			return storage.Meta{}, err
-		}
-		limit, byQuota = held, held < room
+	hold, held, limit, byQuota, err := s.holdQuota(meta.Uploader, want, limit)
+	if err != nil {
+		return storage.Meta{}, err
 	}
 	defer s.quota.Release(meta.Uploader, hold)
 	defer s.quota.Keep(meta.Uploader, hold, held)() // stopped before the Release
@@ -177,7 +163,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	if err != nil {
 		return storage.Meta{}, err
 	}
-	defer wr.Abort()
+	defer wr.Abort() // a no-op once committed
 	if want > 0 {
 		// Provide for the space before reading a byte: a full disk is a 507 now, not halfway.
 		if _, err := storage.Reserve(wr, want); err != nil {
@@ -202,13 +188,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 			// the unread body before the 408 would wait on the stalled client forever.
 			rc.SetReadDeadline(time.Now())
 		}
-		if errors.Is(err, streaming.ErrTooLarge) && want >= 0 && limit == want {
-			return storage.Meta{}, errLonger(err)
-		}
-		if errors.Is(err, streaming.ErrTooLarge) && byQuota {
-			return storage.Meta{}, storage.ErrQuota
-		}
-		return storage.Meta{}, err
+		return storage.Meta{}, copyFailure(err, want, limit, byQuota)
 	}
 	if want >= 0 && res.Bytes > want {
 		return storage.Meta{}, errLonger(nil)
@@ -222,6 +202,40 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
 	return stored, nil
+}
+
+// holdQuota holds, for an upload of want bytes (-1: unknown) bounded by limit, its length of
+// the uploader's daily quota while it runs (or, of unknown length, what the quota leaves,
+// which then bounds it: byQuota); the commit charges it. It returns the hold, what is held
+// and the limit that results.
+func (s *xep) holdQuota(uploader string, want, limit int64) (hold string, held, bound int64, byQuota bool, err error) {
+	hold, held, bound = storage.RandomID(), want, limit
+	if want >= 0 {
+		return hold, held, bound, false, s.quota.Reserve(uploader, hold, want)
+	}
+	if !s.quota.On() {
+		return hold, held, bound, false, nil
+	}
+	room := int64(math.MaxInt64)
+	if limit > 0 {
+		room = limit
+	}
+	if held, err = s.quota.ReserveUpTo(uploader, hold, 1, room); err != nil {
+		return hold, held, bound, false, err
+	}
+	return hold, held, held, held < room, nil
+}
+
+// copyFailure words a failed copy into a plain upload of want bytes (-1: unknown) that was
+// bounded by limit, byQuota when the daily quota set that bound.
+func copyFailure(err error, want, limit int64, byQuota bool) error {
+	switch {
+	case errors.Is(err, streaming.ErrTooLarge) && want >= 0 && limit == want:
+		return errLonger(err)
+	case errors.Is(err, streaming.ErrTooLarge) && byQuota:
+		return storage.ErrQuota
+	}
+	return err
 }
 
 // protocolLabel names the upload protocol for metrics: the signature scheme for PUT, "post"
