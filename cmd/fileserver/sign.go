@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,37 +74,46 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	if *resumable {
 		return signCreation(cfg, *protocol, *base, name, *size, *ctype, ttl, stdout, fail)
 	}
-	if *protocol == "token" && !strings.Contains(name, "/") {
+	if err := signUpload(cfg, *protocol, *base, name, *size, *ctype, *method, ttl, stdout); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// signUpload prints the upload URL for name signed with protocol, and for a token the
+// Authorization header that goes with it (a token's file gets a random slot when its path
+// names none).
+func signUpload(cfg config.Config, protocol, base, name string, size int64, ctype, method string, ttl time.Duration, stdout io.Writer) error {
+	if protocol == "token" && !strings.Contains(name, "/") {
 		var b [12]byte
 		rand.Read(b[:])
 		name = hex.EncodeToString(b[:]) + "/" + name
 	}
 	prefix := cfg.Upload.Prefix
-	u := baseURL(cfg, *base, prefix) + prefix + handlers.EscapeName(name)
+	u := baseURL(cfg, base, prefix) + prefix + handlers.EscapeName(name)
 	now := time.Now()
-	switch *protocol {
+	switch protocol {
 	case "v1":
-		u += "?v=" + hmacauth.SignV1(cfg.Auth.Secret, name, *size)
+		u += "?v=" + hmacauth.SignV1(cfg.Auth.Secret, name, size)
 	case "v2":
-		u += "?v2=" + hmacauth.SignV2(cfg.Auth.Secret, name, *size, *ctype)
+		u += "?v2=" + hmacauth.SignV2(cfg.Auth.Secret, name, size, ctype)
 	case "v3":
 		exp := now.Add(ttl).Unix()
-		m := strings.ToUpper(*method)
-		u += "?v3=" + hmacauth.SignV3(cfg.Auth.Secret, m, prefix+name, exp) + "&expires=" + strconv.FormatInt(exp, 10)
+		u += "?v3=" + hmacauth.SignV3(cfg.Auth.Secret, strings.ToUpper(method), prefix+name, exp) + "&expires=" + strconv.FormatInt(exp, 10)
 	case "token":
 		slot, file, _ := strings.Cut(name, "/")
 		tok := hmacauth.SignToken(cfg.Auth.Secret, hmacauth.Claims{
 			Sub: "fileserver-sign", Iat: now.Unix(), Exp: now.Add(ttl).Unix(), Slot: slot,
-			Filename: file, Filesize: *size, Filetype: *ctype,
+			Filename: file, Filesize: size, Filetype: ctype,
 		})
 		fmt.Fprintln(stdout, u)
 		fmt.Fprintln(stdout, "Authorization: Bearer "+tok)
-		return 0
+		return nil
 	default:
-		return fail("--protocol must be v1, v2, v3 or token")
+		return errors.New("--protocol must be v1, v2, v3 or token")
 	}
 	fmt.Fprintln(stdout, u)
-	return 0
+	return nil
 }
 
 // signCreation prints the URL that creates a resumable upload (tus or the IETF draft): POST

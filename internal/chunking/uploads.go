@@ -506,27 +506,38 @@ type writing struct {
 // request brought that s now counts.
 func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, wr writing) (int64, error) {
 	start := s.Offset
-	w, err := p.AppendAt(ctx, s.Offset)
+	ck, reserved, err := u.openWrite(ctx, p, s, req, wr)
 	if err != nil {
 		return 0, err
 	}
-	reserved := false
+	n, copyErr := req.Copy(ck, wr.limit)
+	return u.keepWritten(p, s, req, wr, ck, start, n, reserved, copyErr)
+}
+
+// openWrite prepares the append of req to p at s.Offset: the rest of the upload provided
+// for (reserved tells whether it was), and the writer that digests the data and checkpoints
+// it as it arrives.
+func (u *Uploads) openWrite(ctx context.Context, p storage.Partial, s *Session, req AppendRequest, wr writing) (ck *checkpointer, reserved bool, err error) {
+	w, err := p.AppendAt(ctx, s.Offset)
+	if err != nil {
+		return nil, false, err
+	}
 	if s.Length > s.Offset {
 		// The rest of the upload is provided for before a byte is read: space on disk (a full
 		// disk, or one at storage.min_free, is refused now), or a buffer of the right size.
 		if reserved, err = storage.Reserve(w, s.Length-s.Offset); err != nil {
-			return 0, cutBack(p, s.Offset, err)
+			return nil, false, cutBack(p, s.Offset, err)
 		}
 	}
 	dst := tee{w: w}
 	var h hash.Hash
 	if !u.opts.SkipDigest {
 		if h, err = restoreHash(s.HashState); err != nil {
-			return 0, err
+			return nil, false, err
 		}
 		dst.hashes = append(dst.hashes, h)
 	}
-	ck := &checkpointer{w: dst, p: p, s: s, h: h, record: wr.checkpoint, last: time.Now(), u: u}
+	ck = &checkpointer{w: dst, p: p, s: s, h: h, record: wr.checkpoint, last: time.Now(), u: u}
 	ck.align = storage.AlignerOf(w)
 	if req.Checksum != nil {
 		// tus checksum: the request's data is kept whole or not at all, so no part of it may
@@ -534,7 +545,14 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 		dst.hashes = append(dst.hashes, req.Checksum)
 		ck.w, ck.record = dst, nil
 	}
-	n, copyErr := req.Copy(ck, wr.limit)
+	return ck, reserved, nil
+}
+
+// keepWritten decides what of the n bytes an append copied (ending with copyErr) is kept,
+// makes it durable and counts it in s.Offset; it returns what the request brought that s
+// now counts, or drops what may not be kept (a checksum that fails, a full disk, a quota
+// spent) back to the offset last recorded.
+func (u *Uploads) keepWritten(p storage.Partial, s *Session, req AppendRequest, wr writing, ck *checkpointer, start, n int64, reserved bool, copyErr error) (int64, error) {
 	rest := n - ck.done // arrived since the last checkpoint
 	if reserved && s.Offset+rest < s.Length {
 		// The body ended short of the length: give back what was reserved past it. Should
