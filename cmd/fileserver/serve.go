@@ -114,6 +114,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		uploads = chunking.New(sessions, backend, chunking.Options{
 			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest:         !cfg.Storage.Checksum,
+			Copier:             engine,
 			Locker:             locker,
 			Quota:              quota,
 			CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage"
 )
 
@@ -28,7 +29,7 @@ func restart(t *testing.T, dir string) (*Uploads, *storage.Local) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(ds, st.Backend(), Options{TTL: time.Hour}), st
+	return New(ds, st.Backend(), Options{TTL: time.Hour, Copier: chunktest.Copier{}}), st
 }
 
 // While a request streams in, every CheckpointBytes what arrived is recorded: a crash midway
@@ -46,7 +47,7 @@ func TestCheckpointsWhileStreaming(t *testing.T) {
 	}
 	defer st.Close()
 	ds, _ := NewDirStore(st.Root(), true)
-	u := New(ds, st.Backend(), Options{TTL: time.Hour, CheckpointBytes: every})
+	u := New(ds, st.Backend(), Options{TTL: time.Hour, CheckpointBytes: every, Copier: chunktest.Copier{}})
 	ctx := context.Background()
 	s, err := u.Create(ctx, Session{Target: "cp.bin", Length: int64(len(data))})
 	if err != nil {
@@ -55,7 +56,7 @@ func TestCheckpointsWhileStreaming(t *testing.T) {
 	var seen []int64 // offsets another process finds recorded while the request streams
 	sent := 0
 	crash := errors.New("connection lost")
-	req := AppendRequest{Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	req := AppendRequest{Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		for sent < 2*every+every/2 {
 			n, err := dst.Write(data[sent : sent+64<<10])
 			sent += n
@@ -86,7 +87,7 @@ func TestCheckpointsWhileStreaming(t *testing.T) {
 			}
 		}
 		return int64(sent), crash // and the request breaks off
-	}}
+	})}
 	if _, err := u.Append(ctx, s.ID, req); !errors.Is(err, crash) {
 		t.Fatalf("append: %v", err)
 	}
@@ -118,7 +119,7 @@ func TestCheckpointInterval(t *testing.T) {
 	ctx := context.Background()
 	s, _ := f.u.Create(ctx, Session{Target: "slow.bin", Length: 1000})
 	var recorded int64
-	req := AppendRequest{Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	req := AppendRequest{Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		for i := range 5 {
 			dst.Write([]byte("0123456789"))
 			time.Sleep(60 * time.Millisecond)
@@ -128,7 +129,7 @@ func TestCheckpointInterval(t *testing.T) {
 			}
 		}
 		return 50, io.ErrUnexpectedEOF
-	}}
+	})}
 	f.u.Append(ctx, s.ID, req)
 	if recorded < 30 {
 		t.Fatalf("offset recorded after 5 slow writes of 10 bytes: %d, want at least 30", recorded)

@@ -14,6 +14,7 @@ import (
 
 	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage/s3"
 	"fileserver/internal/testpeers"
 
@@ -54,7 +55,7 @@ func TestDigestCoversWhatAFailedWriteKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour})
+		return chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, Copier: chunktest.Copier{}})
 	}
 	tight, roomy := node(256<<10), node(64<<20) // 256 KiB: the first 64 KiB buffer, no part
 
@@ -81,11 +82,11 @@ func TestDigestCoversWhatAFailedWriteKept(t *testing.T) {
 			return total, nil
 		}
 	}
-	got, err := tight.Append(ctx, s.ID, chunking.AppendRequest{Length: -1, Copy: body(data[:100_000])})
+	got, err := tight.Append(ctx, s.ID, chunking.AppendRequest{Length: -1, Body: chunktest.Script(body(data[:100_000]))})
 	if !errors.Is(err, adaptivebuf.ErrBudget) || got.Offset == 0 || got.Offset >= 100_000 {
 		t.Fatalf("append on a budget that refuses the part buffer: offset %d, %v", got.Offset, err)
 	}
-	fin, err := roomy.Append(ctx, s.ID, chunking.AppendRequest{Offset: got.Offset, Length: int64(len(data)), Copy: body(data[got.Offset:])})
+	fin, err := roomy.Append(ctx, s.ID, chunking.AppendRequest{Offset: got.Offset, Length: int64(len(data)), Body: chunktest.Script(body(data[got.Offset:]))})
 	if err != nil || !fin.Completed {
 		t.Fatalf("finishing: %v %+v", err, fin)
 	}

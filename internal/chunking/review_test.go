@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/crashpoint"
 	"fileserver/internal/storage"
 )
@@ -42,11 +43,11 @@ func TestLostLeaseRemovesNothing(t *testing.T) {
 	f.u.opts.CheckpointBytes = 1 << 20
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("L"), 3<<20)
-	req := AppendRequest{Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	req := AppendRequest{Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		n, err := dst.Write(data[:2<<20]) // a checkpoint or two recorded
 		locker.lost.Store(true)
 		return int64(n), err // and the body ends short of its length
-	}}
+	})}
 	if _, err := f.u.Put(ctx, Session{ID: "put-lost", Target: "lost.bin", Length: int64(len(data))}, req); err == nil {
 		t.Fatal("a short PUT succeeded")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage/s3"
 	"fileserver/internal/testpeers"
 )
@@ -43,7 +44,7 @@ func TestS3CheckpointsAtPartBoundaries(t *testing.T) {
 	}
 	defer root.Close()
 	sessions, _ := chunking.NewDirStore(root, false)
-	u := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, CheckpointBytes: s3.MinPartSize / 3})
+	u := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, CheckpointBytes: s3.MinPartSize / 3, Copier: chunktest.Copier{}})
 	data := make([]byte, 3*s3.MinPartSize+12345)
 	rand.Read(data)
 	s, err := u.Create(ctx, chunking.Session{Target: "aligned.bin", Length: int64(len(data)) + 1})
@@ -59,7 +60,7 @@ func TestS3CheckpointsAtPartBoundaries(t *testing.T) {
 	}
 	var offsets []int64
 	broke := errors.New("connection lost")
-	req := chunking.AppendRequest{Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	req := chunking.AppendRequest{Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		for off := 0; off < len(data); off += 100_003 { // writes that never meet a boundary exactly
 			if _, err := dst.Write(data[off:min(off+100_003, len(data))]); err != nil {
 				return int64(off), err
@@ -73,7 +74,7 @@ func TestS3CheckpointsAtPartBoundaries(t *testing.T) {
 			}
 		}
 		return int64(len(data)), broke
-	}}
+	})}
 	got, err := u.Append(ctx, s.ID, req)
 	if !errors.Is(err, broke) || got.Offset != int64(len(data)) {
 		t.Fatalf("append: %v, offset %d", err, got.Offset)

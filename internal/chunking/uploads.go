@@ -16,6 +16,7 @@ import (
 
 	"fileserver/internal/crashpoint"
 	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
 )
 
 // Options configure Uploads.
@@ -30,6 +31,10 @@ type Options struct {
 	// files then have no digest (no Repr-Digest, ETag from size and time). The digest costs
 	// about 0.6 CPU-seconds per GB on the ingest path.
 	SkipDigest bool
+	// Copier moves every request's body into its upload: the server's streaming engine, so
+	// that resumable uploads take their buffers from its memory budget and are paced per
+	// client like every other transfer. nil means an engine of its own with the defaults.
+	Copier Copier
 	// Locker gives each session one writer; nil means the session store if it is a Locker
 	// too (Redis), else a MemLocker (one process).
 	Locker Locker
@@ -86,6 +91,9 @@ func New(sessions SessionStore, st storage.Backend, o Options) *Uploads {
 		} else {
 			o.Locker = NewMemLocker(o.StaleAfter)
 		}
+	}
+	if o.Copier == nil {
+		o.Copier = streaming.New(streaming.Options{})
 	}
 	return &Uploads{sessions: sessions, partials: st.Partials, space: st.Space, readsPartials: st.ReadsPartials,
 		locker: o.Locker, handoffs: newHandoffs(), opts: o, shared: shared}
@@ -240,13 +248,18 @@ type AppendRequest struct {
 	Checksum hash.Hash
 	// ChecksumWant is the digest Checksum must produce.
 	ChecksumWant []byte
-	// Copy moves the request body into dst, reading at most limit bytes (negative: no
-	// limit), and returns how many bytes it wrote; a body longer than limit is ErrTooLarge. The caller routes it through the streaming engine.
-	Copy func(dst io.Writer, limit int64) (int64, error)
+	// Body is the request's data (nil: none). The Uploads' Copier moves it into the upload,
+	// reading no more than the upload may still take; a longer body is ErrTooLarge.
+	Body io.Reader
+	// Transfer tells the copier who sends the body and how (protocol, client, idle timeout,
+	// the connection's read deadline); Append sets its direction and limit.
+	Transfer streaming.Transfer
+	// Copied, when set, is told what the copy did (bytes, buffer size), for the request log.
+	Copied func(streaming.Result)
 	// Cancel cuts this request off, for the cause it is given: ErrHandedOff when a newer
 	// request takes the upload over, ErrShutdown when the server stops (Interrupt). It must
-	// make Copy return promptly (cancel its context, expire its read deadline), with the
-	// cause as its error.
+	// make a body read blocked on a silent client return promptly (expire the connection's
+	// read deadline); the copy then ends with the cause as its error.
 	Cancel func(cause error)
 	// Idle is how long the request has gone without receiving a byte: a request for the same
 	// upload cuts this one off only when it is stale (see Locker).
@@ -318,7 +331,7 @@ func (u *Uploads) admit(pctx context.Context, lease Lease, s *Session, req Appen
 			return true, err
 		}
 		if req.Offset == s.Offset && (req.Length < 0 || req.Length == s.Length) {
-			_, err := req.Copy(io.Discard, 0) // it may carry nothing more
+			_, err := u.copyBody(pctx, io.Discard, req, 0) // it may carry nothing more
 			return true, err
 		}
 		return true, ErrCompleted
@@ -510,7 +523,7 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 	if err != nil {
 		return 0, err
 	}
-	n, copyErr := req.Copy(ck, wr.limit)
+	n, copyErr := u.copyBody(ctx, ck, req, wr.limit)
 	return u.keepWritten(p, s, req, wr, ck, start, n, reserved, copyErr)
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage"
 )
 
@@ -44,22 +45,23 @@ func newFixtureWith(t *testing.T, maxSize int64, opts storage.LocalOptions) *fix
 		t.Fatal(err)
 	}
 	f := &fixture{store: st, dir: dir, now: time.Unix(1_800_000_000, 0)}
-	f.u = New(ds, st.Backend(), Options{TTL: time.Hour, MaxSize: maxSize, Now: func() time.Time { return f.now }})
+	f.u = New(ds, st.Backend(), Options{TTL: time.Hour, MaxSize: maxSize, Now: func() time.Time { return f.now }, Copier: chunktest.Copier{}})
 	return f
 }
 
-// body is an AppendRequest copying data the way the engine would.
+// body is an AppendRequest bringing data. Past its limit it writes what the limit allows
+// before it fails, as a copy in small reads would.
 func body(offset int64, data []byte) AppendRequest {
 	return AppendRequest{
 		Offset: offset, Length: -1,
-		Copy: func(dst io.Writer, limit int64) (int64, error) {
+		Body: chunktest.Script(func(dst io.Writer, limit int64) (int64, error) {
 			if limit >= 0 && int64(len(data)) > limit {
 				n, _ := dst.Write(data[:limit])
 				return int64(n), ErrTooLarge
 			}
 			n, err := dst.Write(data)
 			return int64(n), err
-		},
+		}),
 	}
 }
 
@@ -197,10 +199,10 @@ func TestInterruptedAppendKeepsBytes(t *testing.T) {
 	f := newFixture(t, 0)
 	ctx := context.Background()
 	s, _ := f.u.Create(ctx, Session{Target: "i", Length: 10})
-	r := AppendRequest{Offset: 0, Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	r := AppendRequest{Offset: 0, Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		n, _ := dst.Write([]byte("12345"))
 		return int64(n), io.ErrUnexpectedEOF
-	}}
+	})}
 	s, err := f.u.Append(ctx, s.ID, r)
 	if !errors.Is(err, io.ErrUnexpectedEOF) || s.Offset != 5 {
 		t.Fatalf("interrupted: %v offset %d", err, s.Offset)
@@ -225,7 +227,7 @@ func TestCrashLeftoversAreDropped(t *testing.T) {
 	pf.Close()
 	// A fresh Uploads over the same directory, as after a restart.
 	ds, _ := NewDirStore(f.store.Root(), true)
-	u2 := New(ds, f.store.Backend(), Options{TTL: time.Hour, Now: func() time.Time { return f.now }})
+	u2 := New(ds, f.store.Backend(), Options{TTL: time.Hour, Now: func() time.Time { return f.now }, Copier: chunktest.Copier{}})
 	got, err := u2.Get(ctx, s.ID)
 	if err != nil || got.Offset != 4 {
 		t.Fatalf("recovered offset %d, %v", got.Offset, err)
@@ -249,12 +251,12 @@ func TestHandOffCutsStaleWriter(t *testing.T) {
 	cut := make(chan struct{})
 	var once sync.Once
 	stale := AppendRequest{Offset: 0, Length: -1,
-		Copy: func(dst io.Writer, _ int64) (int64, error) {
+		Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 			dst.Write([]byte("0123456789"))
 			close(started)
 			<-cut // a client that went silent
 			return 10, ErrHandedOff
-		},
+		}),
 		Cancel: func(error) { once.Do(func() { close(cut) }) },
 	}
 	done := make(chan error, 1)
@@ -382,12 +384,12 @@ func TestPreallocatedAppends(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 10_000)
 	s, _ := f.u.Create(ctx, Session{Target: "pre.bin", Length: int64(len(data))})
 	var sizeDuring int64
-	r := AppendRequest{Offset: 0, Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	r := AppendRequest{Offset: 0, Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		n, _ := dst.Write(data[:30_000])
 		st, _ := os.Stat(filepath.Join(f.dir, "partial", s.ID))
 		sizeDuring = st.Size()
 		return int64(n), io.ErrUnexpectedEOF
-	}}
+	})}
 	s, err := f.u.Append(ctx, s.ID, r)
 	if !errors.Is(err, io.ErrUnexpectedEOF) || s.Offset != 30_000 {
 		t.Fatalf("short append: %v, offset %d", err, s.Offset)
@@ -432,7 +434,7 @@ func TestCommitBeforeRecordCompletes(t *testing.T) {
 			defer st.Close()
 			ds, _ := NewDirStore(st.Root(), true)
 			ctx := context.Background()
-			crashing := New(failCompleted{ds}, st.Backend(), Options{TTL: time.Hour})
+			crashing := New(failCompleted{ds}, st.Backend(), Options{TTL: time.Hour, Copier: chunktest.Copier{}})
 			s, err := crashing.Create(ctx, Session{Target: "done.bin", Length: int64(len(data))})
 			if err != nil {
 				t.Fatal(err)
@@ -440,7 +442,7 @@ func TestCommitBeforeRecordCompletes(t *testing.T) {
 			if _, err := crashing.Append(ctx, s.ID, body(0, data)); err == nil {
 				t.Fatal("the completion's record did not fail")
 			}
-			restarted := New(ds, st.Backend(), Options{TTL: time.Hour})
+			restarted := New(ds, st.Backend(), Options{TTL: time.Hour, Copier: chunktest.Copier{}})
 			var got *Session
 			if next == "HEAD" {
 				got, err = restarted.Sync(ctx, s.ID)

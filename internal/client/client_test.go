@@ -60,11 +60,12 @@ func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *
 		t.Fatal(err)
 	}
 	sessions, _ := chunking.NewDirStore(st.Root(), true)
+	engine := streaming.New(streaming.Options{BufferSize: 64 << 10})
 	h := handlers.New(handlers.Options{
-		Config: app.HandlerConfig(cfg), Storage: st.Backend(), Engine: streaming.New(streaming.Options{BufferSize: 64 << 10}),
+		Config: app.HandlerConfig(cfg), Storage: st.Backend(), Engine: engine,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{Secret: secret}),
 		Log:      zerolog.Nop(),
-		Uploads:  chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour}),
+		Uploads:  chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, Copier: engine}),
 		Listen:   ln.Addr().String(),
 	})
 	s := &server{t: t, addr: ln.Addr().String(), dir: dir, srv: &http.Server{Handler: h}, st: st}

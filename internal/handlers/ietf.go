@@ -398,7 +398,7 @@ func (s *ietf) ietfPatch(w http.ResponseWriter, r *http.Request) error {
 	req.Complete = complete
 	sess, err := s.uploads.Append(r.Context(), id, req)
 	if errors.Is(err, chunking.ErrCompleted) && sess != nil && offset == sess.Offset &&
-		(r.ContentLength == 0 || r.ContentLength < 0 && emptyBody(r.Body) == nil) {
+		(r.ContentLength == 0 || r.ContentLength < 0 && chunking.EmptyBody(r.Body) == nil) {
 		// The final response was lost and the client asks again: replay it.
 		return s.ietfDone(w, r, sess, http.StatusOK)
 	}

@@ -82,6 +82,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	}
 	t.Cleanup(func() { store.Close() })
 	quota := &storage.Quota{Book: store, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
+	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	var uploads *chunking.Uploads
 	if cfg.Resumable.Enabled {
 		sessions, err := chunking.NewDirStore(store.Root(), cfg.Storage.Fsync)
@@ -99,6 +100,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			TTL:                cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
 			SkipDigest: !cfg.Storage.Checksum,
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
+			Copier:     engine,
 		})
 	}
 	log := zerolog.Nop()
@@ -110,7 +112,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 		Uploads: uploads,
 		Config:  app.HandlerConfig(cfg),
 		Storage: store.Backend(),
-		Engine:  streaming.New(app.EngineOptions(cfg.Streaming)),
+		Engine:  engine,
 		Verifier: hmacauth.NewVerifier(hmacauth.Options{
 			Secret:           cfg.Auth.Secret,
 			PreviousSecrets:  cfg.Auth.PreviousSecrets,

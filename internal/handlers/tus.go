@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -231,7 +230,7 @@ func (s *tus) create(w http.ResponseWriter, r *http.Request, sess chunking.Sessi
 		}
 	} else if sess.Length == 0 {
 		// An empty upload is complete at creation.
-		if created, err = s.uploads.Append(r.Context(), created.ID, chunking.AppendRequest{Length: 0, Copy: noBody}); err != nil {
+		if created, err = s.uploads.Append(r.Context(), created.ID, chunking.AppendRequest{Length: 0}); err != nil {
 			return err
 		}
 	}
@@ -404,6 +403,3 @@ func (s *tus) tusDelete(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// noBody is the copy of a request that carries no data.
-func noBody(_ io.Writer, _ int64) (int64, error) { return 0, nil }

@@ -38,8 +38,8 @@ func server(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	sessions, _ := chunking.NewDirStore(st.Root(), false)
-	uploads := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour})
 	engine := streaming.New(app.EngineOptions(cfg.Streaming))
+	uploads := chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, Copier: engine})
 	stats := counters.NewHTTP()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.Handler = handlers.New(handlers.Options{

@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage/s3"
 	"fileserver/internal/testpeers"
 )
@@ -38,14 +39,14 @@ func TestLostLeaseSendsNoParts(t *testing.T) {
 	}
 	rs := openStore(t, testpeers.Redis(t), Options{})
 	// A checkpoint every part records the multipart upload, so that it stays for the count.
-	u := chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs, CheckpointBytes: s3.MinPartSize})
+	u := chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs, CheckpointBytes: s3.MinPartSize, Copier: chunktest.Copier{}})
 	data := make([]byte, 4*s3.MinPartSize)
 	rand.Read(data)
 	s, err := u.Create(ctx, chunking.Session{Protocol: "tus", Target: "fenced.bin", Length: int64(len(data))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := chunking.AppendRequest{Length: -1, Copy: func(dst io.Writer, _ int64) (int64, error) {
+	req := chunking.AppendRequest{Length: -1, Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 		n, err := dst.Write(data[:2*s3.MinPartSize+1000]) // one part sent, a second on its way
 		if err != nil {
 			return int64(n), err
@@ -56,7 +57,7 @@ func TestLostLeaseSendsNoParts(t *testing.T) {
 		}
 		m, err := dst.Write(data[n:])
 		return int64(n + m), err
-	}}
+	})}
 	_, err = u.Append(ctx, s.ID, req)
 	if !errors.Is(err, chunking.ErrFenced) {
 		t.Fatalf("append after the lease was lost: %v, want ErrFenced", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/chunktest"
 	"fileserver/internal/storage"
 	"fileserver/internal/testpeers"
 )
@@ -31,7 +32,7 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 		}
 		t.Cleanup(func() { st.Close() })
 		rs := openStore(t, url, Options{})
-		return chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs}), st
+		return chunking.New(rs, st.Backend(), chunking.Options{TTL: time.Hour, Locker: rs, Copier: chunktest.Copier{}}), st
 	}
 	a, _ := node()
 	b, stB := node()
@@ -53,9 +54,9 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 	reqCtx, reqEnd := context.WithCancel(ctx)
 	defer reqEnd()
 	stale := chunking.AppendRequest{Offset: 0, Length: -1,
-		Copy: func(dst io.Writer, limit int64) (int64, error) {
+		Body: chunktest.Script(func(dst io.Writer, limit int64) (int64, error) {
 			return io.Copy(dst, io.LimitReader(body, limit))
-		},
+		}),
 		Cancel: func(error) {
 			once.Do(func() {
 				close(cut)
@@ -93,10 +94,10 @@ func TestUploadsResumeOnAnotherNode(t *testing.T) {
 
 	rest := data[first:]
 	fin, err := b.Append(ctx, s.ID, chunking.AppendRequest{Offset: first, Length: -1,
-		Copy: func(dst io.Writer, _ int64) (int64, error) {
+		Body: chunktest.Script(func(dst io.Writer, _ int64) (int64, error) {
 			n, err := dst.Write(rest)
 			return int64(n), err
-		},
+		}),
 	})
 	if err != nil || !fin.Completed {
 		t.Fatalf("finishing on B: %v %+v", err, fin)
