@@ -92,77 +92,138 @@ const defaultStreamChunk = 8 << 20
 
 func (u *Upload) run(ctx context.Context, src source, name string) (Result, error) {
 	u.defaults()
-	res := Result{UploadURL: u.UploadURL}
-	done := func(st state) (Result, error) {
-		u.Progress.Finish()
-		res.Size, res.SHA256 = src.size(), src.sum()
-		res.FileURL, res.Verified = st.fileURL, st.digest != ""
-		return res, checkDigest(st.digest, res.SHA256)
-	}
-	rt := &retrier{ctx: ctx, policy: u.Retry}
-	var chunk int64
-	// deferred: the server does not know the length yet (a stream), so the last append says it.
-	deferred := false
-	if res.UploadURL == "" {
-		loc, limit, err := u.createRetrying(ctx, src, name, rt)
-		if err != nil {
-			return res, err
+	r := &uploadRun{u: u, src: src, rt: &retrier{ctx: ctx, policy: u.Retry},
+		res: Result{UploadURL: u.UploadURL}, offset: -1}
+	if r.res.UploadURL == "" {
+		if err := r.create(ctx, name); err != nil {
+			return r.res, err
 		}
-		res.UploadURL, chunk, deferred = loc, limit, src.size() < 0
 	}
 	if u.ChunkSize > 0 {
-		chunk = u.ChunkSize
+		r.chunk = u.ChunkSize
 	}
-	offset := int64(-1)
 	for {
-		if offset < 0 {
-			st, err := u.state(ctx, res.UploadURL)
+		if r.offset < 0 {
+			st, complete, err := r.resync(ctx)
 			if err != nil {
-				if err := rt.retry(err); err != nil {
-					return res, err
-				}
-				continue
+				return r.res, err
 			}
-			offset, deferred = st.offset, st.length < 0
-			if chunk == 0 {
-				chunk = st.maxAppend
-			}
-			u.Progress.Start(offset)
-			if st.complete || u.Protocol == Tus && st.length >= 0 && offset == st.length && offset == src.size() {
-				return done(st)
+			if complete {
+				return r.finish(st)
 			}
 		}
-		n := chunk
-		if n <= 0 {
-			if n = src.size() - offset; n < 0 { // a stream: no end known
-				n = defaultStreamChunk
-			}
-		}
-		body, got, last, err := src.chunk(offset, n)
+		st, complete, err := r.send(ctx)
 		if err != nil {
-			return res, err
+			return r.res, err
 		}
-		declare := int64(-1)
-		if last && deferred {
-			declare = src.size()
-		}
-		st, err := u.appendChunk(ctx, res.UploadURL, body, offset, got, last, declare)
-		if err != nil {
-			offset = -1 // ask the server where it stands
-			if err := rt.retry(err); err != nil {
-				return res, err
-			}
-			continue
-		}
-		if st.offset > offset {
-			rt.failures = 0 // progress: the attempts count anew
-		}
-		offset = st.offset
-		u.Progress.Set(offset)
-		if st.complete || u.Protocol == Tus && offset == src.size() {
-			return done(st)
+		if complete {
+			return r.finish(st)
 		}
 	}
+}
+
+// uploadRun is one run of an upload: what it has learnt of the upload so far, kept together so
+// that each decision the run makes can be a method of its own.
+type uploadRun struct {
+	u   *Upload
+	src source
+	rt  *retrier
+	res Result
+	// chunk is the request size: the caller's, else the server's recommendation, else 0 (the
+	// rest of the file).
+	chunk int64
+	// deferred: the server does not know the length yet (a stream), so the last append says it.
+	deferred bool
+	// offset is how much the server holds; below 0 it is not known and must be asked for.
+	offset int64
+}
+
+// create makes the upload resource, because the run was not given one to resume, and takes
+// the server's recommended request size from its answer.
+func (r *uploadRun) create(ctx context.Context, name string) error {
+	loc, limit, err := r.u.createRetrying(ctx, r.src, name, r.rt)
+	if err != nil {
+		return err
+	}
+	r.res.UploadURL, r.chunk, r.deferred = loc, limit, r.src.size() < 0
+	return nil
+}
+
+// resync asks the server where the upload stands, retrying as the retrier allows, because on a
+// resume or after a failed append only the server knows how much it kept. It reports whether
+// the upload is already complete, so that nothing is sent again.
+func (r *uploadRun) resync(ctx context.Context) (st state, complete bool, err error) {
+	for {
+		st, err = r.u.state(ctx, r.res.UploadURL)
+		if err == nil {
+			break
+		}
+		if err := r.rt.retry(err); err != nil {
+			return state{}, false, err
+		}
+	}
+	r.offset, r.deferred = st.offset, st.length < 0
+	if r.chunk == 0 {
+		r.chunk = st.maxAppend
+	}
+	r.u.Progress.Start(r.offset)
+	return st, r.completeBefore(st), nil
+}
+
+// completeBefore decides from what the server said of the upload, before we send anything,
+// that it holds the whole file: it says so, or (tus, which has no completion flag) it holds
+// its declared length and that is our file's size.
+func (r *uploadRun) completeBefore(st state) bool {
+	if st.complete {
+		return true
+	}
+	return r.u.Protocol == Tus && st.length >= 0 && r.offset == st.length && r.offset == r.src.size()
+}
+
+// send appends the next chunk at the known offset and reports whether that completed the
+// upload. A failed append that may be retried is no error: it leaves the offset unknown,
+// because the server may have kept part of what was sent.
+func (r *uploadRun) send(ctx context.Context) (st state, complete bool, err error) {
+	body, got, last, err := r.src.chunk(r.offset, r.nextSize())
+	if err != nil {
+		return state{}, false, err
+	}
+	declare := int64(-1)
+	if last && r.deferred {
+		declare = r.src.size()
+	}
+	st, err = r.u.appendChunk(ctx, r.res.UploadURL, body, r.offset, got, last, declare)
+	if err != nil {
+		r.offset = -1 // ask the server where it stands
+		return state{}, false, r.rt.retry(err)
+	}
+	if st.offset > r.offset {
+		r.rt.failures = 0 // progress: the attempts count anew
+	}
+	r.offset = st.offset
+	r.u.Progress.Set(r.offset)
+	return st, st.complete || r.u.Protocol == Tus && r.offset == r.src.size(), nil
+}
+
+// nextSize decides how much the next request carries: the chunk size when one is known, else
+// the rest of the file, else (a stream, whose end is not known) defaultStreamChunk.
+func (r *uploadRun) nextSize() int64 {
+	if r.chunk > 0 {
+		return r.chunk
+	}
+	if n := r.src.size() - r.offset; n >= 0 {
+		return n
+	}
+	return defaultStreamChunk
+}
+
+// finish ends the progress display and fills the result in from the file and the server's last
+// answer, failing when the server's digest is not the file's.
+func (r *uploadRun) finish(st state) (Result, error) {
+	r.u.Progress.Finish()
+	r.res.Size, r.res.SHA256 = r.src.size(), r.src.sum()
+	r.res.FileURL, r.res.Verified = st.fileURL, st.digest != ""
+	return r.res, checkDigest(st.digest, r.res.SHA256)
 }
 
 func (u *Upload) defaults() {
