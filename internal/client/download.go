@@ -105,17 +105,9 @@ func (d *Download) Run(ctx context.Context, path string) (Result, error) {
 // fetch gets the rest of the file from offset and appends it to f. It returns the total
 // size and the server's Repr-Digest. A validator change restarts from zero.
 func (d *Download) fetch(ctx context.Context, f *os.File, offset int64, ps *partState, statePath string) (int64, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	req, err := d.newRequest(ctx, offset, ps.ETag)
 	if err != nil {
 		return 0, "", err
-	}
-	for k, vs := range d.Header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Accept-Encoding", "identity")
-	if offset > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
-		req.Header.Set("If-Range", ps.ETag)
 	}
 	resp, err := d.Client.Do(req)
 	if err != nil {
@@ -123,50 +115,17 @@ func (d *Download) fetch(ctx context.Context, f *os.File, offset int64, ps *part
 	}
 	defer resp.Body.Close()
 	digest := resp.Header.Get("Repr-Digest")
-	var total int64
-	switch resp.StatusCode {
-	case http.StatusOK:
-		// Fresh content (or the validator changed): start over.
-		if err := f.Truncate(0); err != nil {
-			return 0, digest, err
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, digest, err
-		}
-		offset, total = 0, resp.ContentLength
-	case http.StatusPartialContent:
-		start, size, ok := parseContentRangeHeader(resp.Header.Get("Content-Range"))
-		if !ok || start != offset {
-			return 0, digest, errors.New("download: server answered a range other than the one asked")
-		}
-		total = size
-	case http.StatusRequestedRangeNotSatisfiable:
-		// The file is already whole when our offset is its size.
-		if _, size, ok := parseContentRangeHeader(resp.Header.Get("Content-Range")); ok && size == offset {
-			return size, digest, nil
-		}
-		f.Truncate(0)
-		return 0, digest, errors.New("download: saved part does not fit the file; starting over")
-	default:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return 0, digest, &StatusError{Op: "download", Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	offset, total, whole, err := placeResponse(resp, f, offset)
+	if err != nil {
+		return 0, digest, err
 	}
-	if et := resp.Header.Get("Etag"); et != "" && et != ps.ETag && !strings.HasPrefix(et, "W/") {
-		ps.ETag = et
-		data, _ := json.Marshal(ps)
-		if err := os.WriteFile(statePath, data, 0o644); err != nil {
-			return 0, digest, err
-		}
+	if whole {
+		return total, digest, nil
 	}
-	if d.Progress != nil {
-		d.Progress.total = total
-		d.Progress.Start(offset)
+	if err := rememberETag(resp.Header.Get("Etag"), ps, statePath); err != nil {
+		return 0, digest, err
 	}
-	var body io.Reader = resp.Body
-	if d.Progress != nil {
-		body = &offsetProgress{r: body, base: offset, prog: d.Progress}
-	}
-	n, err := io.Copy(f, body)
+	n, err := d.copyBody(f, resp.Body, offset, total)
 	if err != nil {
 		return 0, digest, err
 	}
@@ -174,6 +133,82 @@ func (d *Download) fetch(ctx context.Context, f *os.File, offset int64, ps *part
 		return 0, digest, io.ErrUnexpectedEOF
 	}
 	return offset + n, digest, nil
+}
+
+// newRequest builds the GET for the rest of the file from offset. Past zero it asks for a
+// range only while the validator etag still holds, so that a changed file comes back whole
+// instead of being spliced onto the old one.
+func (d *Download) newRequest(ctx context.Context, offset int64, etag string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range d.Header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	if offset > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+		req.Header.Set("If-Range", etag)
+	}
+	return req, nil
+}
+
+// placeResponse decides from the response's status where its body belongs in f: at offset
+// for the range asked, at zero (f emptied) for the whole file, or nowhere when the file is
+// already whole, which it reports. It returns where the body goes and the file's total size
+// (-1 when the server does not say).
+func placeResponse(resp *http.Response, f *os.File, offset int64) (start, total int64, whole bool, err error) {
+	switch resp.StatusCode {
+	case http.StatusOK:
+		// Fresh content (or the validator changed): start over.
+		if err := f.Truncate(0); err != nil {
+			return 0, 0, false, err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, false, err
+		}
+		return 0, resp.ContentLength, false, nil
+	case http.StatusPartialContent:
+		first, size, ok := parseContentRangeHeader(resp.Header.Get("Content-Range"))
+		if !ok || first != offset {
+			return 0, 0, false, errors.New("download: server answered a range other than the one asked")
+		}
+		return offset, size, false, nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		// The file is already whole when our offset is its size.
+		if _, size, ok := parseContentRangeHeader(resp.Header.Get("Content-Range")); ok && size == offset {
+			return offset, size, true, nil
+		}
+		f.Truncate(0)
+		return 0, 0, false, errors.New("download: saved part does not fit the file; starting over")
+	default:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, 0, false, &StatusError{Op: "download", Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	}
+}
+
+// rememberETag saves a new strong validator etag to statePath, so that a later run resumes
+// only while the file is still the one these bytes came from. A weak validator cannot vouch
+// for byte ranges, so it is not kept.
+func rememberETag(etag string, ps *partState, statePath string) error {
+	if etag == "" || etag == ps.ETag || strings.HasPrefix(etag, "W/") {
+		return nil
+	}
+	ps.ETag = etag
+	data, _ := json.Marshal(ps)
+	return os.WriteFile(statePath, data, 0o644)
+}
+
+// copyBody appends body to f from offset and returns how much it wrote, showing progress
+// against total when the download has a progress display.
+func (d *Download) copyBody(f *os.File, body io.Reader, offset, total int64) (int64, error) {
+	if d.Progress != nil {
+		d.Progress.total = total
+		d.Progress.Start(offset)
+		body = &offsetProgress{r: body, base: offset, prog: d.Progress}
+	}
+	return io.Copy(f, body)
 }
 
 // parseContentRangeHeader reads "bytes first-last/total" or "bytes */total".
