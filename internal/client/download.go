@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -33,61 +32,24 @@ type partState struct {
 
 // Run downloads to path.
 func (d *Download) Run(ctx context.Context, path string) (Result, error) {
-	if d.Client == nil {
-		d.Client = http.DefaultClient
-	}
-	if d.Retry.Attempts == 0 {
-		d.Retry = DefaultRetry
-	}
+	d.defaults()
 	part, statePath := path+".part", path+".part.json"
-	var ps partState
-	if data, err := os.ReadFile(statePath); err == nil {
-		json.Unmarshal(data, &ps)
-	}
-	if ps.URL != d.URL || ps.ETag == "" {
-		ps = partState{URL: d.URL}
-		os.Remove(part)
-	}
+	ps := d.loadPartState(part, statePath)
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return Result{}, err
 	}
 	defer f.Close()
 	res := Result{FileURL: d.URL, Size: -1}
-	failures := 0
-	var digest string
-	for {
-		offset, err := f.Seek(0, io.SeekEnd)
-		if err != nil {
-			return res, err
-		}
-		total, dg, err := d.fetch(ctx, f, offset, &ps, statePath)
-		if dg != "" {
-			digest = dg
-		}
-		if err == nil {
-			res.Size = total
-			break
-		}
-		if permanent(err) || ctx.Err() != nil {
-			return res, err
-		}
-		if failures++; failures > d.Retry.Attempts {
-			return res, fmt.Errorf("giving up after %d attempts: %w", failures, err)
-		}
-		if err := d.Retry.wait(ctx, failures-1); err != nil {
-			return res, err
-		}
+	total, digest, err := d.fetchRetrying(ctx, f, &ps, statePath)
+	if err != nil {
+		return res, err
 	}
+	res.Size = total
 	d.Progress.Finish()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if res.SHA256, err = fileSHA256(f); err != nil {
 		return res, err
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return res, err
-	}
-	res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if err := checkDigest(digest, res.SHA256); err != nil {
 		return res, err
 	}
@@ -100,6 +62,68 @@ func (d *Download) Run(ctx context.Context, path string) (Result, error) {
 	}
 	os.Remove(statePath)
 	return res, nil
+}
+
+// defaults fills in what the caller left zero, so that a bare Download works: the default
+// client and retry policy.
+func (d *Download) defaults() {
+	if d.Client == nil {
+		d.Client = http.DefaultClient
+	}
+	if d.Retry.Attempts == 0 {
+		d.Retry = DefaultRetry
+	}
+}
+
+// loadPartState reads what an earlier run left in statePath and decides whether its part may
+// be resumed: only a part of this URL with a validator can be, because without one a changed
+// file could not be told from the old. Any other part is removed.
+func (d *Download) loadPartState(part, statePath string) partState {
+	var ps partState
+	if data, err := os.ReadFile(statePath); err == nil {
+		json.Unmarshal(data, &ps)
+	}
+	if ps.URL != d.URL || ps.ETag == "" {
+		ps = partState{URL: d.URL}
+		os.Remove(part)
+	}
+	return ps
+}
+
+// fetchRetrying fetches from the end of f until the file is whole, retrying as d.Retry allows;
+// each attempt goes on from what the ones before wrote. It returns the total size and the
+// last digest the server sent.
+func (d *Download) fetchRetrying(ctx context.Context, f *os.File, ps *partState, statePath string) (int64, string, error) {
+	rt := &retrier{ctx: ctx, policy: d.Retry}
+	var digest string
+	for {
+		offset, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return 0, digest, err
+		}
+		total, dg, err := d.fetch(ctx, f, offset, ps, statePath)
+		if dg != "" {
+			digest = dg
+		}
+		if err == nil {
+			return total, digest, nil
+		}
+		if err := rt.retry(err); err != nil {
+			return 0, digest, err
+		}
+	}
+}
+
+// fileSHA256 is the hex SHA-256 of f's whole content, read from its start.
+func fileSHA256(f *os.File) (string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // fetch gets the rest of the file from offset and appends it to f. It returns the total
