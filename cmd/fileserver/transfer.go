@@ -123,13 +123,9 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	if *token != "" {
 		http.Header(headers).Set("Authorization", "Bearer "+*token)
 	}
-	total := int64(-1)
-	if path != "-" {
-		st, err := os.Stat(path)
-		if err != nil {
-			return fail(err)
-		}
-		total = st.Size()
+	total, err := uploadSize(path)
+	if err != nil {
+		return fail(err)
 	}
 	u := &client.Upload{
 		Endpoint: endpoint, UploadURL: *resume, Protocol: *protocol, Header: http.Header(headers),
@@ -140,20 +136,7 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	var res client.Result
-	if path == "-" {
-		if *name == "" {
-			u.Name = "stdin"
-		}
-		in := bufio.NewReader(os.Stdin)
-		if _, err := in.Peek(1); err == io.EOF && !*allowEmpty {
-			// A pipe whose producer failed looks just like this: never store its nothing.
-			return fail(errors.New("standard input is empty: nothing to upload (--allow-empty uploads an empty file)"))
-		}
-		res, err = u.RunStream(ctx, in)
-	} else {
-		res, err = u.Run(ctx, path)
-	}
+	res, err := runUpload(ctx, u, path, *allowEmpty)
 	if err != nil {
 		if res.UploadURL != "" {
 			fmt.Fprintf(stderr, "fileserver upload: %v\ncontinue with: fileserver upload --resume %s %s %s\n", err,
@@ -163,6 +146,36 @@ func upload(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return printJSON(stdout, res)
+}
+
+// uploadSize is the size of the file at path, for the progress display, or -1 for standard
+// input ("-"), whose length is not known until its end.
+func uploadSize(path string) (int64, error) {
+	if path == "-" {
+		return -1, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// runUpload decides what to send: the file at path, or standard input for "-" under the name
+// "stdin" unless one was given. An empty standard input is refused unless allowEmpty, because
+// a pipe whose producer failed looks just like it and its nothing must never be stored.
+func runUpload(ctx context.Context, u *client.Upload, path string, allowEmpty bool) (client.Result, error) {
+	if path != "-" {
+		return u.Run(ctx, path)
+	}
+	if u.Name == "" {
+		u.Name = "stdin"
+	}
+	in := bufio.NewReader(os.Stdin)
+	if _, err := in.Peek(1); err == io.EOF && !allowEmpty {
+		return client.Result{}, errors.New("standard input is empty: nothing to upload (--allow-empty uploads an empty file)")
+	}
+	return u.RunStream(ctx, in)
 }
 
 // signEndpoint adds a v3 signature for POST to the endpoint's path, valid for a day.
