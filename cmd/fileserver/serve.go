@@ -83,19 +83,12 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	if shared != nil {
 		defer shared.Close()
 	}
-	var sharedBook storage.QuotaBook // Redis's, when several nodes share one book
-	if shared != nil {
-		sharedBook = shared
-	}
-	backend, closeStorage, err := openStorage(cfg.Storage, engine, sharedBook)
+	backend, closeStorage, err := openStorage(cfg.Storage, engine, sharedBook(shared))
 	if err != nil {
 		return err
 	}
 	defer closeStorage()
-	if backend.Quota == nil && cfg.Limits.DailyQuota > 0 {
-		log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "` + backend.Name + `" unless sessions.store = "redis", which keeps the book`)
-	}
-	quota := &storage.Quota{Book: backend.Quota, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
+	quota := newQuota(cfg, backend, log)
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,
@@ -104,24 +97,11 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		MaxTokenLifetime: cfg.Auth.MaxTokenLifetime.D(),
 		TypeByName:       handlers.TypeByName,
 	})
-	var uploads *chunking.Uploads
-	if cfg.Resumable.Enabled {
-		sessions, locker, closeSessions, err := openSessions(cfg, backend.Root, shared)
-		if err != nil {
-			return err
-		}
-		defer closeSessions()
-		uploads = chunking.New(sessions, backend, chunking.Options{
-			TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
-			SkipDigest:         !cfg.Storage.Checksum,
-			Copier:             engine,
-			Locker:             locker,
-			Quota:              quota,
-			CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
-			CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
-		})
-		defer every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)()
+	uploads, closeUploads, err := openUploads(cfg, backend, shared, engine, quota, log)
+	if err != nil {
+		return err
 	}
+	defer closeUploads()
 	httpStats := counters.NewHTTP()
 	sources := metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads}
 	if backend.Usage != nil {
@@ -133,23 +113,16 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer ln.Close()
-	if cfg.Server.PublicURL == "" {
-		if host, loopback := handlers.LinkHost(ln.Addr().String()); !loopback {
-			// Links in chat messages live for years: a guessed host is worth a warning.
-			log.Warn().Str("links_to", host).Msg("server.public_url is empty: download and upload links name the listen address; set public_url to the https://host clients reach")
-		}
-	}
+	warnGuessedHost(cfg, ln.Addr().String(), log)
 	h := handlers.New(handlers.Options{
 		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
 	})
-	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
-		stop, err := serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, handlers.AllowNetworks(app.Prefixes(cfg.Metrics.AllowedNetworks), metricsHandler), log)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopMetrics, err := startMetrics(cfg, metricsHandler, log)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
@@ -159,12 +132,95 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 		ErrorLog:          nil,
 	}
 	ln = streaming.Listener(ln) // a small cached file's header and body leave in one write
-	tlsOn := cfg.Server.TLSCert != ""
+	errc, err := startServing(srv, ln, cfg.Server)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", cfg.Server.TLSCert != "").Str("storage", backend.Where).
+		Str("upload_prefix", cfg.Upload.Prefix).Str("version", version).Msg("serving")
+
+	return runUntilSignal(srv, h, errc, cfg.Server.ShutdownTimeout, log)
+}
+
+// sharedBook decides which quota book storage is given: Redis's when several nodes share
+// one, else none. It returns a nil interface for a nil store, since an interface holding a
+// nil *redisstore.Store is not nil and would pass for a book.
+func sharedBook(shared *redisstore.Store) storage.QuotaBook {
+	if shared == nil {
+		return nil
+	}
+	return shared
+}
+
+// newQuota builds the daily quota limits.daily_quota sets, warning when the backend keeps no
+// book for it to be applied with.
+func newQuota(cfg config.Config, backend storage.Backend, log zerolog.Logger) *storage.Quota {
+	if backend.Quota == nil && cfg.Limits.DailyQuota > 0 {
+		log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "` + backend.Name + `" unless sessions.store = "redis", which keeps the book`)
+	}
+	return &storage.Quota{Book: backend.Quota, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
+}
+
+// openUploads decides whether resumable uploads are served: when resumable.enabled, it opens
+// their sessions and starts reaping expired ones; otherwise it returns nil. The returned close
+// stops the reaper before it closes the sessions, so no pass of it runs on closed ones.
+func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.Store, engine *streaming.Engine,
+	quota *storage.Quota, log zerolog.Logger) (*chunking.Uploads, func(), error) {
+	if !cfg.Resumable.Enabled {
+		return nil, func() {}, nil
+	}
+	sessions, locker, closeSessions, err := openSessions(cfg, backend.Root, shared)
+	if err != nil {
+		return nil, nil, err
+	}
+	uploads := chunking.New(sessions, backend, chunking.Options{
+		TTL: cfg.Resumable.SessionTTL.D(), MaxSize: int64(cfg.Upload.MaxSize),
+		SkipDigest:         !cfg.Storage.Checksum,
+		Copier:             engine,
+		Locker:             locker,
+		Quota:              quota,
+		CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
+		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
+	})
+	stopReaper := every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)
+	return uploads, func() {
+		stopReaper()
+		closeSessions()
+	}, nil
+}
+
+// warnGuessedHost decides whether links need a warning: with no server.public_url they name
+// the listen address, which only a loopback one makes harmless.
+func warnGuessedHost(cfg config.Config, listen string, log zerolog.Logger) {
+	if cfg.Server.PublicURL != "" {
+		return
+	}
+	if host, loopback := handlers.LinkHost(listen); !loopback {
+		// Links in chat messages live for years: a guessed host is worth a warning.
+		log.Warn().Str("links_to", host).Msg("server.public_url is empty: download and upload links name the listen address; set public_url to the https://host clients reach")
+	}
+}
+
+// startMetrics decides whether metrics get an address of their own (metrics.enabled with a
+// metrics.listen), serving them there to the allowed networks only. The returned stop does
+// nothing otherwise.
+func startMetrics(cfg config.Config, metricsHandler http.Handler, log zerolog.Logger) (stop func(), err error) {
+	if !cfg.Metrics.Enabled || cfg.Metrics.Listen == "" {
+		return func() {}, nil
+	}
+	return serveMetrics(cfg.Metrics.Listen, cfg.Metrics.Path, handlers.AllowNetworks(app.Prefixes(cfg.Metrics.AllowedNetworks), metricsHandler), log)
+}
+
+// startServing decides whether srv serves TLS (server.tls_cert is set, its certificate
+// reloaded as it changes) or plain HTTP on ln, and starts it. The channel carries what Serve
+// returned. ln is closed if the certificate cannot be loaded.
+func startServing(srv *http.Server, ln net.Listener, c config.Server) (<-chan error, error) {
+	tlsOn := c.TLSCert != ""
 	if tlsOn {
-		certs, err := newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		certs, err := newCertReloader(c.TLSCert, c.TLSKey)
 		if err != nil {
 			ln.Close()
-			return err
+			return nil, err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 	}
@@ -176,10 +232,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Str("storage", backend.Where).
-		Str("upload_prefix", cfg.Upload.Prefix).Str("version", version).Msg("serving")
-
-	return runUntilSignal(srv, h, errc, cfg.Server.ShutdownTimeout, log)
+	return errc, nil
 }
 
 // runUntilSignal waits for SIGTERM or SIGINT (or the server failing), then drains: readiness

@@ -36,32 +36,18 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if *resumable {
-		protocolSet := false
-		fl.Visit(func(f *flag.Flag) { protocolSet = protocolSet || f.Name == "protocol" })
-		if !protocolSet {
-			*protocol = "v3"
-		}
-	}
+	defaultToV3(fl, *resumable, protocol)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "fileserver sign: "+format+"\n", a...)
 		return 1
 	}
-	cfg, err := cf.load()
+	cfg, err := loadSignConfig(&cf, *secret)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if *secret != "" {
-		cfg.Auth.Secret = *secret
-	} else if _, err := resolveSecret(&cfg, false); err != nil {
+	name, err := signName(*relPath, *resumable)
+	if err != nil {
 		return fail("%v", err)
-	}
-	name := strings.TrimPrefix(*relPath, "/")
-	if *resumable && name == "" {
-		name = "upload"
-	}
-	if err := storage.ValidName(name); err != nil {
-		return fail("--path %q is not a valid relative file path", *relPath)
 	}
 	ttl, err := config.ParseDuration(*expires)
 	if err != nil || ttl <= 0 {
@@ -78,6 +64,48 @@ func sign(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	return 0
+}
+
+// defaultToV3 decides the protocol of --resumable when --protocol is not given: v3, which
+// can sign the POST that creates an upload, rather than the usual v2, which cannot.
+func defaultToV3(fl *flag.FlagSet, resumable bool, protocol *string) {
+	if !resumable {
+		return
+	}
+	protocolSet := false
+	fl.Visit(func(f *flag.Flag) { protocolSet = protocolSet || f.Name == "protocol" })
+	if !protocolSet {
+		*protocol = "v3"
+	}
+}
+
+// loadSignConfig loads the configuration serve would use and decides the secret to sign
+// with: --secret if given, else the one serve finds. sign never generates one, since a URL
+// signed with a secret the server does not have would be refused.
+func loadSignConfig(cf *configFlags, secret string) (config.Config, error) {
+	cfg, err := cf.load()
+	if err != nil {
+		return cfg, err
+	}
+	if secret != "" {
+		cfg.Auth.Secret = secret
+	} else if _, err := resolveSecret(&cfg, false); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// signName decides the file name --path gives: relative to the prefix, and "upload" for a
+// resumable upload that names none (its token still needs a filename claim).
+func signName(relPath string, resumable bool) (string, error) {
+	name := strings.TrimPrefix(relPath, "/")
+	if resumable && name == "" {
+		name = "upload"
+	}
+	if err := storage.ValidName(name); err != nil {
+		return "", fmt.Errorf("--path %q is not a valid relative file path", relPath)
+	}
+	return name, nil
 }
 
 // signUpload prints the upload URL for name signed with protocol, and for a token the

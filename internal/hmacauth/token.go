@@ -120,57 +120,106 @@ func tooFarAhead(now time.Time, deadline int64, limit time.Duration) bool {
 // parseToken decodes a compact HS256 JWS and verifies its signature under
 // any key. Every error wraps ErrTokenInvalid.
 func (v *Verifier) parseToken(tok string) (tokenClaims, error) {
-	fail := func(what string) (tokenClaims, error) {
-		return tokenClaims{}, fmt.Errorf("token: %s: %w", what, ErrTokenInvalid)
+	parts, raw, err := decodeCompact(tok)
+	if err != nil {
+		return tokenClaims{}, err
 	}
+	// The signature is verified before the payload is parsed: the claims of
+	// a token nobody signed are never read.
+	if err := v.checkSigned(parts, raw); err != nil {
+		return tokenClaims{}, err
+	}
+	return parseClaims(raw[1])
+}
+
+// invalidToken is the error of a token refused for the reason what; it
+// wraps ErrTokenInvalid, which callers answer with 401 as Prosody does.
+func invalidToken(what string) error {
+	return fmt.Errorf("token: %s: %w", what, ErrTokenInvalid)
+}
+
+// decodeCompact decides whether tok is a compact JWS we decode at all:
+// present, at most maxTokenLen long, three dot-separated parts, each
+// base64url (the signature strictly). It returns the parts as sent, which
+// the signature covers, and decoded.
+func decodeCompact(tok string) (parts []string, raw [3][]byte, err error) {
 	if tok == "" {
-		return fail("missing")
+		return nil, raw, invalidToken("missing")
 	}
 	if len(tok) > maxTokenLen {
-		return fail("too long")
+		return nil, raw, invalidToken("too long")
 	}
-	parts := strings.Split(tok, ".")
+	parts = strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return fail("not a compact JWS")
+		return nil, raw, invalidToken("not a compact JWS")
 	}
-	var raw [3][]byte
 	for i, p := range parts {
 		b, ok := unb64url(p, i == 2)
 		if !ok {
-			return fail("bad base64url")
+			return nil, raw, invalidToken("bad base64url")
 		}
 		raw[i] = b
 	}
+	return parts, raw, nil
+}
 
+// checkSigned decides whether a decoded token is authentic: its header is a
+// JSON object naming alg HS256, and its signature is the HMAC-SHA256 of the
+// header and payload as sent under one of v's keys.
+func (v *Verifier) checkSigned(parts []string, raw [3][]byte) error {
 	header, ok := jsonObject(raw[0])
 	if !ok {
-		return fail("header is not a JSON object")
+		return invalidToken("header is not a JSON object")
 	}
 	if alg, ok := jsonString(header["alg"]); !ok || alg != "HS256" {
-		return fail("alg is not HS256")
+		return invalidToken("alg is not HS256")
 	}
 	if len(raw[2]) != sha256.Size || !v.matchSigned(raw[2], parts[0], parts[1]) {
-		return fail("signature does not match")
+		return invalidToken("signature does not match")
 	}
+	return nil
+}
 
-	payload, ok := jsonObject(raw[1])
+// parseClaims decides whether the payload of an authentic token is a JSON
+// object whose claims have the types Prosody gives them, and returns them.
+func parseClaims(raw []byte) (tokenClaims, error) {
+	payload, ok := jsonObject(raw)
 	if !ok {
-		return fail("payload is not a JSON object")
+		return tokenClaims{}, invalidToken("payload is not a JSON object")
 	}
 	var c tokenClaims
-	var present bool
+	if err := c.numberClaims(payload); err != nil {
+		return tokenClaims{}, err
+	}
+	if err := c.stringClaims(payload); err != nil {
+		return tokenClaims{}, err
+	}
+	return c, nil
+}
+
+// numberClaims decides whether payload's numeric claims are integral
+// numbers, exp being required (Prosody refuses a token without one) and the
+// others optional, and sets them on c.
+func (c *tokenClaims) numberClaims(payload map[string]json.RawMessage) error {
+	var present, ok bool
 	if c.Exp, present, ok = jsonInt(payload["exp"]); !ok || !present {
-		return fail("exp is not a number")
+		return invalidToken("exp is not a number")
 	}
 	if c.Iat, _, ok = jsonInt(payload["iat"]); !ok {
-		return fail("iat is not a number")
+		return invalidToken("iat is not a number")
 	}
 	if c.Expires, _, ok = jsonInt(payload["expires"]); !ok {
-		return fail("expires is not a number")
+		return invalidToken("expires is not a number")
 	}
 	if c.Filesize, c.hasFilesize, ok = jsonInt(payload["filesize"]); !ok {
-		return fail("filesize is not a number")
+		return invalidToken("filesize is not a number")
 	}
+	return nil
+}
+
+// stringClaims decides whether payload's string claims, each optional, are
+// strings when present, and sets them on c (noting whether slot was there).
+func (c *tokenClaims) stringClaims(payload map[string]json.RawMessage) error {
 	for _, s := range []struct {
 		name    string
 		dst     *string
@@ -185,14 +234,15 @@ func (v *Verifier) parseToken(tok string) (tokenClaims, error) {
 		if isNull(rm) {
 			continue
 		}
+		var ok bool
 		if *s.dst, ok = jsonString(rm); !ok {
-			return fail(s.name + " is not a string")
+			return invalidToken(s.name + " is not a string")
 		}
 		if s.present != nil {
 			*s.present = true
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // matchSigned checks an HS256 signature over header "." payload as sent

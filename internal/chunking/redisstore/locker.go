@@ -82,26 +82,13 @@ func (s *Store) Lock(ctx context.Context, id string, c chunking.Claim) (chunking
 	start := time.Now()
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
-	var cut int64 // the holder last asked to stop
-	var cutAt time.Time
+	var last cutRequest
 	for {
-		if holder := -token; holder != cut || time.Since(cutAt) >= recutInterval {
-			if s.cutOff(ctx, id, holder, c.Force) {
-				return chunking.Lease{}, chunking.ErrBusy
-			}
-			cut, cutAt = holder, time.Now()
+		if s.askToStop(ctx, id, -token, c.Force, &last) {
+			return chunking.Lease{}, chunking.ErrBusy
 		}
-		select {
-		case <-w.wake:
-		case busy := <-w.busy:
-			if !c.Force && busy == cut {
-				return chunking.Lease{}, chunking.ErrBusy
-			}
-		case <-poll.C:
-		case <-ctx.Done():
-			return chunking.Lease{}, context.Cause(ctx)
-		case <-s.ctx.Done():
-			return chunking.Lease{}, ErrClosed
+		if err := s.awaitRetry(ctx, w, poll.C, last.holder, c.Force); err != nil {
+			return chunking.Lease{}, err
 		}
 		if token, sent, err = s.acquire(ctx, id); err != nil {
 			return chunking.Lease{}, err
@@ -110,6 +97,47 @@ func (s *Store) Lock(ctx context.Context, id string, c chunking.Claim) (chunking
 			return s.hold(ctx, id, token, sent, c, time.Since(start))
 		}
 	}
+}
+
+// cutRequest is the holder a waiting Lock call last asked to stop, and when it asked.
+type cutRequest struct {
+	holder int64
+	at     time.Time
+}
+
+// askToStop decides whether holder must be asked to stop: it was not the one last asked, or
+// recutInterval has passed since, in case the request was lost or the holder was between
+// reads. It records the request in last, and reports a holder of this process that keeps
+// the session.
+func (s *Store) askToStop(ctx context.Context, id string, holder int64, force bool, last *cutRequest) (busy bool) {
+	if holder != last.holder || time.Since(last.at) >= recutInterval {
+		if s.cutOff(ctx, id, holder, force) {
+			return true
+		}
+		last.holder, last.at = holder, time.Now()
+	}
+	return false
+}
+
+// awaitRetry waits until the lock is worth trying again: a release (told here or by another
+// node) or the poll, which covers a lost message and a dead holder's lease. It decides the
+// wait is over for good with chunking.ErrBusy when holder, the one last asked to stop,
+// answers that it keeps the session and force is off; with the cause of ctx when it ends;
+// and with ErrClosed when the Store is closed.
+func (s *Store) awaitRetry(ctx context.Context, w *waiter, poll <-chan time.Time, holder int64, force bool) error {
+	select {
+	case <-w.wake:
+	case busy := <-w.busy:
+		if !force && busy == holder {
+			return chunking.ErrBusy
+		}
+	case <-poll:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+	return nil
 }
 
 // acquire runs acquireScript once and returns its answer and when it was sent (the lease runs

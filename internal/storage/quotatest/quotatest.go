@@ -17,58 +17,113 @@ import (
 func Run(t *testing.T, book storage.QuotaBook, uploader string) {
 	t.Helper()
 	now := time.Now()
-	later := now.Add(time.Hour)
-	hold := func(id string, n int64) (bool, int64) { return book.Hold(uploader, id, n, 1000, now, later) }
+	r := run{t: t, book: book, uploader: uploader, now: now, later: now.Add(time.Hour)}
+	// Each check starts from the book the one before left, so they run in this order.
+	r.charge()
+	r.holdsCountAgainstLimit()
+	r.fullBookShrinksOrRenews()
+	r.releaseGivesRoomBack()
+	r.uploadersCountApart()
+	r.expiredHoldCountsForNothing()
+	r.concurrentHoldsKeepLimit()
+}
 
-	book.Charge(uploader, 300, now)
-	if got := book.UsedToday(uploader, now); got != 300 {
-		t.Fatalf("UsedToday after a charge of 300: %d", got)
-	}
-	if ok, _ := hold("a", 400); !ok {
-		t.Fatalf("a hold within the limit was refused")
-	}
-	if ok, room := hold("b", 400); ok || room != 300 {
-		t.Fatalf("a hold past the limit (300 used, 400 held, 400 asked of 1000): ok %v room %d, want refused with room 300", ok, room)
-	}
-	if ok, _ := hold("b", 300); !ok {
-		t.Fatalf("a hold of exactly the room was refused")
-	}
-	// Full now: a hold may still shrink or be renewed, never grow.
-	if ok, _ := hold("a", 400); !ok {
-		t.Fatalf("renewing a hold at its size was refused")
-	}
-	if ok, _ := hold("a", 401); ok {
-		t.Fatalf("a hold grew past the limit")
-	}
-	if ok, _ := hold("a", 100); !ok {
-		t.Fatalf("shrinking a hold was refused")
-	}
-	if ok, _ := hold("c", 301); ok {
-		t.Fatalf("room of a shrunk hold counted twice")
-	}
-	book.Release(uploader, "b")
-	book.Release(uploader, "b") // releasing twice is harmless
-	if ok, _ := hold("c", 600); !ok {
-		t.Fatalf("a released hold still counts")
-	}
-	// Another uploader is counted apart.
-	if ok, _ := book.Hold(uploader+"-other", "a", 1000, 1000, now, later); !ok {
-		t.Fatalf("another uploader's hold was refused")
-	}
-	book.Release(uploader+"-other", "a")
+// run is one Run on a book: the uploader its checks charge, with a limit of 1000, and the
+// times they hold at.
+type run struct {
+	t          *testing.T
+	book       storage.QuotaBook
+	uploader   string
+	now, later time.Time
+}
 
-	// An expired hold counts for nothing.
-	book.Release(uploader, "a")
-	book.Release(uploader, "c")
-	if ok, _ := book.Hold(uploader, "short", 700, 1000, now, now.Add(time.Second)); !ok {
-		t.Fatalf("hold refused")
-	}
-	if ok, _ := book.Hold(uploader, "after", 700, 1000, now.Add(2*time.Second), later); !ok {
-		t.Fatalf("an expired hold still counts")
-	}
-	book.Release(uploader, "after")
+// hold asks for a hold of n under the limit of 1000, until an hour from now.
+func (r run) hold(id string, n int64) (bool, int64) {
+	return r.book.Hold(r.uploader, id, n, 1000, r.now, r.later)
+}
 
-	// Concurrent holds never pass the limit together: 700 left, 20 holds of 100 race.
+// charge decides whether a commit is counted as used today: it charges 300.
+func (r run) charge() {
+	r.t.Helper()
+	r.book.Charge(r.uploader, 300, r.now)
+	if got := r.book.UsedToday(r.uploader, r.now); got != 300 {
+		r.t.Fatalf("UsedToday after a charge of 300: %d", got)
+	}
+}
+
+// holdsCountAgainstLimit decides whether holds count with what was charged: with 300
+// charged, holds of 400 and 300 fit and fill the book, one of 400 more does not.
+func (r run) holdsCountAgainstLimit() {
+	r.t.Helper()
+	if ok, _ := r.hold("a", 400); !ok {
+		r.t.Fatalf("a hold within the limit was refused")
+	}
+	if ok, room := r.hold("b", 400); ok || room != 300 {
+		r.t.Fatalf("a hold past the limit (300 used, 400 held, 400 asked of 1000): ok %v room %d, want refused with room 300", ok, room)
+	}
+	if ok, _ := r.hold("b", 300); !ok {
+		r.t.Fatalf("a hold of exactly the room was refused")
+	}
+}
+
+// fullBookShrinksOrRenews decides whether, with the book full, a hold may still shrink or be
+// renewed but never grow, and whether the room a shrunk hold gave back is counted once.
+func (r run) fullBookShrinksOrRenews() {
+	r.t.Helper()
+	if ok, _ := r.hold("a", 400); !ok {
+		r.t.Fatalf("renewing a hold at its size was refused")
+	}
+	if ok, _ := r.hold("a", 401); ok {
+		r.t.Fatalf("a hold grew past the limit")
+	}
+	if ok, _ := r.hold("a", 100); !ok {
+		r.t.Fatalf("shrinking a hold was refused")
+	}
+	if ok, _ := r.hold("c", 301); ok {
+		r.t.Fatalf("room of a shrunk hold counted twice")
+	}
+}
+
+// releaseGivesRoomBack decides whether a released hold stops counting, releasing it twice
+// being harmless.
+func (r run) releaseGivesRoomBack() {
+	r.t.Helper()
+	r.book.Release(r.uploader, "b")
+	r.book.Release(r.uploader, "b") // releasing twice is harmless
+	if ok, _ := r.hold("c", 600); !ok {
+		r.t.Fatalf("a released hold still counts")
+	}
+}
+
+// uploadersCountApart decides whether another uploader is counted apart: its hold of the
+// whole limit fits while this uploader's book is full.
+func (r run) uploadersCountApart() {
+	r.t.Helper()
+	if ok, _ := r.book.Hold(r.uploader+"-other", "a", 1000, 1000, r.now, r.later); !ok {
+		r.t.Fatalf("another uploader's hold was refused")
+	}
+	r.book.Release(r.uploader+"-other", "a")
+}
+
+// expiredHoldCountsForNothing decides whether a hold past its expiry stops counting: after
+// it, a hold it would not have left room for fits.
+func (r run) expiredHoldCountsForNothing() {
+	r.t.Helper()
+	r.book.Release(r.uploader, "a")
+	r.book.Release(r.uploader, "c")
+	if ok, _ := r.book.Hold(r.uploader, "short", 700, 1000, r.now, r.now.Add(time.Second)); !ok {
+		r.t.Fatalf("hold refused")
+	}
+	if ok, _ := r.book.Hold(r.uploader, "after", 700, 1000, r.now.Add(2*time.Second), r.later); !ok {
+		r.t.Fatalf("an expired hold still counts")
+	}
+	r.book.Release(r.uploader, "after")
+}
+
+// concurrentHoldsKeepLimit decides whether concurrent holds never pass the limit together:
+// with 700 left, 20 holds of 100 race and exactly 7 are granted.
+func (r run) concurrentHoldsKeepLimit() {
+	r.t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	granted := 0
@@ -76,7 +131,7 @@ func Run(t *testing.T, book storage.QuotaBook, uploader string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ok, _ := hold(fmt.Sprint("race-", i), 100); ok {
+			if ok, _ := r.hold(fmt.Sprint("race-", i), 100); ok {
 				mu.Lock()
 				granted++
 				mu.Unlock()
@@ -85,6 +140,6 @@ func Run(t *testing.T, book storage.QuotaBook, uploader string) {
 	}
 	wg.Wait()
 	if granted != 7 {
-		t.Fatalf("%d of 20 concurrent holds of 100 granted with 700 left, want 7", granted)
+		r.t.Fatalf("%d of 20 concurrent holds of 100 granted with 700 left, want 7", granted)
 	}
 }
