@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -122,25 +123,48 @@ func lengthError(err error, want int64) error {
 // length (-1 unknown); g.Size, when known, is the length the credential binds. With
 // maybeOwn, a file at name may be the request's own upload's (its session decides).
 func (s *xep) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
-	limit := s.cfg.MaxSize
-	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
-		return 0, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
-	}
-	if g.Size >= 0 && size >= 0 && g.Size != size {
-		return 0, errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+	if err := s.checkSizes(size, g.Size); err != nil {
+		return 0, err
 	}
 	if !s.exts.permits(name) {
 		return 0, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 	}
-	if _, err := s.store.Stat(r.Context(), name); err == nil && !maybeOwn {
-		return 0, errorf(http.StatusConflict, "file already exists")
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := s.checkFree(r.Context(), name, maybeOwn); err != nil {
 		return 0, err
 	}
 	if size >= 0 {
 		return size, nil
 	}
 	return g.Size, nil
+}
+
+// checkSizes decides whether an upload's lengths are acceptable: the announced size and the
+// size the credential binds (each -1 when unknown) must both be within max_size, and agree
+// when both are known.
+func (s *xep) checkSizes(size, bound int64) error {
+	for _, n := range []int64{size, bound} {
+		if limit := s.cfg.MaxSize; n >= 0 && limit > 0 && n > limit {
+			return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
+		}
+	}
+	if bound >= 0 && size >= 0 && bound != size {
+		return errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+	}
+	return nil
+}
+
+// checkFree decides whether name may be uploaded to: a file already there refuses the upload
+// unless maybeOwn says it may be the request's own upload's, which its session then decides.
+// A failure to look is returned as it is, since it says nothing about the name.
+func (s *xep) checkFree(ctx context.Context, name string, maybeOwn bool) error {
+	_, err := s.store.Stat(ctx, name)
+	switch {
+	case err == nil && !maybeOwn:
+		return errorf(http.StatusConflict, "file already exists")
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return nil
 }
 
 // accept streams body into a new file and commits it, for uploads that are not resumable
