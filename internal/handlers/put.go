@@ -171,13 +171,7 @@ func (s *xep) checkFree(ctx context.Context, name string, maybeOwn bool) error {
 // (POST, and PUT when resumable uploads are off). want is the exact length the body must
 // have, or -1.
 func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
-	limit := s.cfg.MaxSize
-	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
-	// and the length check below refuses any byte.
-	if want > 0 && (limit == 0 || want < limit) {
-		limit = want
-	}
-	hold, held, limit, byQuota, err := s.holdQuota(meta.Uploader, want, limit)
+	hold, held, limit, byQuota, err := s.holdQuota(meta.Uploader, want, s.copyLimit(want))
 	if err != nil {
 		return storage.Meta{}, err
 	}
@@ -214,11 +208,8 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 		}
 		return storage.Meta{}, copyFailure(err, want, limit, byQuota)
 	}
-	if want >= 0 && res.Bytes > want {
-		return storage.Meta{}, errLonger(nil)
-	}
-	if want >= 0 && res.Bytes != want {
-		return storage.Meta{}, errShorter(nil)
+	if err := wholeLength(res.Bytes, want); err != nil {
+		return storage.Meta{}, err
 	}
 	stored, err := wr.Commit(r.Context(), meta)
 	if err != nil {
@@ -226,6 +217,31 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
 	return stored, nil
+}
+
+// copyLimit decides how many bytes a plain upload of want bytes (-1: unknown) may copy: the
+// smaller of want and max_size. want 0 cannot be the engine's Limit, which reads 0 as "none":
+// the max_size limit stays and the length check after the copy refuses any byte.
+func (s *xep) copyLimit(want int64) int64 {
+	limit := s.cfg.MaxSize
+	if want > 0 && (limit == 0 || want < limit) {
+		limit = want
+	}
+	return limit
+}
+
+// wholeLength decides whether a body that arrived whole, got bytes of it, is the length its
+// request announced (want, -1 when none was): a longer one is a 413, a shorter one a 400.
+func wholeLength(got, want int64) error {
+	switch {
+	case want < 0:
+		return nil
+	case got > want:
+		return errLonger(nil)
+	case got != want:
+		return errShorter(nil)
+	}
+	return nil
 }
 
 // holdQuota holds, for an upload of want bytes (-1: unknown) bounded by limit, its length of
