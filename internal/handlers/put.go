@@ -27,35 +27,19 @@ func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size := r.ContentLength
-	cr, hasRange, err := parseContentRange(r.Header.Get("Content-Range"))
+	size, cr, hasRange, err := putSize(r)
 	if err != nil {
-		return errorf(http.StatusBadRequest, err.Error())
-	}
-	if hasRange {
-		// The MAC binds the upload's total length, not this request's.
-		size = cr.total
+		return err
 	}
 	g, err := s.authorize(r, name, size)
 	if err != nil {
 		return err
 	}
-	declared := g.ContentType
-	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
-		declared = r.Header.Get("Content-Type")
-	}
-	// A Content-Range PUT may find the name taken by its own upload's file, committed just
-	// before a crash kept that from being recorded: the upload finishes it (rangePut).
-	ownUpload := false
-	if hasRange && s.uploads != nil {
-		sess, err := s.uploads.Get(r.Context(), s.putID(r.Context(), name))
-		ownUpload = err == nil && !sess.Completed
-	}
-	want, err := s.precheck(r, name, size, g, ownUpload)
+	want, err := s.precheck(r, name, size, g, s.ownUpload(r, name, hasRange))
 	if err != nil {
 		return err
 	}
-	meta := fileMeta(storedType(declared, name), s.uploaderKey(r, g), g)
+	meta := fileMeta(storedType(declaredType(r, g), name), s.uploaderKey(r, g), g)
 	switch {
 	case s.uploads == nil:
 		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
@@ -70,21 +54,65 @@ func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 		sess.Target, sess.Length, sess.ContentType = name, g.Size, meta.ContentType
 		return s.ietf.ietfUpload(w, r, sess)
 	default:
-		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
-		req.Meta = meta
-		sess := s.session(r, g, s.putID(r.Context(), name), "put")
-		sess.Target, sess.Length, sess.ContentType = name, want, meta.ContentType
-		if got, err := s.uploads.Put(r.Context(), sess, req); err != nil {
-			if s.kept(got, err) && got.Offset > 0 {
-				// What arrived is kept: a Content-Range PUT can continue from here.
-				w.Header().Set("Upload-Offset", itoa(got.Offset))
-			}
-			return lengthError(err, want)
+		if err := s.resumablePut(w, r, name, want, g, meta); err != nil {
+			return err
 		}
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// putSize decides which length a PUT's credential is checked against: the upload's total
+// length for a Content-Range PUT, since the MAC binds that and not the request's own,
+// else the Content-Length (-1 when unknown). It also returns the parsed Content-Range.
+func putSize(r *http.Request) (size int64, cr contentRange, hasRange bool, err error) {
+	cr, hasRange, err = parseContentRange(r.Header.Get("Content-Range"))
+	if err != nil {
+		return 0, cr, hasRange, errorf(http.StatusBadRequest, err.Error())
+	}
+	if hasRange {
+		return cr.total, cr, true, nil
+	}
+	return r.ContentLength, cr, false, nil
+}
+
+// declaredType decides whose Content-Type a file is stored with: v1 and v3 sign none, so the
+// request's own counts; the other credentials name the type they were issued for.
+func declaredType(r *http.Request, g hmacauth.Grant) string {
+	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
+		return r.Header.Get("Content-Type")
+	}
+	return g.ContentType
+}
+
+// ownUpload decides whether a file already at name may be the request's own upload's. A
+// Content-Range PUT may find the name taken by its own upload's file, committed just before a
+// crash kept that from being recorded: while its session is unfinished, the upload finishes
+// it (rangePut) instead of being refused.
+func (s *xep) ownUpload(r *http.Request, name string, hasRange bool) bool {
+	if !hasRange || s.uploads == nil {
+		return false
+	}
+	sess, err := s.uploads.Get(r.Context(), s.putID(r.Context(), name))
+	return err == nil && !sess.Completed
+}
+
+// resumablePut stores a whole PUT's body as a resumable upload of want bytes. When it fails,
+// what arrived is kept and Upload-Offset says where a Content-Range PUT can continue from.
+func (s *xep) resumablePut(w http.ResponseWriter, r *http.Request, name string, want int64, g hmacauth.Grant, meta storage.Meta) error {
+	req := s.appendRequest(w, r, 0, protocolLabel(r, g))
+	req.Meta = meta
+	sess := s.session(r, g, s.putID(r.Context(), name), "put")
+	sess.Target, sess.Length, sess.ContentType = name, want, meta.ContentType
+	got, err := s.uploads.Put(r.Context(), sess, req)
+	if err == nil {
+		return nil
+	}
+	if s.kept(got, err) && got.Offset > 0 {
+		w.Header().Set("Upload-Offset", itoa(got.Offset))
+	}
+	return lengthError(err, want)
 }
 
 // fileMeta is what a file uploaded under grant g is stored with: its type, its uploader and
