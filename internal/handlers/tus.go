@@ -154,45 +154,90 @@ func (c creationRequest) final() bool { return len(c.parts) > 0 }
 // metadata, concatenation (where the storage offers it), and a first body that fits.
 func (s *tus) creation(r *http.Request) (creationRequest, error) {
 	var c creationRequest
-	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	length, hasLength, deferred, err := lengthHeaders(r)
 	if err != nil {
-		return c, errorf(http.StatusBadRequest, err.Error())
-	}
-	deferred := r.Header.Get("Upload-Defer-Length")
-	if deferred != "" && deferred != "1" {
-		return c, errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+		return c, err
 	}
 	c.rawMeta = r.Header.Get("Upload-Metadata")
 	if c.meta, err = parseMetadata(c.rawMeta); err != nil {
 		return c, errorf(http.StatusBadRequest, err.Error())
 	}
-	if v := r.Header.Get("Upload-Concat"); v != "" {
-		if !s.uploads.Concatenates() {
-			return c, errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
-		}
-		if c.partial, c.parts, err = parseConcat(v, s.cfg.ResumablePrefix); err != nil {
-			return c, errorf(http.StatusBadRequest, err.Error())
-		}
+	if c.partial, c.parts, err = s.concatHeader(r); err != nil {
+		return c, err
 	}
+	if err := c.settleLength(length, hasLength, deferred); err != nil {
+		return c, err
+	}
+	if err := s.creationFits(r, c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// lengthHeaders reads a creation's Upload-Length (hasLength: present) and
+// Upload-Defer-Length, refusing either when malformed; whether they agree is settleLength's
+// decision, which needs to know whether the upload is a final one.
+func lengthHeaders(r *http.Request) (length int64, hasLength, deferred bool, err error) {
+	length, hasLength, err = parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	if err != nil {
+		return 0, false, false, errorf(http.StatusBadRequest, err.Error())
+	}
+	switch r.Header.Get("Upload-Defer-Length") {
+	case "":
+		return length, hasLength, false, nil
+	case "1":
+		return length, hasLength, true, nil
+	}
+	return 0, false, false, errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+}
+
+// concatHeader decides whether a creation asks for concatenation (Upload-Concat) and may
+// have it: only storage that can concatenate offers it. It returns whether the upload is a
+// partial one, and the partial uploads a final one is made of.
+func (s *tus) concatHeader(r *http.Request) (partial bool, parts []string, err error) {
+	v := r.Header.Get("Upload-Concat")
+	if v == "" {
+		return false, nil, nil
+	}
+	if !s.uploads.Concatenates() {
+		return false, nil, errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
+	}
+	if partial, parts, err = parseConcat(v, s.cfg.ResumablePrefix); err != nil {
+		return partial, parts, errorf(http.StatusBadRequest, err.Error())
+	}
+	return partial, parts, nil
+}
+
+// settleLength decides the upload's length from its length headers: a final upload carries
+// none, since its length is the sum of its parts', and any other carries exactly one of
+// Upload-Length and Upload-Defer-Length: 1. c.length is -1 when the length is not known yet.
+func (c *creationRequest) settleLength(length int64, hasLength, deferred bool) error {
 	switch {
 	case c.final() && hasLength:
-		return c, errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
-	case !c.final() && hasLength == (deferred == "1"):
-		return c, errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
+		return errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
+	case !c.final() && hasLength == deferred:
+		return errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
 	}
 	c.length = -1
 	if hasLength {
 		c.length = length
 	}
+	return nil
+}
+
+// creationFits decides whether an upload of c.length bytes, and the body its creation
+// carries, fit: the length within the uploads' maximum, and a creation-with-upload body no
+// longer than the upload.
+func (s *tus) creationFits(r *http.Request, c creationRequest) error {
 	if max := s.uploads.MaxSize(); max > 0 && c.length > max {
-		return c, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
+		return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
-	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
+	if c.length >= 0 && r.ContentLength > c.length && r.Header.Get("Content-Type") == tusChunkType {
 		// creation-with-upload of more bytes than the upload has: refused before an upload
 		// exists that the client, told 413, would not know of.
-		return c, errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
+		return errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
 	}
-	return c, nil
+	return nil
 }
 
 // concatenate creates sess as the final upload of parts (tus concatenation).
