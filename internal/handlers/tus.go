@@ -384,6 +384,8 @@ func (s *tus) tusGet(w http.ResponseWriter, r *http.Request) error {
 	return s.files.serveFile(w, r, sess.Target)
 }
 
+// tusPatch appends a PATCH's body to its upload (tus core) and answers with the offset
+// reached. Requests carrying IETF draft headers go to the IETF handler.
 func (s *tus) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietf.ietfPatch(w, r)
@@ -392,29 +394,61 @@ func (s *tus) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
-		return errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
-	}
-	offset, ok, err := parseOffset("Upload-Offset", r.Header.Get("Upload-Offset"))
-	if err != nil || !ok {
-		return errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer")
-	}
-	req := s.appendRequest(w, r, offset, "tus")
-	if v := r.Header.Get("Upload-Length"); v != "" {
-		if req.Length, _, err = parseOffset("Upload-Length", v); err != nil {
-			return errorf(http.StatusBadRequest, err.Error())
-		}
-	}
-	if v := r.Header.Get("Upload-Checksum"); v != "" {
-		if req.Checksum, req.ChecksumWant, err = parseChecksum(v); err != nil {
-			return errorf(http.StatusBadRequest, err.Error())
-		}
+	req, err := s.patchRequest(w, r)
+	if err != nil {
+		return err
 	}
 	// A final upload takes no data (tus concatenation).
 	if len(cur.Parts) > 0 {
 		return errorf(http.StatusForbidden, "a final upload takes no PATCH")
 	}
 	sess, err := s.uploads.Append(r.Context(), id, req)
+	return s.patchAnswer(w, r, req.Offset, sess, err)
+}
+
+// patchHeaders are a PATCH's optional headers, each read into its append request when the
+// request carries it; a malformed one refuses the PATCH with 400. They are read in this
+// order, so a request with several faults is told of the first.
+var patchHeaders = []struct {
+	name string
+	read func(req *chunking.AppendRequest, v string) error
+}{
+	{"Upload-Length", func(req *chunking.AppendRequest, v string) (err error) {
+		req.Length, _, err = parseOffset("Upload-Length", v)
+		return err
+	}},
+	{"Upload-Checksum", func(req *chunking.AppendRequest, v string) (err error) {
+		req.Checksum, req.ChecksumWant, err = parseChecksum(v)
+		return err
+	}},
+}
+
+// patchRequest decides whether a PATCH's headers make an acceptable append, and builds it:
+// the body must be a tus chunk, Upload-Offset must say where it starts, and the optional
+// patchHeaders must be well formed.
+func (s *tus) patchRequest(w http.ResponseWriter, r *http.Request) (chunking.AppendRequest, error) {
+	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
+		return chunking.AppendRequest{}, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
+	}
+	offset, ok, err := parseOffset("Upload-Offset", r.Header.Get("Upload-Offset"))
+	if err != nil || !ok {
+		return chunking.AppendRequest{}, errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer")
+	}
+	req := s.appendRequest(w, r, offset, "tus")
+	for _, h := range patchHeaders {
+		if v := r.Header.Get(h.name); v != "" {
+			if err := h.read(&req, v); err != nil {
+				return req, errorf(http.StatusBadRequest, err.Error())
+			}
+		}
+	}
+	return req, nil
+}
+
+// patchAnswer decides the answer to a PATCH that started at offset (sess and err from the
+// append): 204 with the offset reached when what arrived is kept, also for an empty retry of
+// the PATCH that completed the upload, whose answer was lost; otherwise err.
+func (s *tus) patchAnswer(w http.ResponseWriter, r *http.Request, offset int64, sess *chunking.Session, err error) error {
 	if s.kept(sess, err) {
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
 		if sess.Completed {
