@@ -567,42 +567,80 @@ func (u *Uploads) openWrite(ctx context.Context, p storage.Partial, s *Session, 
 // spent) back to the offset last recorded.
 func (u *Uploads) keepWritten(p storage.Partial, s *Session, req AppendRequest, wr writing, ck *checkpointer, start, n int64, reserved bool, copyErr error) (int64, error) {
 	rest := n - ck.done // arrived since the last checkpoint
-	if reserved && s.Offset+rest < s.Length {
-		// The body ended short of the length: give back what was reserved past it. Should
-		// that fail, what the request stored stands (the failure is told only with another);
-		// the next append, which starts by cutting the partial at its offset, gives it back.
-		if err := cutBack(p, s.Offset+rest, nil); err != nil && copyErr != nil {
-			copyErr = errors.Join(copyErr, err)
+	if reserved {
+		copyErr = releaseReserve(p, s, s.Offset+rest, copyErr)
+	}
+	if drop, nothingKept := refusedRest(req, wr, copyErr); drop != nil {
+		// What the checkpoints recorded stands, unless the request is kept whole or not at
+		// all (a tus checksum): the bytes past the recorded offset go.
+		kept := s.Offset - start
+		if nothingKept {
+			kept = 0
 		}
+		return kept, cutBack(p, s.Offset, drop)
 	}
-	if req.Checksum != nil && copyErr == nil && !bytes.Equal(req.Checksum.Sum(nil), req.ChecksumWant) {
-		return 0, cutBack(p, s.Offset, ErrChecksum)
-	}
-	if wr.byQuota && errors.Is(copyErr, ErrTooLarge) {
-		copyErr = storage.ErrQuota
-	}
-	if errors.Is(copyErr, storage.ErrNoSpace) || errors.Is(copyErr, storage.ErrQuota) {
-		// A full disk, or a quota spent, keeps nothing of this request past its last
-		// checkpoint: the offset stays where it was recorded, and the space goes back.
-		return s.Offset - start, cutBack(p, s.Offset, copyErr)
-	}
-	if req.Checksum != nil && copyErr != nil {
-		// tus: a chunk whose checksum cannot be verified is not kept.
-		return 0, cutBack(p, s.Offset, copyErr)
-	}
-	if rest > 0 {
-		if wr.syncDone || copyErr != nil {
-			if err := p.Sync(); err != nil {
-				return s.Offset - start, cutBack(p, s.Offset, err)
-			}
-			s.PartialState = p.State()
-		}
-		if err := ck.hashState(); err != nil {
-			return s.Offset - start, err
-		}
-		s.Offset += rest
+	if err := keepRest(p, s, ck, rest, wr.syncDone || copyErr != nil); err != nil {
+		return s.Offset - start, err
 	}
 	return n, copyErr
+}
+
+// releaseReserve decides whether a body that ended at end, short of the upload's length,
+// gives back the space reserved past it, and does so. Should that fail, what the request
+// stored stands (the failure is told only with another, joined to copyErr); the next append,
+// which starts by cutting the partial at its offset, gives it back.
+func releaseReserve(p storage.Partial, s *Session, end int64, copyErr error) error {
+	if end >= s.Length {
+		return copyErr
+	}
+	if err := cutBack(p, end, nil); err != nil && copyErr != nil {
+		return errors.Join(copyErr, err)
+	}
+	return copyErr
+}
+
+// refusedRest decides whether what an append copied past its last checkpoint must be dropped
+// rather than kept, and the error it is dropped with (nil: it is kept). nothingKept says the
+// request keeps none of its bytes at all, as a tus checksum asks: the chunk is kept whole or
+// not at all. The cases are checked in this order.
+func refusedRest(req AppendRequest, wr writing, copyErr error) (drop error, nothingKept bool) {
+	switch {
+	case req.Checksum != nil && copyErr == nil && !bytes.Equal(req.Checksum.Sum(nil), req.ChecksumWant):
+		return ErrChecksum, true
+	case wr.byQuota && errors.Is(copyErr, ErrTooLarge):
+		// A body past the room the daily quota leaves has spent the quota: it is dropped
+		// like the next case's.
+		return storage.ErrQuota, false
+	case errors.Is(copyErr, storage.ErrNoSpace) || errors.Is(copyErr, storage.ErrQuota):
+		// A full disk, or a quota spent, keeps nothing of this request past its last
+		// checkpoint: the offset stays where it was recorded, and the space goes back.
+		return copyErr, false
+	case req.Checksum != nil && copyErr != nil:
+		// tus: a chunk whose checksum cannot be verified is not kept.
+		return copyErr, true
+	}
+	return nil, false
+}
+
+// keepRest keeps the rest bytes that arrived after the last checkpoint: with sync (a body
+// that must be durable before it is answered, or one cut short) it makes them durable first,
+// and drops them back to the recorded offset if that fails; then s counts them, with the
+// digest's state. On failure s.Offset stays where it was.
+func keepRest(p storage.Partial, s *Session, ck *checkpointer, rest int64, sync bool) error {
+	if rest <= 0 {
+		return nil
+	}
+	if sync {
+		if err := p.Sync(); err != nil {
+			return cutBack(p, s.Offset, err)
+		}
+		s.PartialState = p.State()
+	}
+	if err := ck.hashState(); err != nil {
+		return err
+	}
+	s.Offset += rest
+	return nil
 }
 
 // cutBack drops what p holds past off, the bytes of a request that are not kept, and returns

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -26,35 +27,19 @@ func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size := r.ContentLength
-	cr, hasRange, err := parseContentRange(r.Header.Get("Content-Range"))
+	size, cr, hasRange, err := putSize(r)
 	if err != nil {
-		return errorf(http.StatusBadRequest, err.Error())
-	}
-	if hasRange {
-		// The MAC binds the upload's total length, not this request's.
-		size = cr.total
+		return err
 	}
 	g, err := s.authorize(r, name, size)
 	if err != nil {
 		return err
 	}
-	declared := g.ContentType
-	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
-		declared = r.Header.Get("Content-Type")
-	}
-	// A Content-Range PUT may find the name taken by its own upload's file, committed just
-	// before a crash kept that from being recorded: the upload finishes it (rangePut).
-	ownUpload := false
-	if hasRange && s.uploads != nil {
-		sess, err := s.uploads.Get(r.Context(), s.putID(r.Context(), name))
-		ownUpload = err == nil && !sess.Completed
-	}
-	want, err := s.precheck(r, name, size, g, ownUpload)
+	want, err := s.precheck(r, name, size, g, s.ownUpload(r, name, hasRange))
 	if err != nil {
 		return err
 	}
-	meta := fileMeta(storedType(declared, name), s.uploaderKey(r, g), g)
+	meta := fileMeta(storedType(declaredType(r, g), name), s.uploaderKey(r, g), g)
 	switch {
 	case s.uploads == nil:
 		if _, err := s.accept(w, r, name, r.Body, want, g, meta); err != nil {
@@ -69,21 +54,65 @@ func (s *xep) put(w http.ResponseWriter, r *http.Request) error {
 		sess.Target, sess.Length, sess.ContentType = name, g.Size, meta.ContentType
 		return s.ietf.ietfUpload(w, r, sess)
 	default:
-		req := s.appendRequest(w, r, 0, protocolLabel(r, g))
-		req.Meta = meta
-		sess := s.session(r, g, s.putID(r.Context(), name), "put")
-		sess.Target, sess.Length, sess.ContentType = name, want, meta.ContentType
-		if got, err := s.uploads.Put(r.Context(), sess, req); err != nil {
-			if s.kept(got, err) && got.Offset > 0 {
-				// What arrived is kept: a Content-Range PUT can continue from here.
-				w.Header().Set("Upload-Offset", itoa(got.Offset))
-			}
-			return lengthError(err, want)
+		if err := s.resumablePut(w, r, name, want, g, meta); err != nil {
+			return err
 		}
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// putSize decides which length a PUT's credential is checked against: the upload's total
+// length for a Content-Range PUT, since the MAC binds that and not the request's own,
+// else the Content-Length (-1 when unknown). It also returns the parsed Content-Range.
+func putSize(r *http.Request) (size int64, cr contentRange, hasRange bool, err error) {
+	cr, hasRange, err = parseContentRange(r.Header.Get("Content-Range"))
+	if err != nil {
+		return 0, cr, hasRange, errorf(http.StatusBadRequest, err.Error())
+	}
+	if hasRange {
+		return cr.total, cr, true, nil
+	}
+	return r.ContentLength, cr, false, nil
+}
+
+// declaredType decides whose Content-Type a file is stored with: v1 and v3 sign none, so the
+// request's own counts; the other credentials name the type they were issued for.
+func declaredType(r *http.Request, g hmacauth.Grant) string {
+	if g.Scheme == hmacauth.SchemeV1 || g.Scheme == hmacauth.SchemeV3 {
+		return r.Header.Get("Content-Type")
+	}
+	return g.ContentType
+}
+
+// ownUpload decides whether a file already at name may be the request's own upload's. A
+// Content-Range PUT may find the name taken by its own upload's file, committed just before a
+// crash kept that from being recorded: while its session is unfinished, the upload finishes
+// it (rangePut) instead of being refused.
+func (s *xep) ownUpload(r *http.Request, name string, hasRange bool) bool {
+	if !hasRange || s.uploads == nil {
+		return false
+	}
+	sess, err := s.uploads.Get(r.Context(), s.putID(r.Context(), name))
+	return err == nil && !sess.Completed
+}
+
+// resumablePut stores a whole PUT's body as a resumable upload of want bytes. When it fails,
+// what arrived is kept and Upload-Offset says where a Content-Range PUT can continue from.
+func (s *xep) resumablePut(w http.ResponseWriter, r *http.Request, name string, want int64, g hmacauth.Grant, meta storage.Meta) error {
+	req := s.appendRequest(w, r, 0, protocolLabel(r, g))
+	req.Meta = meta
+	sess := s.session(r, g, s.putID(r.Context(), name), "put")
+	sess.Target, sess.Length, sess.ContentType = name, want, meta.ContentType
+	got, err := s.uploads.Put(r.Context(), sess, req)
+	if err == nil {
+		return nil
+	}
+	if s.kept(got, err) && got.Offset > 0 {
+		w.Header().Set("Upload-Offset", itoa(got.Offset))
+	}
+	return lengthError(err, want)
 }
 
 // fileMeta is what a file uploaded under grant g is stored with: its type, its uploader and
@@ -122,19 +151,13 @@ func lengthError(err error, want int64) error {
 // length (-1 unknown); g.Size, when known, is the length the credential binds. With
 // maybeOwn, a file at name may be the request's own upload's (its session decides).
 func (s *xep) precheck(r *http.Request, name string, size int64, g hmacauth.Grant, maybeOwn bool) (int64, error) {
-	limit := s.cfg.MaxSize
-	if size >= 0 && limit > 0 && size > limit || g.Size >= 0 && limit > 0 && g.Size > limit {
-		return 0, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
-	}
-	if g.Size >= 0 && size >= 0 && g.Size != size {
-		return 0, errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+	if err := s.checkSizes(size, g.Size); err != nil {
+		return 0, err
 	}
 	if !s.exts.permits(name) {
 		return 0, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 	}
-	if _, err := s.store.Stat(r.Context(), name); err == nil && !maybeOwn {
-		return 0, errorf(http.StatusConflict, "file already exists")
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := s.checkFree(r.Context(), name, maybeOwn); err != nil {
 		return 0, err
 	}
 	if size >= 0 {
@@ -143,17 +166,40 @@ func (s *xep) precheck(r *http.Request, name string, size int64, g hmacauth.Gran
 	return g.Size, nil
 }
 
+// checkSizes decides whether an upload's lengths are acceptable: the announced size and the
+// size the credential binds (each -1 when unknown) must both be within max_size, and agree
+// when both are known.
+func (s *xep) checkSizes(size, bound int64) error {
+	for _, n := range []int64{size, bound} {
+		if limit := s.cfg.MaxSize; n >= 0 && limit > 0 && n > limit {
+			return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
+		}
+	}
+	if bound >= 0 && size >= 0 && bound != size {
+		return errorf(http.StatusRequestEntityTooLarge, "size does not match the upload slot")
+	}
+	return nil
+}
+
+// checkFree decides whether name may be uploaded to: a file already there refuses the upload
+// unless maybeOwn says it may be the request's own upload's, which its session then decides.
+// A failure to look is returned as it is, since it says nothing about the name.
+func (s *xep) checkFree(ctx context.Context, name string, maybeOwn bool) error {
+	_, err := s.store.Stat(ctx, name)
+	switch {
+	case err == nil && !maybeOwn:
+		return errorf(http.StatusConflict, "file already exists")
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return nil
+}
+
 // accept streams body into a new file and commits it, for uploads that are not resumable
 // (POST, and PUT when resumable uploads are off). want is the exact length the body must
 // have, or -1.
 func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body io.Reader, want int64, g hmacauth.Grant, meta storage.Meta) (storage.Meta, error) {
-	limit := s.cfg.MaxSize
-	// want 0 cannot be the engine's Limit, which reads 0 as "none": the max_size limit stays
-	// and the length check below refuses any byte.
-	if want > 0 && (limit == 0 || want < limit) {
-		limit = want
-	}
-	hold, held, limit, byQuota, err := s.holdQuota(meta.Uploader, want, limit)
+	hold, held, limit, byQuota, err := s.holdQuota(meta.Uploader, want, s.copyLimit(want))
 	if err != nil {
 		return storage.Meta{}, err
 	}
@@ -190,11 +236,8 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 		}
 		return storage.Meta{}, copyFailure(err, want, limit, byQuota)
 	}
-	if want >= 0 && res.Bytes > want {
-		return storage.Meta{}, errLonger(nil)
-	}
-	if want >= 0 && res.Bytes != want {
-		return storage.Meta{}, errShorter(nil)
+	if err := wholeLength(res.Bytes, want); err != nil {
+		return storage.Meta{}, err
 	}
 	stored, err := wr.Commit(r.Context(), meta)
 	if err != nil {
@@ -202,6 +245,31 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
 	return stored, nil
+}
+
+// copyLimit decides how many bytes a plain upload of want bytes (-1: unknown) may copy: the
+// smaller of want and max_size. want 0 cannot be the engine's Limit, which reads 0 as "none":
+// the max_size limit stays and the length check after the copy refuses any byte.
+func (s *xep) copyLimit(want int64) int64 {
+	limit := s.cfg.MaxSize
+	if want > 0 && (limit == 0 || want < limit) {
+		limit = want
+	}
+	return limit
+}
+
+// wholeLength decides whether a body that arrived whole, got bytes of it, is the length its
+// request announced (want, -1 when none was): a longer one is a 413, a shorter one a 400.
+func wholeLength(got, want int64) error {
+	switch {
+	case want < 0:
+		return nil
+	case got > want:
+		return errLonger(nil)
+	case got != want:
+		return errShorter(nil)
+	}
+	return nil
 }
 
 // holdQuota holds, for an upload of want bytes (-1: unknown) bounded by limit, its length of

@@ -95,14 +95,25 @@ func (s *xep) rangePut(w http.ResponseWriter, r *http.Request, name string, cr c
 	r.Body = http.MaxBytesReader(w, r.Body, size)
 	req := s.appendRequest(w, r, cr.first, "range-put")
 	req.Meta, req.Length = meta, cr.total
-	var sess *chunking.Session
-	var err error
+	sess, err := s.storePiece(r.Context(), id, name, cr, req)
+	return s.pieceAnswer(w, r, name, cr, sess, err)
+}
+
+// storePiece decides whether a piece starts the upload or continues it: the piece at byte 0
+// begins it (again, if need be), any other is appended to the session already there.
+func (s *xep) storePiece(ctx context.Context, id, name string, cr contentRange, req chunking.AppendRequest) (*chunking.Session, error) {
 	if cr.first == 0 {
-		sess, err = s.uploads.Begin(r.Context(), chunking.Session{ID: id, Protocol: "range-put", Target: name,
+		meta := req.Meta
+		return s.uploads.Begin(ctx, chunking.Session{ID: id, Protocol: "range-put", Target: name,
 			Length: cr.total, ContentType: meta.ContentType, Uploader: meta.Uploader, FileExpires: meta.Expires}, req)
-	} else {
-		sess, err = s.uploads.Append(r.Context(), id, req)
 	}
+	return s.uploads.Append(ctx, id, req)
+}
+
+// pieceAnswer decides the answer to a stored piece (sess and err from storePiece): 201 when
+// the upload is complete, 204 when every byte of the piece was stored, and otherwise an error
+// status with the Upload-Offset to continue from.
+func (s *xep) pieceAnswer(w http.ResponseWriter, r *http.Request, name string, cr contentRange, sess *chunking.Session, err error) error {
 	if sess != nil {
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
 	}

@@ -154,45 +154,90 @@ func (c creationRequest) final() bool { return len(c.parts) > 0 }
 // metadata, concatenation (where the storage offers it), and a first body that fits.
 func (s *tus) creation(r *http.Request) (creationRequest, error) {
 	var c creationRequest
-	length, hasLength, err := parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	length, hasLength, deferred, err := lengthHeaders(r)
 	if err != nil {
-		return c, errorf(http.StatusBadRequest, err.Error())
-	}
-	deferred := r.Header.Get("Upload-Defer-Length")
-	if deferred != "" && deferred != "1" {
-		return c, errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+		return c, err
 	}
 	c.rawMeta = r.Header.Get("Upload-Metadata")
 	if c.meta, err = parseMetadata(c.rawMeta); err != nil {
 		return c, errorf(http.StatusBadRequest, err.Error())
 	}
-	if v := r.Header.Get("Upload-Concat"); v != "" {
-		if !s.uploads.Concatenates() {
-			return c, errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
-		}
-		if c.partial, c.parts, err = parseConcat(v, s.cfg.ResumablePrefix); err != nil {
-			return c, errorf(http.StatusBadRequest, err.Error())
-		}
+	if c.partial, c.parts, err = s.concatHeader(r); err != nil {
+		return c, err
 	}
+	if err := c.settleLength(length, hasLength, deferred); err != nil {
+		return c, err
+	}
+	if err := s.creationFits(r, c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// lengthHeaders reads a creation's Upload-Length (hasLength: present) and
+// Upload-Defer-Length, refusing either when malformed; whether they agree is settleLength's
+// decision, which needs to know whether the upload is a final one.
+func lengthHeaders(r *http.Request) (length int64, hasLength, deferred bool, err error) {
+	length, hasLength, err = parseOffset("Upload-Length", r.Header.Get("Upload-Length"))
+	if err != nil {
+		return 0, false, false, errorf(http.StatusBadRequest, err.Error())
+	}
+	switch r.Header.Get("Upload-Defer-Length") {
+	case "":
+		return length, hasLength, false, nil
+	case "1":
+		return length, hasLength, true, nil
+	}
+	return 0, false, false, errorf(http.StatusBadRequest, "Upload-Defer-Length must be 1")
+}
+
+// concatHeader decides whether a creation asks for concatenation (Upload-Concat) and may
+// have it: only storage that can concatenate offers it. It returns whether the upload is a
+// partial one, and the partial uploads a final one is made of.
+func (s *tus) concatHeader(r *http.Request) (partial bool, parts []string, err error) {
+	v := r.Header.Get("Upload-Concat")
+	if v == "" {
+		return false, nil, nil
+	}
+	if !s.uploads.Concatenates() {
+		return false, nil, errorf(http.StatusBadRequest, "concatenation is not offered with this storage (see Tus-Extension)")
+	}
+	if partial, parts, err = parseConcat(v, s.cfg.ResumablePrefix); err != nil {
+		return partial, parts, errorf(http.StatusBadRequest, err.Error())
+	}
+	return partial, parts, nil
+}
+
+// settleLength decides the upload's length from its length headers: a final upload carries
+// none, since its length is the sum of its parts', and any other carries exactly one of
+// Upload-Length and Upload-Defer-Length: 1. c.length is -1 when the length is not known yet.
+func (c *creationRequest) settleLength(length int64, hasLength, deferred bool) error {
 	switch {
 	case c.final() && hasLength:
-		return c, errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
-	case !c.final() && hasLength == (deferred == "1"):
-		return c, errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
+		return errorf(http.StatusBadRequest, "a final upload must not carry Upload-Length")
+	case !c.final() && hasLength == deferred:
+		return errorf(http.StatusBadRequest, "send exactly one of Upload-Length and Upload-Defer-Length: 1")
 	}
 	c.length = -1
 	if hasLength {
 		c.length = length
 	}
+	return nil
+}
+
+// creationFits decides whether an upload of c.length bytes, and the body its creation
+// carries, fit: the length within the uploads' maximum, and a creation-with-upload body no
+// longer than the upload.
+func (s *tus) creationFits(r *http.Request, c creationRequest) error {
 	if max := s.uploads.MaxSize(); max > 0 && c.length > max {
-		return c, errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
+		return errorf(http.StatusRequestEntityTooLarge, msgTooLarge)
 	}
-	if hasLength && r.ContentLength > length && r.Header.Get("Content-Type") == tusChunkType {
+	if c.length >= 0 && r.ContentLength > c.length && r.Header.Get("Content-Type") == tusChunkType {
 		// creation-with-upload of more bytes than the upload has: refused before an upload
 		// exists that the client, told 413, would not know of.
-		return c, errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
+		return errorf(http.StatusRequestEntityTooLarge, "body longer than Upload-Length")
 	}
-	return c, nil
+	return nil
 }
 
 // concatenate creates sess as the final upload of parts (tus concatenation).
@@ -339,6 +384,8 @@ func (s *tus) tusGet(w http.ResponseWriter, r *http.Request) error {
 	return s.files.serveFile(w, r, sess.Target)
 }
 
+// tusPatch appends a PATCH's body to its upload (tus core) and answers with the offset
+// reached. Requests carrying IETF draft headers go to the IETF handler.
 func (s *tus) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if isIETF(r) {
 		return s.ietf.ietfPatch(w, r)
@@ -347,29 +394,61 @@ func (s *tus) tusPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
-		return errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
-	}
-	offset, ok, err := parseOffset("Upload-Offset", r.Header.Get("Upload-Offset"))
-	if err != nil || !ok {
-		return errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer")
-	}
-	req := s.appendRequest(w, r, offset, "tus")
-	if v := r.Header.Get("Upload-Length"); v != "" {
-		if req.Length, _, err = parseOffset("Upload-Length", v); err != nil {
-			return errorf(http.StatusBadRequest, err.Error())
-		}
-	}
-	if v := r.Header.Get("Upload-Checksum"); v != "" {
-		if req.Checksum, req.ChecksumWant, err = parseChecksum(v); err != nil {
-			return errorf(http.StatusBadRequest, err.Error())
-		}
+	req, err := s.patchRequest(w, r)
+	if err != nil {
+		return err
 	}
 	// A final upload takes no data (tus concatenation).
 	if len(cur.Parts) > 0 {
 		return errorf(http.StatusForbidden, "a final upload takes no PATCH")
 	}
 	sess, err := s.uploads.Append(r.Context(), id, req)
+	return s.patchAnswer(w, r, req.Offset, sess, err)
+}
+
+// patchHeaders are a PATCH's optional headers, each read into its append request when the
+// request carries it; a malformed one refuses the PATCH with 400. They are read in this
+// order, so a request with several faults is told of the first.
+var patchHeaders = []struct {
+	name string
+	read func(req *chunking.AppendRequest, v string) error
+}{
+	{"Upload-Length", func(req *chunking.AppendRequest, v string) (err error) {
+		req.Length, _, err = parseOffset("Upload-Length", v)
+		return err
+	}},
+	{"Upload-Checksum", func(req *chunking.AppendRequest, v string) (err error) {
+		req.Checksum, req.ChecksumWant, err = parseChecksum(v)
+		return err
+	}},
+}
+
+// patchRequest decides whether a PATCH's headers make an acceptable append, and builds it:
+// the body must be a tus chunk, Upload-Offset must say where it starts, and the optional
+// patchHeaders must be well formed.
+func (s *tus) patchRequest(w http.ResponseWriter, r *http.Request) (chunking.AppendRequest, error) {
+	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
+		return chunking.AppendRequest{}, errorf(http.StatusUnsupportedMediaType, "PATCH needs Content-Type: "+tusChunkType)
+	}
+	offset, ok, err := parseOffset("Upload-Offset", r.Header.Get("Upload-Offset"))
+	if err != nil || !ok {
+		return chunking.AppendRequest{}, errorf(http.StatusBadRequest, "Upload-Offset must be a non-negative integer")
+	}
+	req := s.appendRequest(w, r, offset, "tus")
+	for _, h := range patchHeaders {
+		if v := r.Header.Get(h.name); v != "" {
+			if err := h.read(&req, v); err != nil {
+				return req, errorf(http.StatusBadRequest, err.Error())
+			}
+		}
+	}
+	return req, nil
+}
+
+// patchAnswer decides the answer to a PATCH that started at offset (sess and err from the
+// append): 204 with the offset reached when what arrived is kept, also for an empty retry of
+// the PATCH that completed the upload, whose answer was lost; otherwise err.
+func (s *tus) patchAnswer(w http.ResponseWriter, r *http.Request, offset int64, sess *chunking.Session, err error) error {
 	if s.kept(sess, err) {
 		w.Header().Set("Upload-Offset", itoa(sess.Offset))
 		if sess.Completed {
