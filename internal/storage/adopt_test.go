@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A commit of partial data stopped between its steps is finished by Adopt: after the link
@@ -31,7 +32,7 @@ func TestAdoptInterruptedCommit(t *testing.T) {
 			p.Sync()
 			p.Close()
 			src := partialDir + "/" + ref.ID
-			if err := l.link(src, "f.txt"); err != nil {
+			if err := l.link(src, "f.txt", time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			if step != "linked" {

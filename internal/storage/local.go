@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,10 +46,13 @@ type LocalOptions struct {
 type Local struct {
 	root *os.Root
 	opts LocalOptions
-	// files and bytes count what is stored: counted once at open, kept up to date by commits
-	// and deletions, and counted again by every reaper pass (another process may delete).
+	// files and bytes count what is stored (see Usage): kept up to date by commits and
+	// deletions once known, which they are from the count a clean stop left (usageFile) or
+	// from a walk of every file, made when first asked for.
 	files, bytes atomic.Int64
-	counted      chan struct{} // closed when the count at open is done
+	usageKnown   atomic.Bool
+	countOnce    sync.Once
+	counted      chan struct{} // closed when the counts are known
 	// deleted are told of every removed file (download caches).
 	deleted deleteHooks
 	// quota counts each uploader's bytes of the day (see UsedToday).
@@ -81,15 +85,106 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 	}}
 	l.loadQuota()
 	l.counted = make(chan struct{})
-	go func() {
-		l.recount()
-		close(l.counted)
-	}()
+	l.loadUsage()
 	return l, nil
 }
 
-// Usage is how many files, and bytes in them, the store holds.
-func (l *Local) Usage() (files, bytes int64) { return l.files.Load(), l.bytes.Load() }
+// Usage is how many files, and bytes in them, the store holds. When the count is not known
+// yet (the first start, or after a crash), the first call starts counting in the background
+// and the figures grow to the truth while it runs.
+func (l *Local) Usage() (files, bytes int64) {
+	if !l.usageKnown.Load() {
+		l.countOnce.Do(func() {
+			go func() {
+				l.recount()
+				l.usageKnown.Store(true)
+				close(l.counted)
+			}()
+		})
+	}
+	return l.files.Load(), l.bytes.Load()
+}
+
+// usageFile holds the usage count a clean stop left, so that a start need not walk every
+// file; it is removed as it is read, so a crash leaves none and the next start counts.
+// staleFile is left by a process that removed files without knowing the count (fileserver
+// gc beside a running server): the process that keeps the count counts again.
+const (
+	usageFile = "usage.json"
+	staleFile = "usage.stale"
+)
+
+type usageState struct {
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// loadUsage takes over the count a clean stop left, if any.
+func (l *Local) loadUsage() {
+	data, err := l.root.ReadFile(usageFile)
+	if err != nil {
+		return
+	}
+	var u usageState
+	if json.Unmarshal(data, &u) != nil || l.root.Remove(usageFile) != nil {
+		return
+	}
+	if l.opts.Fsync && l.syncDir(".") != nil {
+		return
+	}
+	if _, err := l.root.Stat(staleFile); err == nil {
+		return // a removal since: count again when asked
+	}
+	l.files.Store(u.Files)
+	l.bytes.Store(u.Bytes)
+	l.usageKnown.Store(true)
+	l.countOnce.Do(func() { close(l.counted) })
+}
+
+// saveUsage leaves the count for the next start, when this process knows it.
+func (l *Local) saveUsage() {
+	if !l.usageKnown.Load() {
+		return
+	}
+	if _, err := l.root.Stat(staleFile); err == nil {
+		return
+	}
+	data, _ := json.Marshal(usageState{Files: l.files.Load(), Bytes: l.bytes.Load()})
+	tmp := tmpDir + "/" + RandomID() + ".usage"
+	if err := l.root.WriteFile(tmp, data, 0o640); err != nil {
+		return
+	}
+	if l.opts.Fsync {
+		if f, err := l.root.OpenFile(tmp, os.O_WRONLY, 0); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
+	if l.root.Rename(tmp, usageFile) != nil {
+		l.root.Remove(tmp)
+		return
+	}
+	if l.opts.Fsync {
+		l.syncDir(".")
+	}
+}
+
+// noteRemovals keeps the usage count right after a reaper pass removed files: a process that
+// does not know the count tells the one that does (staleFile), which counts again.
+func (l *Local) noteRemovals(removed int) {
+	_, err := l.root.Stat(staleFile)
+	stale := err == nil
+	switch {
+	case !l.usageKnown.Load() && removed > 0 && !stale:
+		if f, err := l.root.OpenFile(staleFile, os.O_WRONLY|os.O_CREATE, 0o640); err == nil {
+			f.Close()
+		}
+	case l.usageKnown.Load() && stale:
+		if l.root.Remove(staleFile) == nil {
+			go l.recount()
+		}
+	}
+}
 
 // recount walks the files tree and sets the usage counters.
 func (l *Local) recount() {
@@ -107,8 +202,11 @@ func (l *Local) recount() {
 	l.bytes.Store(bytes)
 }
 
-// Close releases the data directory.
-func (l *Local) Close() error { return l.root.Close() }
+// Close leaves the usage count for the next start and releases the data directory.
+func (l *Local) Close() error {
+	l.saveUsage()
+	return l.root.Close()
+}
 
 // Root exposes the data directory handle, for components that keep their own files in it
 // (the generated secret, session state).

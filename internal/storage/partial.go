@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -224,7 +225,7 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 	}
 	l := p.store
 	src := partialDir + "/" + p.id
-	if err := l.link(src, name); err != nil {
+	if err := l.link(src, name, meta.Expires); err != nil {
 		return Meta{}, err
 	}
 	crashpoint.Here("partial-linked")
@@ -325,7 +326,12 @@ func (w *partialWriter) Write(b []byte) (int, error) {
 
 // link publishes src under files/name with no-replace semantics and syncs the directories
 // the new entry depends on. It is the one commit step shared by plain and resumable uploads.
-func (l *Local) link(src, name string) error {
+// The file's record in the expiry index (expires: its own expiry, zero for none) is written
+// first, so that no stored file lacks one.
+func (l *Local) link(src, name string, expires time.Time) error {
+	if err := l.record(name, time.Now(), expires); err != nil {
+		return err
+	}
 	dst := filePath(name)
 	dir := path.Dir(dst)
 	// The reaper prunes empty directories; one may vanish between MkdirAll and Link, so try

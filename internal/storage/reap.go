@@ -44,13 +44,33 @@ func URLExpiry(meta Meta) bool {
 const tempGrace = 24 * time.Hour
 
 // Reap removes files whose time is up: those whose metadata names an expiry in the past, and,
-// when ttl > 0, those created more than ttl ago. It then prunes directories left empty and
-// temporary files older than a day. It walks only the files tree through the store's root,
-// never following a symlink, so nothing outside storage and no upload in progress (their
-// data lives elsewhere) is touched. With dryRun it only reports.
+// when ttl > 0, those created more than ttl ago, then the directories that left empty and
+// temporary files older than a day. It reads the expiry index (see expiry.go); until the
+// index holds every file, it walks the whole files tree and builds the index as it goes. It
+// never follows a symlink, so nothing outside storage and no upload in progress (their data
+// lives elsewhere) is touched. With dryRun it only reports.
 func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (ReapResult, error) {
 	var res ReapResult
+	var err error
+	if l.indexed() {
+		err = l.reapIndexed(ctx, now, ttl, dryRun, &res)
+	} else {
+		err = l.reapAll(ctx, now, ttl, dryRun, &res)
+	}
+	if err != nil || dryRun {
+		return res, err
+	}
+	l.removeStaleTemps(now, &res)
+	l.noteRemovals(len(res.Files))
+	return res, nil
+}
+
+// reapAll is a reaper pass that walks every stored file. Unless it is a dry run, it records
+// each file it keeps in the expiry index and, once it got through them all, marks the
+// index whole, so that the passes after it read the index instead.
+func (l *Local) reapAll(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) error {
 	var dirs []string
+	build := &indexBuilder{l: l, logs: map[string]*bufferedLog{}}
 	err := fs.WalkDir(l.root.FS(), filesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -74,42 +94,49 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		if err != nil {
 			return nil
 		}
-		return l.reapFile(ctx, strings.TrimPrefix(p, filesDir+"/"), info, now, ttl, dryRun, &res)
+		meta, removed, err := l.reapFile(ctx, strings.TrimPrefix(p, filesDir+"/"), info, now, ttl, dryRun, res)
+		if err == nil && !removed && !dryRun {
+			build.add(meta)
+		}
+		return err
 	})
-	if err != nil || dryRun {
-		return res, err
+	if dryRun {
+		build.finish()
+		return err
 	}
-	l.recount()
-	l.pruneDirs(dirs, &res)
-	l.removeStaleTemps(now, &res)
-	return res, nil
+	if berr := build.finish(); err == nil && berr == nil {
+		err = l.markIndexed()
+	}
+	l.pruneDirs(dirs, res)
+	return err
 }
 
 // reapFile removes the file name (its data's info) if its time is up, counting it in res;
-// an expiry its upload URL gave it is dropped first (see URLExpiry).
-func (l *Local) reapFile(ctx context.Context, name string, info fs.FileInfo, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) error {
+// an expiry its upload URL gave it is dropped first (see URLExpiry). It returns the file's
+// metadata and whether it was (in a dry run: would be) removed.
+func (l *Local) reapFile(ctx context.Context, name string, info fs.FileInfo, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) (Meta, bool, error) {
 	meta := l.readMeta(name, info)
 	if URLExpiry(meta) {
 		res.Kept = append(res.Kept, name)
 		meta.Expires = time.Time{}
 		if !dryRun {
 			if err := l.writeMeta(meta); err != nil {
-				return mapErr("rewrite metadata", err)
+				return meta, false, mapErr("rewrite metadata", err)
 			}
 		}
 	}
 	expires := Deadline(meta.Created, meta.Expires, ttl)
 	if expires.IsZero() || now.Before(expires) {
-		return nil
+		return meta, false, nil
 	}
 	if !dryRun {
 		if err := l.Delete(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+			return meta, false, err
 		}
 	}
 	res.Files = append(res.Files, Expired{Name: name, Size: info.Size(), Expires: expires})
 	res.Bytes += info.Size()
-	return nil
+	return meta, true, nil
 }
 
 // pruneDirs removes the directories of dirs that are empty, deepest first, so a parent

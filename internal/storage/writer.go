@@ -144,7 +144,7 @@ func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
 	if err := w.f.Close(); err != nil {
 		return Meta{}, mapErr("close", err)
 	}
-	if err := l.link(w.tmp, w.name); err != nil {
+	if err := l.link(w.tmp, w.name, meta.Expires); err != nil {
 		return Meta{}, err
 	}
 	w.done = true
