@@ -43,16 +43,24 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fileserver:", err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
-	if err := runServer(cfg, log); err != nil {
+	log, requests, closeLog := newLoggers(cfg.Log, stderr)
+	defer closeLog()
+	if err := runServer(cfg, log, requests); err != nil {
 		log.Error().Err(err).Msg("fileserver stopped")
 		return 1
 	}
 	return 0
 }
 
-func newLogger(c config.Log, out io.Writer) zerolog.Logger {
-	w := out
+// newLoggers makes the server's log and the log of its requests. In JSON, with
+// log.flush_interval > 0, request events are written in batches (see logWriter); close
+// writes what waits.
+func newLoggers(c config.Log, out io.Writer) (log, requests zerolog.Logger, close func()) {
+	lvl, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	mk := func(w io.Writer) zerolog.Logger { return zerolog.New(w).Level(lvl).With().Timestamp().Logger() }
 	console := c.Format == "console"
 	if c.Format == "auto" {
 		if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
@@ -60,17 +68,19 @@ func newLogger(c config.Log, out io.Writer) zerolog.Logger {
 		}
 	}
 	if console {
-		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
+		log = mk(zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339})
+		return log, log, func() {}
 	}
-	lvl, err := zerolog.ParseLevel(c.Level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
+	if c.FlushInterval <= 0 {
+		log = mk(out)
+		return log, log, func() {}
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	w := newLogWriter(out, c.FlushInterval.D())
+	return mk(w), mk(w.Batched()), func() { w.Close() }
 }
 
 // runServer wires the components and serves until SIGTERM or SIGINT, then drains.
-func runServer(cfg config.Config, log zerolog.Logger) error {
+func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	if err := ensureSecret(&cfg, log); err != nil {
 		return err
 	}
@@ -115,7 +125,7 @@ func runServer(cfg config.Config, log zerolog.Logger) error {
 	defer ln.Close()
 	warnGuessedHost(cfg, ln.Addr().String(), log)
 	h := handlers.New(handlers.Options{
-		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, Uploads: uploads,
+		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, RequestLog: &requests, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
 	})
 	stopMetrics, err := startMetrics(cfg, metricsHandler, log)

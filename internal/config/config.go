@@ -328,6 +328,10 @@ type Log struct {
 	Level string `toml:"level"`
 	// Format is json, console, or auto (console on a terminal, json otherwise).
 	Format string `toml:"format"`
+	// FlushInterval is how long request events may wait in memory to be written together
+	// (json format): a write per batch, not per request. Other events are written at once.
+	// 0 writes every event at once.
+	FlushInterval Duration `toml:"flush_interval"`
 }
 
 // Default returns the embedded defaults the server runs on with no config file.
@@ -373,6 +377,6 @@ func Default() Config {
 		},
 		CORS:    CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
 		Metrics: Metrics{Enabled: true, Path: "/metrics"},
-		Log:     Log{Level: "info", Format: "auto"},
+		Log:     Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
 	}
 }

@@ -187,6 +187,9 @@ func (c *Config) validateLog() error {
 	default:
 		return bad("log.format", "must be auto, json or console")
 	}
+	if c.Log.FlushInterval < 0 || c.Log.FlushInterval.D() > time.Minute {
+		return bad("log.flush_interval", "must be between 0 and 1m")
+	}
 	return nil
 }
 

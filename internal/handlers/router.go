@@ -24,6 +24,9 @@ type Options struct {
 	Engine   *streaming.Engine
 	Verifier *hmacauth.Verifier
 	Log      zerolog.Logger
+	// RequestLog, when not nil, receives the one event per request instead of Log (the
+	// command batches its writes).
+	RequestLog *zerolog.Logger
 	// Uploads runs resumable uploads; nil turns them off.
 	Uploads *chunking.Uploads
 	// Metrics, when not nil, is served at Config.MetricsPath.
@@ -113,7 +116,11 @@ func New(o Options) *Server {
 	if metricsPath != "" {
 		r.Method(http.MethodGet, metricsPath, AllowNetworks(o.Config.MetricsNetworks, o.Metrics))
 	}
-	s.handler = logRequests(o.Log, s.stats, proxies(o.Config.TrustedProxies))(r)
+	requests := o.Log
+	if o.RequestLog != nil {
+		requests = *o.RequestLog
+	}
+	s.handler = logRequests(requests, s.stats, proxies(o.Config.TrustedProxies))(r)
 	return s
 }
 
