@@ -229,3 +229,26 @@ func TestFirstPassOnEmptyStore(t *testing.T) {
 		t.Fatalf("%v, indexed %v", err, l.indexed())
 	}
 }
+
+// The first whole pass and the count a metrics scrape starts beside it end with the true
+// figures, whichever runs first: a removal by the pass is never counted back in.
+func TestWholePassAndCountAgree(t *testing.T) {
+	l, dir := openTest(t)
+	now := time.Now()
+	for i := range 50 {
+		exp := time.Time{}
+		if i%5 == 0 {
+			exp = now.Add(-time.Minute)
+		}
+		commitFile(t, l, "f/"+string(rune('a'+i%26))+string(rune('a'+i/26))+".txt", exp)
+	}
+	os.RemoveAll(filepath.Join(dir, "index")) // stored before the index: the pass walks
+	l.Usage()
+	if _, err := l.Reap(context.Background(), now, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	<-l.counted
+	if f, _ := l.Usage(); f != 40 {
+		t.Fatalf("counted %d files after the pass, want 40", f)
+	}
+}

@@ -51,7 +51,9 @@ type Local struct {
 	// from a walk of every file, made when first asked for.
 	files, bytes atomic.Int64
 	usageKnown   atomic.Bool
+	usageAsked   atomic.Bool // Usage was called: this process keeps the count
 	countOnce    sync.Once
+	countMu      sync.Mutex // one walk that counts at a time (recount, a whole reaper pass)
 	counted      chan struct{} // closed when the counts are known
 	// deleted are told of every removed file (download caches).
 	deleted deleteHooks
@@ -94,10 +96,15 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 // and the figures grow to the truth while it runs.
 func (l *Local) Usage() (files, bytes int64) {
 	if !l.usageKnown.Load() {
+		l.usageAsked.Store(true)
 		l.countOnce.Do(func() {
 			go func() {
-				l.recount()
-				l.usageKnown.Store(true)
+				l.countMu.Lock()
+				defer l.countMu.Unlock()
+				if !l.usageKnown.Load() { // a whole reaper pass may have counted meanwhile
+					l.recount()
+					l.usageKnown.Store(true)
+				}
 				close(l.counted)
 			}()
 		})
@@ -181,12 +188,16 @@ func (l *Local) noteRemovals(removed int) {
 		}
 	case l.usageKnown.Load() && stale:
 		if l.root.Remove(staleFile) == nil {
-			go l.recount()
+			go func() {
+				l.countMu.Lock()
+				defer l.countMu.Unlock()
+				l.recount()
+			}()
 		}
 	}
 }
 
-// recount walks the files tree and sets the usage counters.
+// recount walks the files tree and sets the usage counters (countMu held).
 func (l *Local) recount() {
 	var files, bytes int64
 	fs.WalkDir(l.root.FS(), filesDir, func(_ string, d fs.DirEntry, err error) error {

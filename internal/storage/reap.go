@@ -71,6 +71,13 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 func (l *Local) reapAll(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) error {
 	var dirs []string
 	build := &indexBuilder{l: l, logs: map[string]*bufferedLog{}}
+	// The walk sees every file: what it keeps is the usage count too (a count running beside
+	// it would end with figures a removal here had already changed).
+	var files, bytes int64
+	if !dryRun {
+		l.countMu.Lock()
+		defer l.countMu.Unlock()
+	}
 	err := fs.WalkDir(l.root.FS(), filesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -97,6 +104,7 @@ func (l *Local) reapAll(ctx context.Context, now time.Time, ttl time.Duration, d
 		meta, removed, err := l.reapFile(ctx, strings.TrimPrefix(p, filesDir+"/"), info, now, ttl, dryRun, res)
 		if err == nil && !removed && !dryRun {
 			build.add(meta)
+			files, bytes = files+1, bytes+info.Size()
 		}
 		return err
 	})
@@ -106,6 +114,13 @@ func (l *Local) reapAll(ctx context.Context, now time.Time, ttl time.Duration, d
 	}
 	if berr := build.finish(); err == nil && berr == nil {
 		err = l.markIndexed()
+	}
+	if err == nil && (l.usageAsked.Load() || l.usageKnown.Load()) {
+		// Only a process that keeps the count takes it over: fileserver gc beside a running
+		// server does not, and tells it instead (see noteRemovals).
+		l.files.Store(files)
+		l.bytes.Store(bytes)
+		l.usageKnown.Store(true)
 	}
 	l.pruneDirs(dirs, res)
 	return err
