@@ -7,18 +7,19 @@
 # of the files expired. FS_BEFORE=BINARY (an older build) runs first on the same directory;
 # the fresh build then starts twice: the first start after an upgrade (no expiry index yet,
 # nothing counted) and a start after a clean stop. Before each pass 1 % expired files are
-# added again. Usage: bench/many-files.sh   Env: FILES (1000000), BENCH_DIR, FS_BEFORE.
+# added again. Usage: bench/many-files.sh   Env: FILES (1000000), BENCH_DIR, FS_BEFORE,
+# REUSE=1 (keep the files a previous run left in BENCH_DIR; only the binaries are rebuilt).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 FILES=${FILES:-1000000}
 EXPIRED=$((FILES / 100))
 trap cleanup EXIT
 "$ROOT/bench/setup.sh"
-rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR"
+DATA=$BENCH_DIR/many
+[ "${REUSE:-}" = 1 ] && [ -d "$DATA" ] || { rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR"; }
 build_fileserver
 (cd "$ROOT" && go build -o "$BENCH_DIR/manyfiles" ./bench/manyfiles)
-DATA=$BENCH_DIR/many
-"$BENCH_DIR/manyfiles" -dir "$DATA" -n $((FILES - EXPIRED)) >&2
+[ "${REUSE:-}" = 1 ] && [ -d "$DATA/files" ] || "$BENCH_DIR/manyfiles" -dir "$DATA" -n $((FILES - EXPIRED)) >&2
 head -c 4096 /dev/urandom >"$BENCH_DIR/small.bin"
 
 topup() { "$BENCH_DIR/manyfiles" -dir "$DATA" -n "$EXPIRED" -expired >&2; sync; }
