@@ -53,7 +53,7 @@ type Local struct {
 	usageKnown   atomic.Bool
 	usageAsked   atomic.Bool // Usage was called: this process keeps the count
 	countOnce    sync.Once
-	countMu      sync.Mutex // one walk that counts at a time (recount, a whole reaper pass)
+	countMu      sync.Mutex    // one walk that counts at a time (recount, a whole reaper pass)
 	counted      chan struct{} // closed when the counts are known
 	// deleted are told of every removed file (download caches).
 	deleted deleteHooks
