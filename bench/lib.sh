@@ -56,7 +56,7 @@ secret = "$SECRET"
 [upload]
 max_size = "4GiB"
 [log]
-level = "warn"
+level = "${FS_LOG_LEVEL:-info}"
 format = "json"
 [streaming]
 $streaming
@@ -81,7 +81,7 @@ pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
-	access_log off;
+	${NGINX_ACCESS_LOG:-access_log $d/access.log;}
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 100000;
