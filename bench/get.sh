@@ -6,7 +6,9 @@
 # can be judged before/after against the same nginx. Usage: bench/get.sh [rounds]
 # Env: BENCH_DIR, SIZE_MIB (1024; range.lua addresses 1 GiB), WRK_SECONDS (5),
 # FS_DOWNLOAD (extra [download] TOML lines for fileserver), FS_BEFORE, ONLY (small or range:
-# run just that part), FS_AFTER (a binary to run instead of the fresh build).
+# run just that part), FS_AFTER (a binary to run instead of the fresh build), FS_BEFORE_LEVEL
+# (the log level of the FS_BEFORE server: the same binary at warn measures what logging
+# costs), FS_LOG_LEVEL and NGINX_ACCESS_LOG (see lib.sh; default: as each server ships).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
@@ -26,7 +28,7 @@ FS_BIN=${FS_AFTER:-$BENCH_DIR/fileserver} FS_EXTRA_DOWNLOAD=${FS_DOWNLOAD:-} sta
 URL[fileserver]="http://127.0.0.1:$fp/upload"
 if [ -n "${FS_BEFORE:-}" ]; then
 	bp=$(free_port)
-	FS_BIN=$FS_BEFORE start_fileserver "$bp" "$BENCH_DIR/fs-before-data"
+	FS_LOG_LEVEL=${FS_BEFORE_LEVEL:-${FS_LOG_LEVEL:-info}} FS_BIN=$FS_BEFORE start_fileserver "$bp" "$BENCH_DIR/fs-before-data"
 	URL[before]="http://127.0.0.1:$bp/upload"
 	servers="$servers before"
 fi

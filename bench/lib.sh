@@ -70,9 +70,16 @@ TOML
 	wait_port "$port"
 }
 
-# start_nginx PORT ROOTDIR -> sets NGINX_PID (the master; workers are its children)
+# start_nginx PORT ROOTDIR -> sets NGINX_PID (the master; workers are its children).
+# NGINX_ACCESS_LOG: on (the default: a line per request, written at once, as Debian's
+# configuration has it), buffered (64 KiB buffer, flushed every second) or off.
 start_nginx() {
-	local port=$1 root=$2 d=$BENCH_DIR/nginx-$1
+	local port=$1 root=$2 d=$BENCH_DIR/nginx-$1 access_log
+	case ${NGINX_ACCESS_LOG:-on} in
+	off) access_log="access_log off;" ;;
+	buffered) access_log="access_log $d/access.log combined buffer=64k flush=1s;" ;;
+	*) access_log="access_log $d/access.log;" ;;
+	esac
 	mkdir -p "$d/tmp" "$root/upload"
 	cat >"$d/nginx.conf" <<CONF
 user root;
@@ -81,7 +88,7 @@ pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
-	${NGINX_ACCESS_LOG:-access_log $d/access.log;}
+	$access_log
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 100000;

@@ -67,7 +67,7 @@ serve() {
 	rss=$(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
 	hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
 	files=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^fileserver_stored_files / {print $2}')
-	local small="bench-${label//[^a-z0-9]/-}/small.bin"
+	local small="bench-${label//[^a-z0-9]/-}-$(date +%s%N)/small.bin"
 	curl -sf -o /dev/null -T "$BENCH_DIR/small.bin" "http://127.0.0.1:$port/upload/$small?v=$(sign_v1 "$small" 4096)"
 	rps=$(wrk -t2 -c64 -d5s "http://127.0.0.1:$port/upload/$small" | awk '/^Requests\/sec/ {print $2}')
 	kill -TERM "$pid"
