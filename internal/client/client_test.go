@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -294,6 +295,39 @@ func TestDownloadRestartsWhenTheFileChanged(t *testing.T) {
 	got, err := (&client.Download{URL: res.FileURL}).Run(context.Background(), out)
 	if err != nil || got.SHA256 != sum {
 		t.Fatalf("download after a change: %+v %v", got, err)
+	}
+}
+
+// A download cut short by a server that gives no strong validator is retried from the start:
+// bytes already saved cannot be told to belong to the file the next answer carries, so no
+// range is asked for without an If-Range that can hold.
+func TestDownloadRetryWithoutValidatorStartsOver(t *testing.T) {
+	v1, v2 := bytes.Repeat([]byte("1"), 200_000), bytes.Repeat([]byte("2"), 200_000)
+	var requests, unvalidated atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" && r.Header.Get("If-Range") == "" {
+			unvalidated.Add(1)
+		}
+		if requests.Add(1) == 1 {
+			// The first answer is cut off halfway; the file changes before the retry.
+			w.Header().Set("Content-Length", strconv.Itoa(len(v1)))
+			w.Write(v1[:len(v1)/2])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(v2))
+	}))
+	t.Cleanup(srv.Close)
+	out := filepath.Join(t.TempDir(), "out.bin")
+	d := &client.Download{URL: srv.URL + "/f.bin", Retry: client.Retry{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}}
+	if _, err := d.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, v2) {
+		t.Fatalf("the download joined two versions of the file (%d requests)", requests.Load())
+	}
+	if n := unvalidated.Load(); n != 0 {
+		t.Fatalf("%d range requests without a validator", n)
 	}
 }
 

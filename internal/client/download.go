@@ -161,7 +161,8 @@ func (d *Download) fetch(ctx context.Context, f *os.File, offset int64, ps *part
 
 // newRequest builds the GET for the rest of the file from offset. Past zero it asks for a
 // range only while the validator etag still holds, so that a changed file comes back whole
-// instead of being spliced onto the old one.
+// instead of being spliced onto the old one; without a validator it asks for the whole file
+// (an empty If-Range would be ignored, and the range served from whatever the file is now).
 func (d *Download) newRequest(ctx context.Context, offset int64, etag string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
 	if err != nil {
@@ -171,7 +172,7 @@ func (d *Download) newRequest(ctx context.Context, offset int64, etag string) (*
 		req.Header[k] = vs
 	}
 	req.Header.Set("Accept-Encoding", "identity")
-	if offset > 0 {
+	if offset > 0 && etag != "" {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 		req.Header.Set("If-Range", etag)
 	}
