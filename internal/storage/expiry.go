@@ -68,29 +68,35 @@ func parseLogName(name string) (kind string, start time.Time, ok bool) {
 	return kind, time.Unix(sec, 0), true
 }
 
-// record appends name's record to the expiry index: to the log of the hour created falls
-// in, and to the log of its own expiry's hour when it has one. Called before the file is
+// recordOf is a file's line in the expiry index and the logs it goes in: the log of the hour
+// created falls in, and, when the file has its own expiry, the log of that hour (an expiry
+// already past goes in the creation hour's log: logs of past hours may be being read and
+// removed).
+func recordOf(name string, created, expires time.Time) (line []byte, logs []string, err error) {
+	rec := indexRecord{Name: name, Created: created.Unix()}
+	logs = []string{logName("c", created)}
+	if !expires.IsZero() {
+		rec.Expires = expires.Unix()
+		logs = append(logs, logName("e", maxTime(expires, created)))
+	}
+	line, err = json.Marshal(rec)
+	return append(line, '\n'), logs, err
+}
+
+// record appends name's record to the expiry index (see recordOf). Called before the file is
 // linked, so that no stored file lacks a record; with storage.fsync the record is durable
 // first.
 func (l *Local) record(name string, created, expires time.Time) error {
-	rec := indexRecord{Name: name, Created: created.Unix()}
-	if !expires.IsZero() {
-		rec.Expires = expires.Unix()
-	}
-	line, err := json.Marshal(rec)
+	line, logs, err := recordOf(name, created, expires)
 	if err != nil {
 		return err
 	}
-	line = append(line, '\n')
-	if err := l.appendLog(logName("c", created), line); err != nil {
-		return err
+	for _, lg := range logs {
+		if err := l.appendLog(lg, line); err != nil {
+			return err
+		}
 	}
-	if expires.IsZero() {
-		return nil
-	}
-	// An expiry already past goes in the current hour's log: logs of past hours may be
-	// being read and removed.
-	return l.appendLog(logName("e", maxTime(expires, created)), line)
+	return nil
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -112,12 +118,16 @@ func (l *Local) appendLog(name string, line []byte) error {
 	if err != nil {
 		return mapErr("open expiry index", err)
 	}
-	st, _ := f.Stat()
+	var fresh bool // a new log, whose directory entry must be synced too
+	if l.opts.Fsync {
+		st, serr := f.Stat()
+		fresh = serr != nil || st.Size() == 0
+	}
 	_, err = f.Write(line)
 	if err == nil && l.opts.Fsync {
 		err = f.Sync()
-		if err == nil && st != nil && st.Size() == 0 {
-			err = l.syncDir(indexDir) // a new log: its directory entry too
+		if err == nil && fresh {
+			err = l.syncDir(indexDir)
 		}
 	}
 	if cerr := f.Close(); err == nil {
@@ -137,20 +147,7 @@ func (l *Local) indexed() bool {
 
 // markIndexed notes that the expiry index holds every stored file.
 func (l *Local) markIndexed() error {
-	if err := l.root.MkdirAll(path.Dir(indexBuilt), 0o750); err != nil {
-		return mapErr("mark expiry index", err)
-	}
-	f, err := l.root.OpenFile(indexBuilt, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return mapErr("mark expiry index", err)
-	}
-	if l.opts.Fsync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := l.replaceFile(indexBuilt, nil); err != nil {
 		return mapErr("mark expiry index", err)
 	}
 	return nil
@@ -271,19 +268,13 @@ func (b *indexBuilder) add(m Meta) {
 	if b.err != nil {
 		return
 	}
-	rec := indexRecord{Name: m.Name, Created: m.Created.Unix()}
-	if !m.Expires.IsZero() {
-		rec.Expires = m.Expires.Unix()
-	}
-	line, err := json.Marshal(rec)
+	line, logs, err := recordOf(m.Name, m.Created, m.Expires)
 	if err != nil {
 		b.err = err
 		return
 	}
-	line = append(line, '\n')
-	b.write(logName("c", m.Created), line)
-	if !m.Expires.IsZero() {
-		b.write(logName("e", maxTime(m.Expires, m.Created)), line)
+	for _, lg := range logs {
+		b.write(lg, line)
 	}
 }
 

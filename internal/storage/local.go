@@ -157,23 +157,7 @@ func (l *Local) saveUsage() {
 		return
 	}
 	data, _ := json.Marshal(usageState{Files: l.files.Load(), Bytes: l.bytes.Load()})
-	tmp := tmpDir + "/" + RandomID() + ".usage"
-	if err := l.root.WriteFile(tmp, data, 0o640); err != nil {
-		return
-	}
-	if l.opts.Fsync {
-		if f, err := l.root.OpenFile(tmp, os.O_WRONLY, 0); err == nil {
-			f.Sync()
-			f.Close()
-		}
-	}
-	if l.root.Rename(tmp, usageFile) != nil {
-		l.root.Remove(tmp)
-		return
-	}
-	if l.opts.Fsync {
-		l.syncDir(".")
-	}
+	l.replaceFile(usageFile, data) // on failure the next start counts
 }
 
 // noteRemovals keeps the usage count right after a reaper pass removed files: a process that
@@ -183,9 +167,7 @@ func (l *Local) noteRemovals(removed int) {
 	stale := err == nil
 	switch {
 	case !l.usageKnown.Load() && removed > 0 && !stale:
-		if f, err := l.root.OpenFile(staleFile, os.O_WRONLY|os.O_CREATE, 0o640); err == nil {
-			f.Close()
-		}
+		l.replaceFile(staleFile, nil) // on failure the holder keeps counts that may be high
 	case l.usageKnown.Load() && stale:
 		if l.root.Remove(staleFile) == nil {
 			go func() {
@@ -339,7 +321,14 @@ func (l *Local) writeMeta(m Meta) error {
 	if err != nil {
 		return err
 	}
-	tmp := tmpDir + "/" + RandomID() + ".meta"
+	return l.replaceFile(metaPath(m.Name), data)
+}
+
+// replaceFile puts data at dst in one step: written to a temporary file, synced with
+// storage.fsync, renamed over dst (its directory made if need be), the directory synced. A
+// reader sees the old content or the new, never part of it.
+func (l *Local) replaceFile(dst string, data []byte) error {
+	tmp := tmpDir + "/" + RandomID() + path.Ext(dst)
 	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return err
@@ -351,7 +340,6 @@ func (l *Local) writeMeta(m Meta) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	dst := metaPath(m.Name)
 	if err == nil {
 		err = l.root.MkdirAll(path.Dir(dst), 0o750)
 	}
