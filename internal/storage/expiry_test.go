@@ -145,12 +145,23 @@ func TestExpiryLogTornLine(t *testing.T) {
 	if len(logs) != 1 {
 		t.Fatalf("e-logs: %v", logs)
 	}
+	// Lines nobody should trust: names that lead out of the files tree (a log is data in the
+	// data directory, and another process writes it), then a torn last line.
+	outside := filepath.Join(t.TempDir(), "precious.txt")
+	os.WriteFile(outside, []byte("x"), 0o600)
+	os.Symlink(outside, filepath.Join(dir, "files", "link.txt"))
 	f, _ := os.OpenFile(logs[0], os.O_WRONLY|os.O_APPEND, 0)
-	f.WriteString(`{"n":"y.t`)
+	f.WriteString(`{"n":"../meta","c":1,"e":1}` + "\n" + `{"n":"/etc/hostname","c":1,"e":1}` + "\n" +
+		`{"n":"link.txt","c":1,"e":1}` + "\n" + `{"n":"y.t`)
 	f.Close()
 	res, err := l.Reap(ctx, now.Add(2*time.Hour), 0, false)
 	if got := reapedNames(res); err != nil || !equal(got, []string{"x.txt"}) {
 		t.Fatalf("%v, %v", got, err)
+	}
+	for _, p := range []string{outside, filepath.Join(dir, "meta"), filepath.Join(dir, "files", "link.txt")} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("a record leading out of the files tree removed %s", p)
+		}
 	}
 }
 
