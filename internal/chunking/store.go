@@ -82,37 +82,10 @@ func (d *DirStore) Put(_ context.Context, s *Session, _ int64) error {
 		return err
 	}
 	tmp := sessionDir + "/." + s.ID + "." + NewID() + ".tmp"
-	f, err := d.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
-	if err != nil {
+	if err := storage.ReplaceFile(d.root, tmp, statePath(s.ID), data, d.fsync); err != nil {
 		return fmt.Errorf("chunking: write session: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil && d.fsync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = d.root.Rename(tmp, statePath(s.ID))
-	}
-	if err != nil {
-		d.root.Remove(tmp)
-		return fmt.Errorf("chunking: write session: %w", err)
-	}
-	if d.fsync {
-		return d.syncDir()
 	}
 	return nil
-}
-
-func (d *DirStore) syncDir() error {
-	dir, err := d.root.Open(sessionDir)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }
 
 // Delete implements SessionStore.

@@ -35,6 +35,8 @@ type Backend struct {
 	Files FileSource
 	// Usage counts the files and bytes stored and the disk's space, for the metrics.
 	Usage Usage
+	// List lists the stored files with their metadata (the admin API).
+	List Lister
 	// Quota is the book of daily upload volume the backend charges each commit to
 	// (limits.daily_quota): the local store keeps its own; an object store is given one.
 	Quota QuotaBook
@@ -90,6 +92,12 @@ func ReaderOf(p Partial) (r io.ReaderAt, ok bool) {
 	return pr, ok
 }
 
+// UploadersOf lists the uploaders of the day in book, when it can (ok false otherwise).
+func UploadersOf(book QuotaBook) (UploaderLister, bool) {
+	l, ok := book.(UploaderLister)
+	return l, ok
+}
+
 // ContentInfo describes the open data of o (an *os.File's Stat), nil when its backend's
 // content is not a file: a cache of downloads compares it with FileSource.StatFile.
 func ContentInfo(o Object) fs.FileInfo {
@@ -106,7 +114,7 @@ func (l *Local) Backend() Backend {
 	return Backend{
 		Name: "local", Where: l.root.Name(),
 		Store: l, Partials: l, Reaper: l,
-		Space: l, Files: l, Usage: l, Quota: l, Root: l.root,
+		Space: l, Files: l, Usage: l, Quota: l, Root: l.root, List: l,
 		ReadsPartials: true,
 	}
 }

@@ -324,40 +324,47 @@ func (l *Local) writeMeta(m Meta) error {
 	return l.replaceFile(metaPath(m.Name), data)
 }
 
-// replaceFile puts data at dst in one step: written to a temporary file, synced with
-// storage.fsync, renamed over dst (its directory made if need be), the directory synced. A
-// reader sees the old content or the new, never part of it.
+// replaceFile puts data at dst in one step, synced with storage.fsync (see ReplaceFile), its
+// directory made if need be.
 func (l *Local) replaceFile(dst string, data []byte) error {
-	tmp := tmpDir + "/" + RandomID() + path.Ext(dst)
-	f, err := l.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err := l.root.MkdirAll(path.Dir(dst), 0o750); err != nil {
+		return err
+	}
+	return ReplaceFile(l.root, tmpDir+"/"+RandomID()+path.Ext(dst), dst, data, l.opts.Fsync)
+}
+
+// ReplaceFile puts data at dst in root in one step: written to the new file tmp, synced when
+// sync is set, renamed over dst, dst's directory synced. A reader sees the old content or the
+// new, never part of it; with sync, so does whoever looks after a crash.
+func ReplaceFile(root *os.Root, tmp, dst string, data []byte, sync bool) error {
+	f, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	if err == nil && l.opts.Fsync {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = l.root.MkdirAll(path.Dir(dst), 0o750)
-	}
-	if err == nil {
-		err = l.root.Rename(tmp, dst)
+		err = root.Rename(tmp, dst)
 	}
 	if err != nil {
-		l.root.Remove(tmp)
+		root.Remove(tmp)
 		return err
 	}
-	if l.opts.Fsync {
-		return l.syncDir(path.Dir(dst))
+	if sync {
+		return syncDir(root, path.Dir(dst))
 	}
 	return nil
 }
 
-func (l *Local) syncDir(dir string) error {
-	d, err := l.root.Open(dir)
+func (l *Local) syncDir(dir string) error { return syncDir(l.root, dir) }
+
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
 	if err != nil {
 		return err
 	}

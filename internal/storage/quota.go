@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -28,6 +29,12 @@ type QuotaBook interface {
 	Hold(uploader, id string, n, limit int64, now, expires time.Time) (ok bool, room int64)
 	// Release drops what upload id of uploader holds.
 	Release(uploader, id string)
+}
+
+// UploaderLister is a QuotaBook that can tell every uploader's bytes of the day (the admin
+// API's list of uploaders).
+type UploaderLister interface {
+	UploadersToday(now time.Time) (map[string]int64, error)
 }
 
 // Quota applies limits.daily_quota over a book: an upload holds its length (or, while its
@@ -168,6 +175,16 @@ func (l *Local) loadQuota() {
 			l.quota.Holds = q.Holds
 		}
 	}
+}
+
+// UploadersToday implements UploaderLister.
+func (l *Local) UploadersToday(now time.Time) (map[string]int64, error) {
+	l.quota.mu.Lock()
+	defer l.quota.mu.Unlock()
+	if l.quota.Day != today(now) {
+		return map[string]int64{}, nil
+	}
+	return maps.Clone(l.quota.Used), nil
 }
 
 // UsedToday is how many bytes uploader committed during the current UTC day.

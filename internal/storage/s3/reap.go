@@ -77,3 +77,43 @@ func (s *Store) dropExpiry(ctx context.Context, obj minio.ObjectInfo) error {
 	}
 	return nil
 }
+
+// List implements storage.Lister: the files in key order, each described by a HEAD (what a
+// listing returns lacks the metadata), so a page costs a request per file it examines.
+func (s *Store) List(ctx context.Context, q storage.ListQuery) (storage.ListPage, error) {
+	var page storage.ListPage
+	opts := minio.ListObjectsOptions{Prefix: s.prefix + q.Prefix, Recursive: true}
+	if q.After != "" {
+		opts.StartAfter = s.key(q.After)
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing's goroutine when the page ends early
+	scanned := 0
+	for obj := range s.core.Client.ListObjects(lctx, s.bucket, opts) {
+		if obj.Err != nil {
+			return storage.ListPage{}, mapErr("list", obj.Err)
+		}
+		name := strings.TrimPrefix(obj.Key, s.prefix)
+		if validName(name) != nil {
+			continue
+		}
+		if q.MaxScan > 0 && scanned >= q.MaxScan {
+			return page, nil
+		}
+		scanned++
+		page.Next = name
+		m, err := s.Stat(ctx, name)
+		if err != nil {
+			continue // removed since the listing
+		}
+		if q.Match != nil && !q.Match(m) {
+			continue
+		}
+		page.Files = append(page.Files, m)
+		if q.Limit > 0 && len(page.Files) >= q.Limit {
+			return page, nil
+		}
+	}
+	page.Next = ""
+	return page, ctx.Err()
+}

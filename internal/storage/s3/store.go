@@ -290,7 +290,7 @@ func mapErr(op string, err error) error {
 func (s *Store) Backend() storage.Backend {
 	return storage.Backend{
 		Name: "s3", Where: s.opts.Endpoint + "/" + s.bucket + "/" + s.prefix,
-		Store: s, Partials: s, Reaper: s, Presigner: s, Quota: s.opts.Quota,
+		Store: s, Partials: s, Reaper: s, Presigner: s, Quota: s.opts.Quota, List: s,
 		PartSize: int64(s.opts.PartSize),
 	}
 }
