@@ -44,6 +44,12 @@ func (u *Uploads) Snapshot() StatsSnapshot {
 // held to holding it.
 func (u *Uploads) HandoffTimes() counters.Snapshot { return u.handoffs.times.Snapshot() }
 
+// InProgress returns the uploads that are neither complete nor expired (the admin API).
+func (u *Uploads) InProgress(ctx context.Context) ([]*Session, error) {
+	now := u.opts.Now()
+	return u.sessionsWhere(ctx, func(s *Session) bool { return !s.Completed && now.Before(s.Expires) })
+}
+
 // Active counts the uploads that are neither complete nor expired.
 func (u *Uploads) Active(ctx context.Context) (int, error) {
 	now := u.opts.Now()

@@ -53,6 +53,11 @@ type Options struct {
 	// creation (or, while the length is unknown, what it received) until it is committed or
 	// removed; see storage.Quota.
 	Quota *storage.Quota
+	// Admit, when set, is asked before an upload is committed to its name: an error (a
+	// takedown made while it streamed) refuses the commit.
+	Admit func(ctx context.Context, name string) error
+	// Committed, when set, hears of every upload committed to a file.
+	Committed func(s *Session, meta storage.Meta)
 }
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
@@ -523,6 +528,9 @@ func (u *Uploads) write(ctx context.Context, p storage.Partial, s *Session, req 
 	if err != nil {
 		return 0, err
 	}
+	if req.Transfer.Upload == nil {
+		req.Transfer.Upload = &streaming.UploadInfo{ID: s.ID, Name: s.Target, Offset: s.Offset, Length: s.Length, Uploader: s.Uploader}
+	}
 	n, copyErr := u.copyBody(ctx, ck, req, wr.limit)
 	return u.keepWritten(p, s, req, wr, ck, start, n, reserved, copyErr)
 }
@@ -796,6 +804,11 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if meta.Expires.IsZero() && !s.FileExpires.IsZero() {
 		meta.Expires, meta.ExpiresBy = s.FileExpires, storage.ExpiresByToken
 	}
+	if u.opts.Admit != nil {
+		if err := u.opts.Admit(ctx, s.Target); err != nil {
+			return err
+		}
+	}
 	err := u.publish(ctx, p, s, meta, lease)
 	if err != nil && recovering && meta.SHA256 != "" {
 		// Only the digest tells this upload's own file from another's of the same size: with
@@ -809,6 +822,10 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 		return err
 	}
 	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
+	if u.opts.Committed != nil {
+		meta.Name, meta.Size = s.Target, s.Length
+		u.opts.Committed(s, meta)
+	}
 	return nil
 }
 

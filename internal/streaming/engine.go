@@ -49,6 +49,8 @@ type Transfer struct {
 	// SetDeadline arms the connection's read (uploads) or write (downloads) deadline, as
 	// http.ResponseController does; nil when the connection has none.
 	SetDeadline func(time.Time) error
+	// Upload, on an upload, names it for those who watch uploads in progress (see Flights).
+	Upload *UploadInfo
 }
 
 // Result is what a transfer measured.
@@ -142,6 +144,7 @@ type Engine struct {
 	pool     *adaptivebuf.Pool
 	stats    *Stats
 	profiles *profiles
+	flights  flights
 	// now and resizeEvery are fields so tests can drive the policy without sleeping.
 	now         func() time.Time
 	resizeEvery time.Duration
@@ -172,6 +175,7 @@ func (e *Engine) Pool() *adaptivebuf.Pool { return e.pool }
 func (e *Engine) Copy(ctx context.Context, dst io.Writer, src io.Reader, t Transfer) (Result, error) {
 	start := e.now()
 	e.stats.begin(t)
+	flight := e.beginFlight(t, start)
 	res := Result{}
 	rtt, _ := rttOf(ctx)
 	res.RTT = rtt
@@ -183,6 +187,7 @@ func (e *Engine) Copy(ctx context.Context, dst io.Writer, src io.Reader, t Trans
 		}
 		res.Duration = e.now().Sub(start)
 		e.stats.end(t, res, err)
+		e.endFlight(flight, err)
 		return res, err
 	}
 	sz := newSizer(e, t, rtt, start)
@@ -206,6 +211,9 @@ func (e *Engine) Copy(ctx context.Context, dst io.Writer, src io.Reader, t Trans
 			}
 			wn, werr := dst.Write(p[:n])
 			res.Bytes += int64(wn)
+			if flight != nil {
+				flight.wrote(wn, time.Now())
+			}
 			if werr != nil {
 				err = werr
 				break
@@ -227,6 +235,7 @@ func (e *Engine) Copy(ctx context.Context, dst io.Writer, src io.Reader, t Trans
 	res.Resizes, res.Stalls = sz.resizes, sz.stalls
 	e.stats.end(t, res, err)
 	e.learn(t, res, err)
+	e.endFlight(flight, err)
 	return res, err
 }
 
