@@ -8,6 +8,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -24,6 +25,7 @@ type core struct {
 	verifier *hmacauth.Verifier
 	uploads  *chunking.Uploads
 	quota    *storage.Quota
+	ops      *ops.Ops
 	log      zerolog.Logger
 	exts     extensionPolicy
 	stats    *Stats

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"fileserver/internal/storage"
@@ -35,8 +36,13 @@ func (s *files) download(w http.ResponseWriter, r *http.Request) error {
 // any other request for them (Range, If-Match...) through ServeContent on the cached bytes.
 // Other files go through ServeContent on a kept or newly opened handle, by sendfile.
 func (s *files) serveFile(w http.ResponseWriter, r *http.Request, name string) error {
-	if info := infoFrom(r.Context()); info != nil && info.protocol == "" {
-		info.protocol = "get"
+	if info := infoFrom(r.Context()); info != nil {
+		if info.protocol == "" {
+			info.protocol = "get"
+		}
+		if s.ops != nil && r.Method == http.MethodGet && fromStart(r.Header.Get("Range")) {
+			info.download = name
+		}
 	}
 	if f := s.downloads.lookup(r.Context(), name); f != nil {
 		s.serveSmall(w, r, f)
@@ -127,4 +133,11 @@ func reprDigest(sha256hex string) string {
 		return ""
 	}
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(b) + ":"
+}
+
+// fromStart tells whether a GET with this Range header (maybe none) reads a file from its
+// first byte: what counts as a download, while a player's seeks and a resumed download's
+// later ranges do not count again.
+func fromStart(rangeHeader string) bool {
+	return rangeHeader == "" || strings.HasPrefix(rangeHeader, "bytes=0-")
 }

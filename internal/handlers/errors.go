@@ -11,6 +11,7 @@ import (
 	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -67,6 +68,7 @@ var statuses = []struct {
 	{storage.ErrInvalidName, http.StatusBadRequest, "invalid file path"},
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, "not enough storage space"},
 	{storage.ErrQuota, http.StatusTooManyRequests, "daily upload quota exceeded"},
+	{ops.ErrBlocked, http.StatusUnavailableForLegalReasons, "this name is taken down and cannot be uploaded to"},
 	{streaming.ErrTooLarge, http.StatusRequestEntityTooLarge, msgTooLarge},
 	{streaming.ErrBusy, http.StatusServiceUnavailable, "server busy, retry later"},
 	{adaptivebuf.ErrBudget, http.StatusServiceUnavailable, "server busy, retry later"},

@@ -206,7 +206,7 @@ func (s *ietf) ietfCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	sess := s.session(r, g, chunking.NewID(), "ietf")
 	sess.Metadata = meta
-	if sess.Target, err = s.resumableTarget(sess.ID, g, meta); err != nil {
+	if sess.Target, err = s.resumableTarget(r, sess.ID, g, meta); err != nil {
 		return s.ietfError(w, r, nil, err)
 	}
 	declared := r.Header.Get("Content-Type")

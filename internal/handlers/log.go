@@ -26,6 +26,9 @@ type requestInfo struct {
 	err        error
 	stats      *Stats
 	client     string // the client's address, forwarding headers of trusted proxies applied
+	// download is the file a GET asks for from its start, counted as a download when the
+	// answer is 200 or 206.
+	download string
 }
 
 type infoKey struct{}
@@ -139,6 +142,9 @@ func (l *requestLog) end(st *requestState, r *http.Request, ww http.ResponseWrit
 	}
 	elapsed := time.Since(st.start)
 	l.stats.observe(st.route.RoutePattern(), r.Method, status, elapsed.Seconds())
+	if info.download != "" && (status == http.StatusOK || status == http.StatusPartialContent) {
+		l.stats.ops.Downloaded(info.download, info.client)
+	}
 	// Back to the pool when the request is done, as chi's Mux does with its own routing
 	// contexts; code that keeps one longer uses chi.Context.Clone.
 	l.routeContexts.Put(st.route)

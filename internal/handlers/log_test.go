@@ -70,7 +70,7 @@ func counts(c *counters.CounterVec) map[string]int64 {
 // logged is the request chain of New around a router that the test fills in.
 func logged(t *testing.T, routes func(chi.Router)) (*httptest.Server, *logBuffer, *Stats) {
 	logs := &logBuffer{}
-	stats := &Stats{counters.NewHTTP()}
+	stats := &Stats{HTTP: counters.NewHTTP()}
 	r := chi.NewRouter()
 	routes(r)
 	srv := httptest.NewServer(logRequests(zerolog.New(logs), stats, nil)(r))
@@ -183,7 +183,7 @@ func TestRequestLogRemoteBehindTrustedProxy(t *testing.T) {
 		}
 		r := chi.NewRouter()
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {})
-		srv := httptest.NewServer(logRequests(zerolog.New(logs), &Stats{counters.NewHTTP()}, px)(r))
+		srv := httptest.NewServer(logRequests(zerolog.New(logs), &Stats{HTTP: counters.NewHTTP()}, px)(r))
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
 		req.Header.Set("X-Forwarded-For", "203.0.113.7")
 		resp, err := srv.Client().Do(req)

@@ -130,3 +130,13 @@ func (p extensionPolicy) permits(name string) bool {
 	}
 	return len(p.allowed) == 0 || has(p.allowed)
 }
+
+// DownloadURL is the public link of a stored name, for the admin API: as downloadURL, with
+// http:// when server.public_url is empty (the admin listener has no request of a client).
+func (s *Server) DownloadURL(name string) string {
+	base := s.publicURL
+	if base == "" {
+		base = "http://" + s.linkHost
+	}
+	return base + s.cfg.UploadPrefix + EscapeName(name)
+}

@@ -11,6 +11,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -157,6 +158,9 @@ func (s *xep) precheck(r *http.Request, name string, size int64, g hmacauth.Gran
 	if !s.exts.permits(name) {
 		return 0, errorf(http.StatusUnsupportedMediaType, "file type not allowed")
 	}
+	if err := s.ops.Check(r.Context(), name); err != nil {
+		return 0, err
+	}
 	if err := s.checkFree(r.Context(), name, maybeOwn); err != nil {
 		return 0, err
 	}
@@ -224,6 +228,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 		Limit:       limit,
 		Idle:        s.cfg.ReadIdleTimeout,
 		SetDeadline: rc.SetReadDeadline,
+		Upload:      &streaming.UploadInfo{ID: "req-" + storage.RandomID()[:16], Name: name, Length: want, Uploader: meta.Uploader},
 	})
 	if info := infoFrom(r.Context()); info != nil {
 		info.bytesIn, info.bufferSize = res.Bytes, res.BufferSize
@@ -239,11 +244,26 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	if err := wholeLength(res.Bytes, want); err != nil {
 		return storage.Meta{}, err
 	}
-	stored, err := wr.Commit(r.Context(), meta)
+	stored, err := s.commit(r, wr, name, meta, protocolLabel(r, g))
 	if err != nil {
 		return storage.Meta{}, err
 	}
 	w.Header().Set("Location", s.downloadURL(r, name))
+	return stored, nil
+}
+
+// commit publishes a received upload, unless a takedown made while it streamed covers its
+// name, and tells the operator's side.
+func (s *xep) commit(r *http.Request, wr storage.Writer, name string, meta storage.Meta, protocol string) (storage.Meta, error) {
+	if err := s.ops.Check(r.Context(), name); err != nil {
+		return storage.Meta{}, err
+	}
+	stored, err := wr.Commit(r.Context(), meta)
+	if err != nil {
+		return storage.Meta{}, err
+	}
+	s.ops.Committed(ops.Commit{Name: stored.Name, Uploader: stored.Uploader, SHA256: stored.SHA256, Size: stored.Size,
+		Protocol: protocol, Client: remoteHost(r)})
 	return stored, nil
 }
 

@@ -143,7 +143,7 @@ func (s *core) resumeBy(g hmacauth.Grant) time.Time {
 
 // resumableTarget is where a finished upload is committed: the token's slot and filename, or
 // the upload id and the client's file name, so that it is also served under the upload prefix.
-func (s *core) resumableTarget(id string, g hmacauth.Grant, meta map[string]string) (string, error) {
+func (s *core) resumableTarget(r *http.Request, id string, g hmacauth.Grant, meta map[string]string) (string, error) {
 	var name string
 	if g.Scheme == hmacauth.SchemeToken && g.Slot != "" && g.Filename != "" {
 		name = g.Slot + "/" + g.Filename
@@ -155,6 +155,9 @@ func (s *core) resumableTarget(id string, g hmacauth.Grant, meta map[string]stri
 	}
 	if storage.ValidName(name) != nil {
 		return "", errorf(http.StatusBadRequest, "invalid file name")
+	}
+	if err := s.ops.Check(r.Context(), name); err != nil {
+		return "", err
 	}
 	return name, nil
 }

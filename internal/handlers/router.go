@@ -12,6 +12,7 @@ import (
 	"fileserver/internal/chunking"
 	"fileserver/internal/counters"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	// Quota applies limits.daily_quota to the uploads that are not resumable (POST, and PUT
 	// with resumable uploads off); Uploads applies it to the others. nil: no quota.
 	Quota *storage.Quota
+	// Ops hears of commits, downloads and refusals, and checks takedowns; nil: no operator's
+	// side (no admin listener).
+	Ops *ops.Ops
 	// Listen is the address the server listens on (the listener's, so a ":0" port is known),
 	// which links are built from when server.public_url is empty; "" means server.listen.
 	Listen string
@@ -62,7 +66,8 @@ func New(o Options) *Server {
 		verifier:  o.Verifier,
 		uploads:   o.Uploads,
 		quota:     o.Quota,
-		stats:     &Stats{o.Stats},
+		stats:     &Stats{HTTP: o.Stats, ops: o.Ops},
+		ops:       o.Ops,
 		log:       o.Log,
 		exts:      newExtensionPolicy(o.Config.AllowedExtensions, o.Config.DeniedExtensions),
 		publicURL: strings.TrimRight(o.Config.PublicURL, "/"),

@@ -7,11 +7,15 @@ import (
 
 	"fileserver/internal/counters"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 )
 
 // Stats are the HTTP layer's counters (see counters.HTTP); internal/metrics exports them.
-type Stats struct{ *counters.HTTP }
+type Stats struct {
+	*counters.HTTP
+	ops *ops.Ops // the audit log's summary of refused signatures
+}
 
 // Stats exposes the HTTP counters.
 func (s *Server) Stats() *counters.HTTP { return s.stats.HTTP }
@@ -66,6 +70,7 @@ func (st *Stats) authFailed(r *http.Request, err error) {
 		reason = "other"
 	}
 	st.AuthFailures.Add(1, presentedScheme(r), reason)
+	st.ops.Refused(presentedScheme(r) + ":" + reason)
 }
 
 // presentedScheme names the credential a request carried, the way Verify picks it.

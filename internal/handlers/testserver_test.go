@@ -24,6 +24,7 @@ import (
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -57,6 +58,8 @@ type serverSetup struct {
 	// partials, when set, wraps the store's partial data for resumable uploads (to inject
 	// delays between their steps).
 	partials func(storage.Partials) storage.Partials
+	// ops is the operator's side the server tells and asks (takedowns); nil: none.
+	ops *ops.Ops
 }
 
 // startTestServer is newTestServer with a setup.
@@ -101,6 +104,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			SkipDigest: !cfg.Storage.Checksum,
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
 			Copier:     engine,
+			Admit:      setup.ops.Check,
 		})
 	}
 	log := zerolog.Nop()
@@ -124,6 +128,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 		Listen:  srv.Listener.Addr().String(),
 		Metrics: setup.metrics,
 		Quota:   quota,
+		Ops:     setup.ops,
 	})
 	srv.Config.Handler = h
 	if setup.tls {

@@ -126,7 +126,7 @@ func (s *tus) tusCreate(w http.ResponseWriter, r *http.Request) error {
 	sess.Length, sess.Metadata, sess.RawMetadata, sess.Partial = c.length, c.meta, c.rawMeta, c.partial
 	sess.ContentType = storedType(firstNonEmpty(g.ContentType, c.meta["filetype"], c.meta["type"], c.meta["mimetype"]), metaName(c.meta))
 	if !c.partial {
-		if sess.Target, err = s.resumableTarget(sess.ID, g, c.meta); err != nil {
+		if sess.Target, err = s.resumableTarget(r, sess.ID, g, c.meta); err != nil {
 			return err
 		}
 		if !s.exts.permits(sess.Target) {

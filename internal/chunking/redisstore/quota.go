@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -100,4 +103,39 @@ func (s *Store) Release(uploader, id string) {
 	ctx, cancel := context.WithTimeout(s.ctx, quotaTimeout)
 	defer cancel()
 	s.rdb.HDel(ctx, s.holdsKey(uploader), id)
+}
+
+// UploadersToday implements storage.UploaderLister: the day's counters, found with SCAN.
+func (s *Store) UploadersToday(now time.Time) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	prefix := s.quotaKey("", now)
+	out := map[string]int64{}
+	it := s.rdb.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+	var keys []string
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: list uploaders: %w", err)
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 500)]
+		keys = keys[len(batch):]
+		vals, err := s.rdb.MGet(ctx, batch...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: list uploaders: %w", err)
+		}
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseInt(str, 10, 64)
+			if err == nil {
+				out[strings.TrimPrefix(batch[i], prefix)] = n
+			}
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,145 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"fileserver/internal/audit"
+	"fileserver/internal/streaming"
+)
+
+// Ops is what the upload and download paths tell the operator's side. A nil *Ops, or one
+// with nil parts, does nothing for the parts it lacks.
+type Ops struct {
+	Audit     *audit.Log
+	Events    *Bus
+	Takedowns *Takedowns
+	Counts    *Counts
+
+	mu    sync.Mutex
+	rates map[string]rate // by upload id: the last progress sample
+}
+
+type rate struct {
+	at    time.Time
+	bytes int64 // the upload's offset then
+	bps   float64
+}
+
+// Commit is an upload committed to a file.
+type Commit struct {
+	ID, Name, Uploader, SHA256, Protocol, Client string
+	Size                                         int64
+}
+
+// Check refuses (ErrBlocked) an upload to a name a takedown covers.
+func (o *Ops) Check(ctx context.Context, name string) error {
+	if o == nil {
+		return nil
+	}
+	return o.Takedowns.Check(ctx, name)
+}
+
+// Committed records an upload committed: the audit log, and the event.
+func (o *Ops) Committed(c Commit) {
+	if o == nil {
+		return
+	}
+	o.Audit.Committed(audit.Upload{Name: c.Name, Uploader: c.Uploader, SHA256: c.SHA256, Protocol: c.Protocol, Client: c.Client, Size: c.Size})
+	o.Events.Publish(Event{Type: "upload_committed", ID: c.ID, Name: c.Name, Uploader: c.Uploader, Protocol: c.Protocol,
+		Client: c.Client, Size: c.Size, Offset: c.Size, Length: c.Size})
+}
+
+// Downloaded counts a download of name, and tells the event stream.
+func (o *Ops) Downloaded(name, client string) {
+	if o == nil {
+		return
+	}
+	o.Counts.Add(name)
+	if o.Events.Following() {
+		o.Events.Publish(Event{Type: "download_started", Name: name, Client: client})
+	}
+}
+
+// Refused counts a refused signature for the audit log's summary.
+func (o *Ops) Refused(reason string) {
+	if o != nil {
+		o.Audit.Refused(reason)
+	}
+}
+
+// Began implements streaming.Watcher.
+func (o *Ops) Began(f *streaming.Flight) {
+	o.Events.Publish(flightEvent("upload_started", f, f.Offset, 0))
+}
+
+// Ended implements streaming.Watcher: a transfer that ended with an error is a failed
+// upload (a resumable one may be resumed from where it stands).
+func (o *Ops) Ended(f *streaming.Flight, err error) {
+	o.mu.Lock()
+	delete(o.rates, f.ID)
+	o.mu.Unlock()
+	if err == nil || !o.Events.Following() {
+		return
+	}
+	e := flightEvent("upload_failed", f, f.Offset+f.Bytes(), 0)
+	e.Error = errorText(err)
+	o.Events.Publish(e)
+}
+
+func flightEvent(kind string, f *streaming.Flight, offset int64, bps float64) Event {
+	return Event{Type: kind, ID: f.ID, Name: f.Name, Protocol: f.Protocol, Client: f.Client, Uploader: f.Uploader,
+		Offset: offset, Length: f.Length, Rate: bps}
+}
+
+// errorText is what an event says of a failure: the reason, not a path or an address.
+func errorText(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, streaming.ErrTooLarge):
+		return "too large"
+	case errors.Is(err, streaming.ErrIdle):
+		return "idle"
+	case errors.Is(err, streaming.ErrBusy):
+		return "busy"
+	}
+	return "interrupted"
+}
+
+// Progress samples the uploads in progress: their offsets and rates since the last sample.
+// The event stream gets one upload_progress per upload; the admin API reads Rate.
+func (o *Ops) Progress(flights []*streaming.Flight, now time.Time) {
+	o.mu.Lock()
+	if o.rates == nil {
+		o.rates = map[string]rate{}
+	}
+	var events []Event
+	for _, f := range flights {
+		at := f.Offset + f.Bytes()
+		r, seen := o.rates[f.ID]
+		bps := 0.0
+		if seen && now.After(r.at) && at >= r.bytes {
+			bps = float64(at-r.bytes) / now.Sub(r.at).Seconds()
+		} else if !seen {
+			if d := now.Sub(f.Started).Seconds(); d > 0 {
+				bps = float64(f.Bytes()) / d
+			}
+		}
+		o.rates[f.ID] = rate{at: now, bytes: at, bps: bps}
+		events = append(events, flightEvent("upload_progress", f, at, bps))
+	}
+	o.mu.Unlock()
+	for _, e := range events {
+		o.Events.Publish(e)
+	}
+}
+
+// Rate is an upload's rate at the last sample, in bytes per second.
+func (o *Ops) Rate(id string) float64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rates[id].bps
+}
