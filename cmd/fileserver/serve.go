@@ -26,6 +26,7 @@ import (
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/metrics"
+	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -99,6 +100,11 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	}
 	defer closeStorage()
 	quota := newQuota(cfg, backend, log)
+	operator, closeOps, err := openOperator(cfg, backend, shared)
+	if err != nil {
+		return err
+	}
+	defer closeOps()
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,
@@ -107,7 +113,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		MaxTokenLifetime: cfg.Auth.MaxTokenLifetime.D(),
 		TypeByName:       handlers.TypeByName,
 	})
-	uploads, closeUploads, err := openUploads(cfg, backend, shared, engine, quota, log)
+	uploads, closeUploads, err := openUploads(cfg, backend, shared, engine, quota, operator, log)
 	if err != nil {
 		return err
 	}
@@ -126,8 +132,13 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	warnGuessedHost(cfg, ln.Addr().String(), log)
 	h := handlers.New(handlers.Options{
 		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, RequestLog: &requests, Uploads: uploads,
-		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(),
+		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(), Ops: operator,
 	})
+	stopAdmin, err := startAdmin(cfg, adminParts{backend: backend, uploads: uploads, engine: engine, ops: operator, quota: quota, public: h}, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	stopMetrics, err := startMetrics(cfg, metricsHandler, log)
 	if err != nil {
 		return err
@@ -175,7 +186,7 @@ func newQuota(cfg config.Config, backend storage.Backend, log zerolog.Logger) *s
 // their sessions and starts reaping expired ones; otherwise it returns nil. The returned close
 // stops the reaper before it closes the sessions, so no pass of it runs on closed ones.
 func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.Store, engine *streaming.Engine,
-	quota *storage.Quota, log zerolog.Logger) (*chunking.Uploads, func(), error) {
+	quota *storage.Quota, operator *ops.Ops, log zerolog.Logger) (*chunking.Uploads, func(), error) {
 	if !cfg.Resumable.Enabled {
 		return nil, func() {}, nil
 	}
@@ -191,6 +202,10 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		Quota:              quota,
 		CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
 		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
+		Admit:              operator.Check,
+		Committed: func(s *chunking.Session, m storage.Meta) {
+			operator.Committed(ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol, Size: m.Size})
+		},
 	})
 	stopReaper := every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)
 	return uploads, func() {
@@ -345,18 +360,9 @@ func openSessions(cfg config.Config, dir *os.Root, shared *redisstore.Store) (ch
 	if shared != nil {
 		return shared, shared, func() {}, nil
 	}
-	root := dir
-	closeRoot := func() {}
-	if root == nil {
-		// Object storage declared single-node: sessions live in the data directory.
-		if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
-			return nil, nil, nil, fmt.Errorf("sessions: %w", err)
-		}
-		r, err := os.OpenRoot(cfg.Storage.Path)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("sessions: %w", err)
-		}
-		root, closeRoot = r, func() { r.Close() }
+	root, closeRoot, err := stateRoot(cfg, dir)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("sessions: %w", err)
 	}
 	ds, err := chunking.NewDirStore(root, cfg.Storage.Fsync)
 	if err != nil {

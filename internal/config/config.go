@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ type Config struct {
 	CORS      CORS      `toml:"cors"`
 	Metrics   Metrics   `toml:"metrics"`
 	Log       Log       `toml:"log"`
+	Admin     Admin     `toml:"admin"`
+	Audit     Audit     `toml:"audit"`
 }
 
 // Server configures the HTTP listener.
@@ -334,6 +337,77 @@ type Log struct {
 	FlushInterval Duration `toml:"flush_interval"`
 }
 
+// Admin configures the operators' listener: a JSON API under /api/v1/ and a web dashboard at
+// /, served only there, never on server.listen.
+type Admin struct {
+	// Listen is the admin listener's address (host:port), e.g. "127.0.0.1:8081"; empty turns
+	// the admin API and dashboard off. With server.tls_cert and tls_key set it speaks TLS.
+	Listen string `toml:"listen"`
+	// Tokens are the bearer tokens that open the API and the dashboard, each "name:token"
+	// (the name is what the audit log records; a token alone is named "admin"). A token has
+	// at least 32 bytes. FILESERVER_ADMIN_TOKEN adds tokens (comma-separated) and
+	// FILESERVER_ADMIN_TOKEN_FILE a file of them, one per line.
+	Tokens []string `toml:"tokens"`
+	// SessionTTL is how long a dashboard sign-in lasts.
+	SessionTTL Duration `toml:"session_ttl"`
+	// CountFlush is how often download counts are written out (to the data directory, or
+	// to Redis when sessions.store = "redis"): a download never waits on that write.
+	CountFlush Duration `toml:"count_flush"`
+}
+
+// AdminToken is one admin bearer token and the name the audit log knows it by.
+type AdminToken struct{ Name, Token string }
+
+// MinAdminToken is the shortest admin token accepted, in bytes.
+const MinAdminToken = 32
+
+// ParsedTokens splits Tokens into names and tokens: "name:token", or a token alone (named
+// "admin"). Tokens shorter than MinAdminToken, names that are not [A-Za-z0-9._-]{1,64} and a
+// name or token given twice are refused; the error never quotes a token.
+func (a Admin) ParsedTokens() ([]AdminToken, error) {
+	var out []AdminToken
+	names, tokens := map[string]bool{}, map[string]bool{}
+	for i, t := range a.Tokens {
+		name, tok, ok := strings.Cut(t, ":")
+		if !ok {
+			name, tok = "admin", t
+		}
+		switch {
+		case len(tok) < MinAdminToken:
+			return nil, fmt.Errorf("token %d (%q) has %d bytes; at least %d are needed (openssl rand -hex 32 makes one)", i+1, name, len(tok), MinAdminToken)
+		case !validTokenName(name):
+			return nil, fmt.Errorf("token %d: its name must be 1 to 64 of A-Z a-z 0-9 . _ -", i+1)
+		case names[name]:
+			return nil, fmt.Errorf("token %d: the name %q is given twice", i+1, name)
+		case tokens[tok]:
+			return nil, fmt.Errorf("token %d (%q) is the same token as an earlier one", i+1, name)
+		}
+		names[name], tokens[tok] = true, true
+		out = append(out, AdminToken{Name: name, Token: tok})
+	}
+	return out, nil
+}
+
+func validTokenName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Audit configures the audit log: JSON lines of security-relevant events (uploads committed,
+// files removed, takedowns, admin sign-ins, a per-minute summary of refused signatures),
+// never a secret or a signature.
+type Audit struct {
+	// Path is the file the audit log is appended to, "stdout", or empty for none.
+	Path string `toml:"path"`
+}
+
 // Default returns the embedded defaults the server runs on with no config file.
 func Default() Config {
 	return Config{
@@ -378,5 +452,6 @@ func Default() Config {
 		CORS:    CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
 		Metrics: Metrics{Enabled: true, Path: "/metrics"},
 		Log:     Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
+		Admin:   Admin{Tokens: []string{}, SessionTTL: Duration(12 * time.Hour), CountFlush: Duration(5 * time.Second)},
 	}
 }

@@ -313,3 +313,39 @@ func TestDurationErrorShowsForms(t *testing.T) {
 		t.Fatalf("err %v: want the accepted forms", err)
 	}
 }
+
+func TestAdminTokens(t *testing.T) {
+	long := strings.Repeat("k", MinAdminToken)
+	p := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(p, []byte("# the on-call team\nbob:"+long+"b\n\ncarol:"+long+"c\n"), 0o600)
+	c, err := Load("", []string{"FILESERVER_ADMIN_LISTEN=127.0.0.1:8081", "FILESERVER_ADMIN_TOKEN=" + long + ",alice:" + long + "a",
+		"FILESERVER_ADMIN_TOKEN_FILE=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Admin.ParsedTokens()
+	want := []AdminToken{{"admin", long}, {"alice", long + "a"}, {"bob", long + "b"}, {"carol", long + "c"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("tokens %v err %v", got, err)
+	}
+	for name, env := range map[string][]string{
+		"short":       {"FILESERVER_ADMIN_TOKEN=alice:" + long[1:]},
+		"same name":   {"FILESERVER_ADMIN_TOKEN=a:" + long + "1,a:" + long + "2"},
+		"same token":  {"FILESERVER_ADMIN_TOKEN=a:" + long + ",b:" + long},
+		"bad name":    {"FILESERVER_ADMIN_TOKEN=a b:" + long},
+		"no token":    {"FILESERVER_ADMIN_LISTEN=127.0.0.1:8081"},
+		"same listen": {"FILESERVER_ADMIN_LISTEN=127.0.0.1:8080", "FILESERVER_ADMIN_TOKEN=" + long},
+		"no file":     {"FILESERVER_ADMIN_TOKEN_FILE=/nonexistent/x"},
+	} {
+		c, err := Load("", env)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "admin.") {
+			t.Errorf("%s: err %v", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), long[:MinAdminToken-2]) {
+			t.Errorf("%s: the error quotes the token: %v", name, err)
+		}
+	}
+}

@@ -27,6 +27,8 @@ const DefaultEnvPrefix = EnvPrefix + "DEFAULT_"
 var otherEnv = map[string]bool{
 	EnvPrefix + "CONFIG":           true, // the config file, where no --config flag names one
 	EnvPrefix + "AUTH_SECRET_FILE": true, // the secret, read from a file
+	EnvPrefix + "ADMIN_TOKEN":      true, // admin tokens added to admin.tokens
+	EnvPrefix + "ADMIN_TOKEN_FILE": true, // admin tokens, one per line of a file
 	EnvPrefix + "CRASHPOINT":       true, // a test's stop (internal/crashpoint)
 }
 
@@ -176,7 +178,36 @@ func applyEnv(cfg *Config, environ []string) error {
 			return &Error{File: "environment", Key: "auth.secret", Reason: EnvPrefix + "AUTH_SECRET_FILE: " + file + " is empty"}
 		}
 	}
-	return applyEnvWith(cfg, environ, EnvPrefix)
+	if err := applyEnvWith(cfg, environ, EnvPrefix); err != nil {
+		return err
+	}
+	return adminTokensFromEnv(cfg, env)
+}
+
+// adminTokensFromEnv adds the tokens of FILESERVER_ADMIN_TOKEN (comma-separated) and of the
+// file FILESERVER_ADMIN_TOKEN_FILE names (one per line) to admin.tokens.
+func adminTokensFromEnv(cfg *Config, env map[string]string) error {
+	if v, ok := env[EnvPrefix+"ADMIN_TOKEN"]; ok {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				cfg.Admin.Tokens = append(cfg.Admin.Tokens, t)
+			}
+		}
+	}
+	file, ok := env[EnvPrefix+"ADMIN_TOKEN_FILE"]
+	if !ok {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return &Error{File: "environment", Key: "admin.tokens", Reason: EnvPrefix + "ADMIN_TOKEN_FILE: " + err.Error()}
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			cfg.Admin.Tokens = append(cfg.Admin.Tokens, line)
+		}
+	}
+	return nil
 }
 
 // applyEnvWith sets every key whose variable, prefix + KEY, environ holds.

@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 		c.validateServer, c.validateStorage, c.validateResumable,
 		func() error { return c.Sessions.validate(c) },
 		c.validateAuth, c.validateUpload, c.Download.validate, c.Streaming.validate,
-		c.validateMetrics, c.validateLog,
+		c.validateMetrics, c.validateLog, c.validateAdmin,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -189,6 +189,28 @@ func (c *Config) validateLog() error {
 	}
 	if c.Log.FlushInterval < 0 || c.Log.FlushInterval.D() > time.Minute {
 		return bad("log.flush_interval", "must be between 0 and 1m")
+	}
+	return nil
+}
+
+func (c *Config) validateAdmin() error {
+	if c.Admin.Listen != "" && !validHostPort(c.Admin.Listen) {
+		return bad("admin.listen", "must be host:port")
+	}
+	if c.Admin.Listen != "" && c.Admin.Listen == c.Server.Listen {
+		return bad("admin.listen", "must differ from server.listen: the admin routes are never served on the public listener")
+	}
+	if _, err := c.Admin.ParsedTokens(); err != nil {
+		return bad("admin.tokens", err.Error())
+	}
+	if c.Admin.Listen != "" && len(c.Admin.Tokens) == 0 {
+		return bad("admin.tokens", "admin.listen is set but no token is (admin.tokens, FILESERVER_ADMIN_TOKEN or FILESERVER_ADMIN_TOKEN_FILE)")
+	}
+	if c.Admin.SessionTTL.D() < time.Minute {
+		return bad("admin.session_ttl", "must be at least 1m")
+	}
+	if c.Admin.CountFlush.D() < 100*time.Millisecond || c.Admin.CountFlush.D() > time.Hour {
+		return bad("admin.count_flush", "must be between 100ms and 1h")
 	}
 	return nil
 }

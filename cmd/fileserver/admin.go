@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"fileserver/internal/admin"
+	"fileserver/internal/audit"
+	"fileserver/internal/chunking"
+	"fileserver/internal/chunking/redisstore"
+	"fileserver/internal/config"
+	"fileserver/internal/handlers"
+	"fileserver/internal/ops"
+	"fileserver/internal/storage"
+	"fileserver/internal/streaming"
+)
+
+// The files the operator's state is kept in on a single node, in the data directory.
+const (
+	takedownsFile = "takedowns.json"
+	downloadsFile = "downloads.json"
+)
+
+// openOps builds the operator's side. Takedowns are always checked, whether the admin
+// listener is on or not: a name once taken down stays blocked. Download counts and the event
+// stream exist only with the admin listener; the audit log with audit.path. Several nodes
+// keep takedowns and counts in Redis, one node in its data directory.
+func openOps(cfg config.Config, root *os.Root, shared *redisstore.Store) (*ops.Ops, func(), error) {
+	o := &ops.Ops{}
+	var takedowns ops.TakedownBook
+	var counts ops.CountBook
+	if shared != nil {
+		takedowns, counts = shared, shared
+	} else {
+		fb, err := ops.OpenFileBook(root, takedownsFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("takedowns: %w", err)
+		}
+		takedowns = fb
+		if cfg.Admin.Listen != "" {
+			fc, err := ops.OpenFileCounts(root, downloadsFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("download counts: %w", err)
+			}
+			counts = fc
+		}
+	}
+	o.Takedowns = ops.NewTakedowns(takedowns)
+	if cfg.Admin.Listen != "" {
+		o.Events = ops.NewBus()
+		o.Counts = ops.NewCounts(counts, cfg.Admin.CountFlush.D())
+	}
+	if cfg.Audit.Path != "" {
+		l, err := audit.Open(cfg.Audit.Path, time.Minute)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit.path: %w", err)
+		}
+		o.Audit = l
+	}
+	return o, func() {
+		o.Counts.Close()
+		o.Audit.Close()
+	}, nil
+}
+
+// openOperator is openOps in the directory the node keeps its state in.
+func openOperator(cfg config.Config, backend storage.Backend, shared *redisstore.Store) (*ops.Ops, func(), error) {
+	root, closeRoot, err := stateRoot(cfg, backend.Root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state: %w", err)
+	}
+	o, closeOps, err := openOps(cfg, root, shared)
+	if err != nil {
+		closeRoot()
+		return nil, nil, err
+	}
+	return o, func() {
+		closeOps()
+		closeRoot()
+	}, nil
+}
+
+// stateRoot is the directory a single node keeps its own state in (sessions, takedowns,
+// counts): the local store's, or storage.path beside an object store.
+func stateRoot(cfg config.Config, dir *os.Root) (*os.Root, func(), error) {
+	if dir != nil {
+		return dir, func() {}, nil
+	}
+	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
+		return nil, nil, err
+	}
+	r, err := os.OpenRoot(cfg.Storage.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, func() { r.Close() }, nil
+}
+
+// adminTokens are admin.tokens with their names (validated with the config).
+func adminTokens(cfg config.Config) []admin.Token {
+	parsed, _ := cfg.Admin.ParsedTokens()
+	out := make([]admin.Token, len(parsed))
+	for i, t := range parsed {
+		out[i] = admin.Token{Name: t.Name, Token: t.Token}
+	}
+	return out
+}
+
+// adminParts are what the admin listener serves from.
+type adminParts struct {
+	backend storage.Backend
+	uploads *chunking.Uploads
+	engine  *streaming.Engine
+	ops     *ops.Ops
+	quota   *storage.Quota
+	public  *handlers.Server
+}
+
+// startAdmin decides whether the admin listener runs (admin.listen) and starts it, with TLS
+// when the server has a certificate. stop ends its event streams, then the listener.
+func startAdmin(cfg config.Config, p adminParts, log zerolog.Logger) (stop func(), err error) {
+	if cfg.Admin.Listen == "" {
+		return func() {}, nil
+	}
+	a := admin.New(admin.Options{
+		Tokens: adminTokens(cfg), Backend: p.backend, Uploads: p.uploads, Engine: p.engine, Ops: p.ops, Quota: p.quota,
+		TTL: cfg.Upload.TTL.D(), DownloadURL: p.public.DownloadURL, SessionTTL: cfg.Admin.SessionTTL.D(),
+		Secure: cfg.Server.TLSCert != "", Log: log,
+	})
+	p.engine.Watch(p.ops)
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	srv := &http.Server{Handler: a, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(), IdleTimeout: cfg.Server.IdleTimeout.D(),
+		MaxHeaderBytes: int(cfg.Server.MaxHeaderBytes)}
+	errc, err := startServing(srv, ln, cfg.Server)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", cfg.Server.TLSCert != "").Int("tokens", len(cfg.Admin.Tokens)).Msg("admin listener serving")
+	return func() {
+		a.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		<-errc
+	}, nil
+}

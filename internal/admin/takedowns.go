@@ -1,0 +1,148 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"fileserver/internal/ops"
+	"fileserver/internal/storage"
+)
+
+// takedownRequest is the body of POST /api/v1/takedowns.
+type takedownRequest struct {
+	Path   string `json:"path"`
+	Prefix string `json:"prefix"`
+	Reason string `json:"reason"`
+}
+
+const maxReason = 1000
+
+func (s *Server) listTakedowns(w http.ResponseWriter, r *http.Request) {
+	list, err := s.o.Ops.Takedowns.List(r.Context())
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "the takedown list cannot be read: "+err.Error())
+		return
+	}
+	if list == nil {
+		list = []ops.Takedown{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"takedowns": list})
+}
+
+// createTakedown blocks the name (or prefix) first, so no upload can slip in between, then
+// removes what is stored under it and ends the uploads in progress to it.
+func (s *Server) createTakedown(w http.ResponseWriter, r *http.Request) {
+	var req takedownRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "the body must be JSON: {\"path\": ...} or {\"prefix\": ...}, and \"reason\"")
+		return
+	}
+	if msg := req.check(); msg != "" {
+		apiError(w, http.StatusBadRequest, msg)
+		return
+	}
+	by, client := adminName(r.Context()), clientOf(r)
+	td, err := s.o.Ops.Takedowns.Add(r.Context(), ops.Takedown{Path: req.Path, Prefix: req.Prefix, Reason: req.Reason, By: by})
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "the takedown could not be recorded: "+err.Error())
+		return
+	}
+	removed, err := s.removeCovered(r.Context(), td, by, client)
+	td.Removed = removed
+	if removed > 0 {
+		s.o.Ops.Takedowns.Update(r.Context(), td)
+	}
+	s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, by, client, removed, false)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "the name is blocked, but removing its files failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, td)
+}
+
+func (req takedownRequest) check() string {
+	switch {
+	case (req.Path == "") == (req.Prefix == ""):
+		return "give either path or prefix"
+	case strings.TrimSpace(req.Reason) == "":
+		return "give a reason"
+	case len(req.Reason) > maxReason:
+		return "the reason is too long"
+	case req.Path != "" && storage.ValidName(req.Path) != nil:
+		return "invalid file path"
+	case req.Prefix != "" && storage.ValidName(strings.TrimSuffix(req.Prefix, "/")) != nil:
+		return "invalid prefix"
+	}
+	return ""
+}
+
+// removeCovered removes the stored files and ends the uploads in progress a takedown covers.
+func (s *Server) removeCovered(ctx context.Context, td ops.Takedown, by, client string) (int, error) {
+	s.endCoveredUploads(ctx, td, by, client)
+	reason := "takedown " + td.ID
+	if td.Path != "" {
+		switch _, err := s.remove(ctx, td.Path, by, client, reason); {
+		case errors.Is(err, storage.ErrNotFound):
+			return 0, nil
+		case err != nil:
+			return 0, err
+		}
+		return 1, nil
+	}
+	if s.o.Backend.List == nil {
+		return 0, errors.New("this storage backend cannot list its files")
+	}
+	removed := 0
+	q := storage.ListQuery{Prefix: td.Prefix, Limit: maxLimit}
+	for {
+		page, err := s.o.Backend.List.List(ctx, q)
+		if err != nil {
+			return removed, err
+		}
+		for _, m := range page.Files {
+			if _, err := s.remove(ctx, m.Name, by, client, reason); err == nil {
+				removed++
+			}
+		}
+		if page.Next == "" {
+			return removed, nil
+		}
+		q.After = page.Next
+	}
+}
+
+func (s *Server) endCoveredUploads(ctx context.Context, td ops.Takedown, by, client string) {
+	if s.o.Uploads == nil {
+		return
+	}
+	sessions, err := s.o.Uploads.InProgress(ctx)
+	if err != nil {
+		return
+	}
+	for _, sess := range sessions {
+		if sess.Target != "" && td.Blocks(sess.Target) && s.o.Uploads.Terminate(ctx, sess.ID) == nil {
+			s.o.Ops.Audit.UploadEnded(sess.ID, sess.Target, by, client)
+		}
+	}
+}
+
+func (s *Server) liftTakedown(w http.ResponseWriter, r *http.Request) {
+	td, ok, err := s.o.Ops.Takedowns.Lift(r.Context(), chi.URLParam(r, "id"))
+	switch {
+	case err != nil:
+		apiError(w, http.StatusServiceUnavailable, "the takedown list cannot be changed: "+err.Error())
+	case !ok:
+		apiError(w, http.StatusNotFound, "no such takedown")
+	default:
+		s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, adminName(r.Context()), clientOf(r), 0, true)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
