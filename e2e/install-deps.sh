@@ -4,8 +4,8 @@
 # Prosody 0.12 with the community modules, slixmpp and aiohttp for Debian's
 # /usr/bin/python3, go-sendxmpp, openssl, curl, Prometheus, redis-server (the tests start
 # their own on free ports), HAProxy (the scale-out example's config is checked), Node.js (only when no node is on
-# the PATH), the pinned tus-js-client in e2e/tusjs (`npm ci` from its
-# package-lock.json when e2e/tusjs/node_modules is missing), and versitygw v1.8.0 (an S3
+# the PATH), Debian's chromium, the pinned tus-js-client in e2e/tusjs and playwright-core in
+# e2e/dashboard (`npm ci` from their package-lock.json when their node_modules is missing), and versitygw v1.8.0 (an S3
 # server, `go install` into $(go env GOPATH)/bin when missing). Idempotent: installs
 # only what is missing and does nothing when all is there. Run as root (or with sudo).
 #
@@ -15,18 +15,25 @@
 # removed again afterwards.
 set -eu
 
-PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus redis-server haproxy"
+PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus redis-server haproxy chromium"
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-# tus-js-client for resumable_test.go (TestTusJSClientResume): exactly what e2e/tusjs/package-lock.json pins.
+# tus-js-client for resumable_test.go (TestTusJSClientResume) and playwright-core for
+# admin_test.go (TestDashboardInChromium): exactly what their package-lock.json pin.
 npm_ci() {
-	if [ -d "$here/tusjs/node_modules/tus-js-client" ]; then
-		echo "install-deps: tus-js-client present in $here/tusjs/node_modules"
+	npm_ci_in tusjs tus-js-client
+	npm_ci_in dashboard playwright-core
+}
+
+# npm_ci_in DIR PACKAGE: `npm ci` in e2e/DIR unless its node_modules holds PACKAGE.
+npm_ci_in() {
+	if [ -d "$here/$1/node_modules/$2" ]; then
+		echo "install-deps: $2 present in $here/$1/node_modules"
 		return 0
 	fi
-	echo "install-deps: npm ci in $here/tusjs"
-	(cd "$here/tusjs" && npm ci --no-audit --no-fund)
+	echo "install-deps: npm ci in $here/$1"
+	(cd "$here/$1" && npm ci --no-audit --no-fund)
 }
 
 # versitygw (Apache-2.0 S3 server) for s3_test.go: built with the Go toolchain into

@@ -24,11 +24,14 @@ var webFS embed.FS
 // pages are the dashboard's templates, each a page over the layout.
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"bytes":   humanBytes,
-		"rate":    func(bps float64) string { return humanBytes(int64(bps)) + "/s" },
-		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" },
-		"percent": percent,
-		"derefI":  func(p *int64) int64 { return *p },
+		"bytes":      humanBytes,
+		"rate":       func(bps float64) string { return humanBytes(int64(bps)) + "/s" },
+		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" },
+		"percent":    percent,
+		"derefI":     func(p *int64) int64 { return *p },
+		"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"eventLabel": func(kind string) string { return eventLabels[kind].label },
+		"eventClass": func(kind string) string { return eventLabels[kind].class },
 	}
 	out := map[string]*template.Template{}
 	for _, name := range []string{"login", "overview", "files", "file", "uploads", "uploaders", "takedowns"} {
@@ -158,7 +161,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Data: s.summary()})
+	data := struct {
+		Overview Overview
+		Recent   []ops.Event
+	}{s.summary(), s.o.Ops.Events.Recent()}
+	s.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Data: data})
 }
 
 // filesView is the file browser's page.
@@ -285,6 +292,12 @@ func (s *Server) endUploadForm(w http.ResponseWriter, r *http.Request) {
 		s.o.Ops.Audit.UploadEnded(id, r.PostFormValue("path"), adminName(r.Context()), clientOf(r))
 	}
 	http.Redirect(w, r, "/uploads?done="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+// eventLabels name the events in the overview's list (as app.js does for the live ones).
+var eventLabels = map[string]struct{ label, class string }{
+	"upload_started": {"upload started", ""}, "upload_committed": {"stored", "good"}, "upload_failed": {"upload failed", "bad"},
+	"download_started": {"download", ""}, "file_removed": {"removed", "bad"},
 }
 
 func humanBytes(n int64) string {

@@ -221,6 +221,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 		}
 	}
 	rc := http.NewResponseController(w)
+	id := "req-" + storage.RandomID()[:16] // how the admin API names this upload
 	res, err := s.engine.Copy(r.Context(), wr, body, streaming.Transfer{
 		Protocol:    protocolLabel(r, g),
 		Direction:   streaming.Upload,
@@ -228,7 +229,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 		Limit:       limit,
 		Idle:        s.cfg.ReadIdleTimeout,
 		SetDeadline: rc.SetReadDeadline,
-		Upload:      &streaming.UploadInfo{ID: "req-" + storage.RandomID()[:16], Name: name, Length: want, Uploader: meta.Uploader},
+		Upload:      &streaming.UploadInfo{ID: id, Name: name, Length: want, Uploader: meta.Uploader},
 	})
 	if info := infoFrom(r.Context()); info != nil {
 		info.bytesIn, info.bufferSize = res.Bytes, res.BufferSize
@@ -244,7 +245,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	if err := wholeLength(res.Bytes, want); err != nil {
 		return storage.Meta{}, err
 	}
-	stored, err := s.commit(r, wr, name, meta, protocolLabel(r, g))
+	stored, err := s.commit(r, wr, ops.Commit{ID: id, Name: name, Protocol: protocolLabel(r, g), Client: remoteHost(r)}, meta)
 	if err != nil {
 		return storage.Meta{}, err
 	}
@@ -252,18 +253,18 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	return stored, nil
 }
 
-// commit publishes a received upload, unless a takedown made while it streamed covers its
-// name, and tells the operator's side.
-func (s *xep) commit(r *http.Request, wr storage.Writer, name string, meta storage.Meta, protocol string) (storage.Meta, error) {
-	if err := s.ops.Check(r.Context(), name); err != nil {
+// commit publishes a received upload (c names it), unless a takedown made while it streamed
+// covers its name, and tells the operator's side.
+func (s *xep) commit(r *http.Request, wr storage.Writer, c ops.Commit, meta storage.Meta) (storage.Meta, error) {
+	if err := s.ops.Check(r.Context(), c.Name); err != nil {
 		return storage.Meta{}, err
 	}
 	stored, err := wr.Commit(r.Context(), meta)
 	if err != nil {
 		return storage.Meta{}, err
 	}
-	s.ops.Committed(ops.Commit{Name: stored.Name, Uploader: stored.Uploader, SHA256: stored.SHA256, Size: stored.Size,
-		Protocol: protocol, Client: remoteHost(r)})
+	c.Uploader, c.SHA256, c.Size = stored.Uploader, stored.SHA256, stored.Size
+	s.ops.Committed(c)
 	return stored, nil
 }
 

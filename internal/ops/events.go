@@ -32,7 +32,14 @@ type Bus struct {
 	mu      sync.Mutex
 	subs    map[chan Event]struct{}
 	dropped atomic.Int64
+	// recent keeps the last events (progress aside) for a page that opens later.
+	recentMu   sync.Mutex
+	recent     [keepRecent]Event // a ring: next is the oldest once it is full
+	next, kept int
 }
+
+// keepRecent is how many events Recent returns at most.
+const keepRecent = 50
 
 // NewBus makes a bus.
 func NewBus() *Bus { return &Bus{subs: map[chan Event]struct{}{}} }
@@ -42,11 +49,21 @@ func (b *Bus) Following() bool { return b != nil && b.n.Load() > 0 }
 
 // Publish hands e to every follower that has room for it.
 func (b *Bus) Publish(e Event) {
-	if !b.Following() {
+	if b == nil {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
+	}
+	if e.Type != "upload_progress" {
+		b.recentMu.Lock()
+		b.recent[b.next] = e
+		b.next = (b.next + 1) % keepRecent
+		b.kept = min(b.kept+1, keepRecent)
+		b.recentMu.Unlock()
+	}
+	if !b.Following() {
+		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -75,6 +92,20 @@ func (b *Bus) Subscribe() (events <-chan Event, cancel func()) {
 			b.n.Add(-1)
 		})
 	}
+}
+
+// Recent returns the last events but progress, newest first.
+func (b *Bus) Recent() []Event {
+	if b == nil {
+		return nil
+	}
+	b.recentMu.Lock()
+	defer b.recentMu.Unlock()
+	out := make([]Event, b.kept)
+	for i := range out {
+		out[i] = b.recent[(b.next-1-i+keepRecent)%keepRecent]
+	}
+	return out
 }
 
 // Dropped is how many events followers were too slow for.

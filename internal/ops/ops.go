@@ -58,7 +58,7 @@ func (o *Ops) Downloaded(name, client string) {
 		return
 	}
 	o.Counts.Add(name)
-	if o.Events.Following() {
+	if o.Events != nil {
 		o.Events.Publish(Event{Type: "download_started", Name: name, Client: client})
 	}
 }
@@ -72,7 +72,9 @@ func (o *Ops) Refused(reason string) {
 
 // Began implements streaming.Watcher.
 func (o *Ops) Began(f *streaming.Flight) {
-	o.Events.Publish(flightEvent("upload_started", f, f.Offset, 0))
+	if o.Events != nil {
+		o.Events.Publish(flightEvent("upload_started", f, f.Offset, 0))
+	}
 }
 
 // Ended implements streaming.Watcher: a transfer that ended with an error is a failed
@@ -81,7 +83,7 @@ func (o *Ops) Ended(f *streaming.Flight, err error) {
 	o.mu.Lock()
 	delete(o.rates, f.ID)
 	o.mu.Unlock()
-	if err == nil || !o.Events.Following() {
+	if err == nil || o.Events == nil {
 		return
 	}
 	e := flightEvent("upload_failed", f, f.Offset+f.Bytes(), 0)
