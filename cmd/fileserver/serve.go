@@ -105,7 +105,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		return err
 	}
 	defer closeOps()
-	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), log))()
+	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), operator, log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,
 		PreviousSecrets:  cfg.Auth.PreviousSecrets,
@@ -329,10 +329,18 @@ func openShared(cfg config.Config, log zerolog.Logger) (*redisstore.Store, error
 	})
 }
 
-// reapFiles is one pass of the expired-files reaper.
-func reapFiles(reaper storage.Reaper, ttl time.Duration, log zerolog.Logger) func(context.Context) (int, error) {
+// reapFiles is one pass of the expired-files reaper; the download counts of what it removed
+// are forgotten.
+func reapFiles(reaper storage.Reaper, ttl time.Duration, operator *ops.Ops, log zerolog.Logger) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
 		res, err := reaper.Reap(ctx, time.Now(), ttl, false)
+		if len(res.Files) > 0 && operator.Counts != nil {
+			names := make([]string, len(res.Files))
+			for i, f := range res.Files {
+				names[i] = f.Name
+			}
+			operator.Counts.Forget(ctx, names)
+		}
 		if len(res.Kept) > 0 {
 			// Files an earlier version gave their upload URL's expiry as their own lifetime:
 			// fixed once, on the first pass after an upgrade.

@@ -2,9 +2,12 @@ package admin_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"fileserver/internal/admin"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -157,4 +160,27 @@ func withCSRF(v url.Values, csrf string) url.Values {
 		out[k] = vs
 	}
 	return out
+}
+
+// Under TLS the session cookie is Secure.
+func TestDashboardCookieSecureUnderTLS(t *testing.T) {
+	e := newEnv(t)
+	a := admin.New(admin.Options{Tokens: []admin.Token{{Name: "alice", Token: token}}, Backend: e.store.Backend(), Ops: e.ops, Secure: true})
+	defer a.Close()
+	srv := httptest.NewTLSServer(a)
+	defer srv.Close()
+	cl := srv.Client()
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", srv.URL)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 || !cookies[0].Secure || !cookies[0].HttpOnly {
+		t.Fatalf("sign-in under TLS: %s, cookies %+v", resp.Status, cookies)
+	}
 }
