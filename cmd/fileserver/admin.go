@@ -15,6 +15,7 @@ import (
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
+	"fileserver/internal/counters"
 	"fileserver/internal/handlers"
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
@@ -120,6 +121,7 @@ type adminParts struct {
 	ops     *ops.Ops
 	quota   *storage.Quota
 	public  *handlers.Server
+	http    *counters.HTTP
 }
 
 // startAdmin decides whether the admin listener runs (admin.listen) and starts it, with TLS
@@ -129,7 +131,7 @@ func startAdmin(cfg config.Config, p adminParts, log zerolog.Logger) (stop func(
 		return func() {}, nil
 	}
 	a := admin.New(admin.Options{
-		Tokens: adminTokens(cfg), Backend: p.backend, Uploads: p.uploads, Engine: p.engine, Ops: p.ops, Quota: p.quota,
+		Tokens: adminTokens(cfg), Backend: p.backend, HTTP: p.http, Uploads: p.uploads, Engine: p.engine, Ops: p.ops, Quota: p.quota,
 		TTL: cfg.Upload.TTL.D(), DownloadURL: p.public.DownloadURL, SessionTTL: cfg.Admin.SessionTTL.D(),
 		Secure: cfg.Server.TLSCert != "", Log: log,
 	})

@@ -134,7 +134,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, RequestLog: &requests, Uploads: uploads,
 		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(), Ops: operator,
 	})
-	stopAdmin, err := startAdmin(cfg, adminParts{backend: backend, uploads: uploads, engine: engine, ops: operator, quota: quota, public: h}, log)
+	stopAdmin, err := startAdmin(cfg, adminParts{backend: backend, uploads: uploads, engine: engine, ops: operator, quota: quota, public: h, http: httpStats}, log)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"fileserver/internal/chunking"
+	"fileserver/internal/counters"
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
@@ -37,6 +38,8 @@ type Options struct {
 	Engine  *streaming.Engine
 	Ops     *ops.Ops
 	Quota   *storage.Quota
+	// HTTP are the public listener's request counters (the overview's errors); nil: none.
+	HTTP *counters.HTTP
 	// TTL is upload.ttl, for when a file expires.
 	TTL time.Duration
 	// DownloadURL is a file's public link.

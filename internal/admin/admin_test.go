@@ -109,7 +109,7 @@ func newEnv(t *testing.T) *env {
 	a := admin.New(admin.Options{
 		Tokens:  []admin.Token{{Name: "alice", Token: token}},
 		Backend: store.Backend(), Uploads: e.uploads, Engine: engine, Ops: e.ops, Quota: quota,
-		DownloadURL: h.DownloadURL, Progress: 20 * time.Millisecond,
+		DownloadURL: h.DownloadURL, Progress: 20 * time.Millisecond, HTTP: h.Stats(),
 	})
 	e.admin = httptest.NewServer(a)
 	t.Cleanup(func() { e.admin.Close(); a.Close() })
@@ -341,6 +341,12 @@ func TestGetAndDeleteFile(t *testing.T) {
 	resp, got = e.api(t, "DELETE", "/api/v1/files/../etc/passwd", nil)
 	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a path outside the store: %s %s", resp.Status, got)
+	}
+	resp, got = e.api(t, "GET", "/api/v1/overview", nil)
+	var o admin.Overview
+	json.Unmarshal(got, &o)
+	if resp.StatusCode != http.StatusOK || o.ClientErrors != 1 || o.Requests != 6 || o.ServerErrors != 0 || o.StoredFiles == nil || *o.StoredFiles != 0 {
+		t.Errorf("overview after 5 answered requests and a 404: %s", got)
 	}
 	if !strings.Contains(e.audit.String(), `"event":"file_removed","name":"s/photo.jpg","size":17,"by":"alice"`) {
 		t.Errorf("audit log lacks the removal: %s", e.audit.String())

@@ -74,6 +74,12 @@ type Overview struct {
 	DiskTotal   *int64  `json:"disk_total,omitempty"`
 	Backend     string  `json:"backend"`
 	Where       string  `json:"where"`
+	// Requests, ClientErrors and ServerErrors count the public listener's answers since
+	// start (4xx and 5xx); AuthFailures the refused credentials.
+	Requests     int64 `json:"requests"`
+	ClientErrors int64 `json:"client_errors"`
+	ServerErrors int64 `json:"server_errors"`
+	AuthFailures int64 `json:"auth_failures"`
 	// Dropped counts events the live view was too slow for.
 	Dropped int64 `json:"events_dropped"`
 }
@@ -90,6 +96,18 @@ func (s *Server) summary() Overview {
 		for _, f := range e.Flights() {
 			o.UploadRate += s.o.Ops.Rate(f.ID)
 		}
+	}
+	if h := s.o.HTTP; h != nil {
+		h.Requests.Each(func(labels []string, n int64) {
+			o.Requests += n
+			switch labels[len(labels)-1] {
+			case "4xx":
+				o.ClientErrors += n
+			case "5xx":
+				o.ServerErrors += n
+			}
+		})
+		h.AuthFailures.Each(func(_ []string, n int64) { o.AuthFailures += n })
 	}
 	if u := s.o.Backend.Usage; u != nil {
 		files, bytes := u.Usage()
