@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What the number of stored objects costs on S3: a bucket of versitygw (posix backend) holding
 # OBJECTS 4 KiB objects written through the s3 backend's own writer (bench/manyfiles
-# -s3-endpoint), 1 % of them made older than upload.ttl (their files' mtime set two days back,
-# which versitygw lists as Last-Modified; the objects it removed are first written again), then: time from start to ready, the CPU and wall time
-# of fileserver and of versitygw until both are idle (the reaper's pass at start), resident
-# memory, and `fileserver gc --dry-run` and `fileserver gc`. Before each pass 1 % is aged again.
+# -s3-endpoint), 1 % of them made older than upload.ttl before each pass (see age), then:
+# time from start to ready, the CPU and wall time of fileserver and of versitygw until both
+# are idle (the reaper's pass at start), resident memory, and `fileserver gc --dry-run` and
+# `fileserver gc`; first for the first start after an upgrade (no expiry index yet), then for
+# a later start.
 # Usage: bench/many-objects.sh   Env: OBJECTS (100000), BENCH_DIR (/var/tmp/many-objects),
 # VERSITYGW (as bench/s3.sh), FS_BIN (a fileserver binary instead of a fresh build),
 # REUSE=1 (keep the bucket a previous run left).
@@ -39,13 +40,27 @@ if [ "$have" -lt "$OBJECTS" ]; then
 fi
 sync
 
-# age: AGED objects' files get an mtime two days back, past upload.ttl (24h); the
-# reaper removes them, so every pass finds AGED due objects.
+# age: AGED objects get an mtime two days back, past upload.ttl (24h), which versitygw lists
+# as Last-Modified; once the expiry index exists their creation markers move to that hour
+# too, as if they had been uploaded then. Objects removed by the previous pass are written
+# again first, so every pass finds AGED due objects among OBJECTS.
+INDEX=$GW_DIR/$BUCKET/.fileserver-index/expiry
 age() {
-	have=$(find "$GW_DIR/$BUCKET" -type f | wc -l)
+	have=$(find "$GW_DIR/$BUCKET" -path "$GW_DIR/$BUCKET/.fileserver-index" -prune -o -type f -print | wc -l)
 	[ "$have" -ge "$OBJECTS" ] || "$BENCH_DIR/manyfiles" -s3-endpoint "http://127.0.0.1:$GW_PORT" -s3-bucket "$BUCKET" \
 		-s3-access "$S3_ACCESS" -s3-secret "$S3_SECRET" -n $((OBJECTS - have)) -workers 16 >/dev/null
-	find "$GW_DIR/$BUCKET" -type f | shuf -n "$AGED" | xargs -d '\n' touch -d '2 days ago'
+	local old
+	old=$(printf '%012d' $((($(date +%s) - 172800) / 3600 * 3600)))
+	find "$GW_DIR/$BUCKET" -path "$GW_DIR/$BUCKET/.fileserver-index" -prune -o -type f -print | shuf -n "$AGED" >"$BENCH_DIR/aged"
+	while read -r f; do
+		touch -d '2 days ago' "$f"
+		name=${f#"$GW_DIR/$BUCKET/"}
+		for m in "$INDEX"/c/*/"$name"; do
+			[ -e "$m" ] || continue
+			mkdir -p "$(dirname "$INDEX/c/$old/$name")"
+			mv "$m" "$INDEX/c/$old/$name"
+		done
+	done <"$BENCH_DIR/aged"
 	sync
 }
 
@@ -118,8 +133,14 @@ gcpass() { # [--dry-run]
 		'BEGIN {printf "gc %-9s wall %6.2f s   fileserver %6.2f CPU-s, versitygw %6.2f CPU-s   peak RSS %4d MiB   (%s)\n", a, w, u + s, g / h, k / 1024, r}'
 }
 
-echo "$OBJECTS objects, $AGED past upload.ttl before each pass; $(nproc) CPUs, kernel $(uname -r), $("$VERSITYGW" --version 2>/dev/null | head -1)"
+echo "$OBJECTS objects, $AGED past upload.ttl before each pass; $(nproc) CPUs, kernel $(uname -r)"
+# An upgrade: a bucket an earlier version filled, with no expiry index.
+rm -rf "$GW_DIR/$BUCKET/.fileserver-index"
 age
+echo "first start after the upgrade (lists the bucket, writes the index):"
+serve
+age
+echo "a later start (reads the index):"
 serve
 age
 gcpass --dry-run

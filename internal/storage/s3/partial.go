@@ -66,6 +66,9 @@ func validName(name string) error {
 	if name == PartialDir || strings.HasPrefix(name, PartialDir+"/") {
 		return fmt.Errorf("%w: %s/ is reserved for uploads in progress", storage.ErrInvalidName, PartialDir)
 	}
+	if name == IndexDir || strings.HasPrefix(name, IndexDir+"/") {
+		return fmt.Errorf("%w: %s/ is reserved for the expiry index", storage.ErrInvalidName, IndexDir)
+	}
 	return nil
 }
 

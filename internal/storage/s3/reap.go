@@ -12,12 +12,30 @@ import (
 )
 
 // Reap removes files whose time is up, as the local store's reaper does: when ttl > 0, those
-// stored more than ttl ago (by the object's Last-Modified, from the listing), and those whose
-// own expiry (a token's expires claim) has passed, where the object store lists user
-// metadata (MinIO does, with its list extension; for others a bucket lifecycle rule is the
-// way to expire files by age). Objects of uploads in progress (under PartialDir) and keys
+// stored more than ttl ago (by the object's Last-Modified), and those whose own expiry (a
+// token's expires claim) has passed. It reads the expiry index (see expiry.go); until the
+// index holds every object, it lists the whole bucket and writes the index as it goes (not in
+// a dry run). Objects of uploads in progress (under PartialDir), the index itself and keys
 // that are no valid file name are left alone. With dryRun it only reports.
 func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (storage.ReapResult, error) {
+	built, err := s.indexBuilt(ctx)
+	if err != nil {
+		return storage.ReapResult{}, err
+	}
+	if built {
+		return s.reapIndexed(ctx, now, ttl, dryRun)
+	}
+	res, err := s.reapAll(ctx, now, ttl, dryRun)
+	if err == nil && !dryRun {
+		err = s.markBuilt(ctx)
+	}
+	return res, err
+}
+
+// reapAll is a pass over the whole bucket; its own expiry is seen only where the store lists
+// user metadata (MinIO does, with its list extension) or, when it builds the index, by a HEAD
+// of every object kept.
+func (s *Store) reapAll(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool) (storage.ReapResult, error) {
 	var res storage.ReapResult
 	for obj := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true, WithMetadata: true}) {
 		if obj.Err != nil {
@@ -43,6 +61,11 @@ func (s *Store) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 		}
 		expires := storage.Deadline(obj.LastModified, own, ttl)
 		if expires.IsZero() || now.Before(expires) {
+			if !dryRun {
+				if err := s.indexKept(ctx, name, obj); err != nil {
+					return res, err
+				}
+			}
 			continue
 		}
 		if !dryRun {

@@ -152,14 +152,19 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	// Keys are prefix + name; nothing else (no multipart leftovers) is in the bucket.
+	// Keys are prefix + name, and each file's two markers in the expiry index (its creation
+	// hour, its own expiry's hour); nothing else (no multipart leftovers) is in the bucket.
 	c, _ := newClient(o)
-	var keys []string
+	var keys, markers []string
 	for obj := range c.ListObjects(context.Background(), o.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if strings.HasPrefix(obj.Key, o.Prefix+IndexDir+"/expiry/") {
+			markers = append(markers, obj.Key)
+			continue
+		}
 		keys = append(keys, obj.Key)
 	}
-	if len(keys) != 5 || !strings.HasPrefix(keys[0], "files/") {
-		t.Fatalf("bucket holds %v", keys)
+	if len(keys) != 5 || !strings.HasPrefix(keys[0], "files/") || len(markers) != 10 {
+		t.Fatalf("bucket holds %v and markers %v", keys, markers)
 	}
 	assertNoUploads(t, o)
 }

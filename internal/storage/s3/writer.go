@@ -317,6 +317,10 @@ func (w *writer) Commit(ctx context.Context, meta storage.Meta) (storage.Meta, e
 	if w.hash != nil {
 		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
 	}
+	// The object's markers in the expiry index come first: an object that exists has them.
+	if err := w.s.mark(ctx, w.name, time.Now(), meta.Expires); err != nil {
+		return storage.Meta{}, err
+	}
 	if w.uploadID == "" {
 		opts := minio.PutObjectOptions{ContentType: meta.ContentType, UserMetadata: userMetadata(meta), DisableContentSha256: w.s.opts.UnsignedPayload}
 		opts.SetMatchETagExcept("*")
