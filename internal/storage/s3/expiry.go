@@ -42,7 +42,7 @@ const (
 )
 
 func (s *Store) indexPrefix(kind string) string { return s.prefix + IndexDir + "/expiry/" + kind + "/" }
-func (s *Store) builtKey() string                { return s.prefix + IndexDir + "/expiry.built" }
+func (s *Store) builtKey() string               { return s.prefix + IndexDir + "/expiry.built" }
 
 // markerKey is the key of name's marker of kind "c" or "e" for time t.
 func (s *Store) markerKey(kind string, t time.Time, name string) string {
