@@ -32,7 +32,7 @@ const (
 // listener is on or not: a name once taken down stays blocked. Download counts and the event
 // stream exist only with the admin listener; the audit log with audit.path. Several nodes
 // keep takedowns and counts in Redis, one node in its data directory.
-func openOps(cfg config.Config, root *os.Root, shared *redisstore.Store) (*ops.Ops, func(), error) {
+func openOps(cfg config.Config, backend storage.Backend, root *os.Root, shared *redisstore.Store) (*ops.Ops, func(), error) {
 	o := &ops.Ops{}
 	var takedowns ops.TakedownBook
 	var counts ops.CountBook
@@ -53,6 +53,7 @@ func openOps(cfg config.Config, root *os.Root, shared *redisstore.Store) (*ops.O
 		}
 	}
 	o.Takedowns = ops.NewTakedowns(takedowns)
+	o.Remove = backend.Store.Delete
 	if cfg.Admin.Listen != "" {
 		o.Events = ops.NewBus()
 		o.Counts = ops.NewCounts(counts, cfg.Admin.CountFlush.D())
@@ -76,7 +77,7 @@ func openOperator(cfg config.Config, backend storage.Backend, shared *redisstore
 	if err != nil {
 		return nil, nil, fmt.Errorf("state: %w", err)
 	}
-	o, closeOps, err := openOps(cfg, root, shared)
+	o, closeOps, err := openOps(cfg, backend, root, shared)
 	if err != nil {
 		closeRoot()
 		return nil, nil, err

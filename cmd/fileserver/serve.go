@@ -203,8 +203,8 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
 		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
 		Admit:              operator.Check,
-		Committed: func(s *chunking.Session, m storage.Meta) {
-			operator.Committed(ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol, Size: m.Size})
+		Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
+			return operator.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol, Size: m.Size})
 		},
 	})
 	stopReaper := every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)

@@ -110,7 +110,9 @@ async function main() {
     await Promise.all([page.waitForURL(/\/files\/view/), page.click(`a:text-is("${DELETE_NAME}")`)]);
     await shoot(page, "file", 1280);
     await page.fill("form[action='/files/delete'] input[name=reason]", "browser test");
-    await Promise.all([page.waitForURL(/\/files\?done=/), page.click("form[action='/files/delete'] button")]);
+    await page.click("form[action='/files/delete'] button");
+    await page.waitForSelector(".notice");
+    if (page.url() !== ADMIN + "/files") fail("after the delete the page is " + page.url());
     const notice = await page.textContent(".notice");
     if (!notice.includes(DELETE_NAME)) fail("no notice of the removal: " + notice);
     const after = await status(PUBLIC + "/upload/" + DELETE_NAME);
@@ -121,7 +123,8 @@ async function main() {
     await page.goto(ADMIN + "/takedowns");
     await page.fill("form[action='/takedowns/new'] input[name=name]", BLOCK_NAME);
     await page.fill("form[action='/takedowns/new'] input[name=reason]", "abuse report (browser test)");
-    await Promise.all([page.waitForURL(/\/takedowns\?done=/), page.click("form[action='/takedowns/new'] button")]);
+    await page.click("form[action='/takedowns/new'] button");
+    await page.waitForSelector(".notice");
     const rows = await page.textContent("table");
     if (!rows.includes(BLOCK_NAME)) fail("the takedown is not listed");
     await shoot(page, "takedowns", 1280);

@@ -73,8 +73,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if si, ok := r.Context().Value(sessionKey{}).(*signIn); ok {
 		v.CSRF, v.Admin = si.csrf, si.name
 	}
-	if v.Notice == "" {
-		v.Notice = r.URL.Query().Get("done")
+	if si, ok := r.Context().Value(sessionKey{}).(*signIn); ok && v.Notice == "" {
+		v.Notice = s.signIns.takeFlash(si)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -240,7 +240,7 @@ func (s *Server) deleteForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "file", view{Title: "File", Nav: "files", Error: "Not removed: " + err.Error()})
 		return
 	}
-	http.Redirect(w, r, "/files?done="+url.QueryEscape("Removed "+name+"."), http.StatusSeeOther)
+	s.finish(w, r, "/files", "Removed "+name+".")
 }
 
 func (s *Server) takedownForm(w http.ResponseWriter, r *http.Request) {
@@ -256,31 +256,23 @@ func (s *Server) takedownForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, "takedowns", view{Title: "Takedowns", Nav: "takedowns", Data: list, Error: "Not taken down: " + msg + "."})
 		return
 	}
-	by, client := adminName(r.Context()), clientOf(r)
-	td, err := s.o.Ops.Takedowns.Add(r.Context(), ops.Takedown{Path: req.Path, Prefix: req.Prefix, Reason: req.Reason, By: by})
-	if err == nil {
-		td.Removed, err = s.removeCovered(r.Context(), td, by, client)
-		if td.Removed > 0 {
-			s.o.Ops.Takedowns.Update(r.Context(), td)
-		}
-		s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, by, client, td.Removed, false)
-	}
+	td, err := s.takeDown(r.Context(), req, adminName(r.Context()), clientOf(r))
 	if err != nil {
 		list, _ := s.o.Ops.Takedowns.List(r.Context())
 		s.render(w, r, http.StatusInternalServerError, "takedowns", view{Title: "Takedowns", Nav: "takedowns", Data: list, Error: err.Error()})
 		return
 	}
-	http.Redirect(w, r, "/takedowns?done="+url.QueryEscape("Taken down; "+strconv.Itoa(td.Removed)+" file(s) removed."), http.StatusSeeOther)
+	s.finish(w, r, "/takedowns", "Taken down; "+strconv.Itoa(td.Removed)+" file(s) removed.")
 }
 
 func (s *Server) liftForm(w http.ResponseWriter, r *http.Request) {
 	td, ok, err := s.o.Ops.Takedowns.Lift(r.Context(), r.PostFormValue("id"))
 	if err != nil || !ok {
-		http.Redirect(w, r, "/takedowns?done="+url.QueryEscape("No such takedown."), http.StatusSeeOther)
+		s.finish(w, r, "/takedowns", "No such takedown.")
 		return
 	}
 	s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, adminName(r.Context()), clientOf(r), 0, true)
-	http.Redirect(w, r, "/takedowns?done="+url.QueryEscape("Lifted "+td.ID+"."), http.StatusSeeOther)
+	s.finish(w, r, "/takedowns", "Lifted "+td.ID+".")
 }
 
 func (s *Server) endUploadForm(w http.ResponseWriter, r *http.Request) {
@@ -291,13 +283,22 @@ func (s *Server) endUploadForm(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.o.Ops.Audit.UploadEnded(id, r.PostFormValue("path"), adminName(r.Context()), clientOf(r))
 	}
-	http.Redirect(w, r, "/uploads?done="+url.QueryEscape(msg), http.StatusSeeOther)
+	s.finish(w, r, "/uploads", msg)
 }
 
 // eventLabels name the events in the overview's list (as app.js does for the live ones).
 var eventLabels = map[string]struct{ label, class string }{
 	"upload_started": {"upload started", ""}, "upload_committed": {"stored", "good"}, "upload_failed": {"upload failed", "bad"},
 	"download_started": {"download", ""}, "file_removed": {"removed", "bad"},
+}
+
+// finish answers a form that did its work: the page to see it on, with a notice kept in the
+// session for its next page (never in the URL, where anyone could write one).
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, page, notice string) {
+	if si, ok := r.Context().Value(sessionKey{}).(*signIn); ok {
+		s.signIns.setFlash(si, notice)
+	}
+	http.Redirect(w, r, page, http.StatusSeeOther)
 }
 
 func humanBytes(n int64) string {

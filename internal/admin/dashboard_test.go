@@ -184,3 +184,33 @@ func TestDashboardCookieSecureUnderTLS(t *testing.T) {
 		t.Fatalf("sign-in under TLS: %s, cookies %+v", resp.Status, cookies)
 	}
 }
+
+// Notices come from the session, never from the URL: a link cannot put words on the page.
+func TestDashboardNoticeNotFromURL(t *testing.T) {
+	e := newEnv(t)
+	spoof := url.QueryEscape("Tokens rotated: paste yours at https://evil.example/")
+	req, _ := http.NewRequest(http.MethodGet, e.admin.URL+"/login?done="+spoof, nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "evil.example") {
+		t.Errorf("sign-in page: %s shows the URL's text", resp.Status)
+	}
+	c, csrf := e.signIn(t)
+	req, _ = http.NewRequest(http.MethodGet, e.admin.URL+"/files?done="+spoof, nil)
+	req.AddCookie(c)
+	if _, body := do(t, req); strings.Contains(string(body), "evil.example") {
+		t.Error("a signed-in page shows the URL's text")
+	}
+	e.upload(t, "n/x.txt", []byte("x"))
+	resp, _ = e.form(t, "/files/delete", url.Values{"csrf": {csrf}, "path": {"n/x.txt"}}, c, e.admin.URL)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/files" {
+		t.Fatalf("delete: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	for i, wantNotice := range []bool{true, false} { // shown once
+		req, _ = http.NewRequest(http.MethodGet, e.admin.URL+"/files", nil)
+		req.AddCookie(c)
+		_, body := do(t, req)
+		if strings.Contains(string(body), "Removed n/x.txt.") != wantNotice {
+			t.Errorf("page %d after the delete: notice shown %v, want %v", i+1, !wantNotice, wantNotice)
+		}
+	}
+}

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
@@ -98,8 +97,12 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, FilesPage{Files: s.withCounts(r.Context(), page.Files), NextCursor: page.Next})
 }
 
+// filePath is the file a /api/v1/files/{path} request names, from the decoded URL path (chi's
+// wildcard keeps the escapes of a path Go keeps raw, so "a%20b" would name "a%20b", not "a b").
+func filePath(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/api/v1/files/") }
+
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "*")
+	name := filePath(r)
 	m, err := s.o.Backend.Store.Stat(r.Context(), name)
 	if err != nil {
 		storageError(w, err)
@@ -109,7 +112,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "*")
+	name := filePath(r)
 	reason := r.URL.Query().Get("reason")
 	if _, err := s.remove(r.Context(), name, adminName(r.Context()), clientOf(r), reason); err != nil {
 		storageError(w, err)

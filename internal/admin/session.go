@@ -21,6 +21,7 @@ type signIn struct {
 	name    string
 	csrf    string
 	expires time.Time
+	flash   string // the notice the next page shows (signIns.mu)
 }
 
 func (si *signIn) csrfOK(given string) bool {
@@ -66,6 +67,20 @@ func (s *signIns) get(id string, now time.Time) (*signIn, bool) {
 		return nil, false
 	}
 	return si, true
+}
+
+func (s *signIns) setFlash(si *signIn, notice string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	si.flash = notice
+}
+
+func (s *signIns) takeFlash(si *signIn) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := si.flash
+	si.flash = ""
+	return f
 }
 
 func (s *signIns) end(id string) {

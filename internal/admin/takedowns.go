@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -49,18 +50,11 @@ func (s *Server) createTakedown(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, msg)
 		return
 	}
-	by, client := adminName(r.Context()), clientOf(r)
-	td, err := s.o.Ops.Takedowns.Add(r.Context(), ops.Takedown{Path: req.Path, Prefix: req.Prefix, Reason: req.Reason, By: by})
-	if err != nil {
-		apiError(w, http.StatusServiceUnavailable, "the takedown could not be recorded: "+err.Error())
+	td, err := s.takeDown(r.Context(), req, adminName(r.Context()), clientOf(r))
+	if errors.Is(err, errNotRecorded) {
+		apiError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	removed, err := s.removeCovered(r.Context(), td, by, client)
-	td.Removed = removed
-	if removed > 0 {
-		s.o.Ops.Takedowns.Update(r.Context(), td)
-	}
-	s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, by, client, removed, false)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "the name is blocked, but removing its files failed: "+err.Error())
 		return
@@ -78,10 +72,30 @@ func (req takedownRequest) check() string {
 		return "the reason is too long"
 	case req.Path != "" && storage.ValidName(req.Path) != nil:
 		return "invalid file path"
+	case req.Prefix != "" && !strings.HasSuffix(req.Prefix, "/"):
+		return "a prefix ends with / (it takes down a directory of names: \"3f/a1b2/\", not \"3f/a1\", which would also take \"3f/a1b2c3/...\")"
 	case req.Prefix != "" && storage.ValidName(strings.TrimSuffix(req.Prefix, "/")) != nil:
 		return "invalid prefix"
 	}
 	return ""
+}
+
+var errNotRecorded = errors.New("the takedown could not be recorded")
+
+// takeDown records a takedown, then removes what it covers. The removal goes on if the
+// admin's client goes away: a takedown half done would leave blocked files served.
+func (s *Server) takeDown(ctx context.Context, req takedownRequest, by, client string) (ops.Takedown, error) {
+	ctx = context.WithoutCancel(ctx)
+	td, err := s.o.Ops.Takedowns.Add(ctx, ops.Takedown{Path: req.Path, Prefix: req.Prefix, Reason: req.Reason, By: by})
+	if err != nil {
+		return td, fmt.Errorf("%w: %w", errNotRecorded, err)
+	}
+	td.Removed, err = s.removeCovered(ctx, td, by, client)
+	if td.Removed > 0 {
+		s.o.Ops.Takedowns.Update(ctx, td) // unless it was lifted meanwhile
+	}
+	s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, by, client, td.Removed, false)
+	return td, err
 }
 
 // removeCovered removes the stored files and ends the uploads in progress a takedown covers.

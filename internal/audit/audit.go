@@ -23,8 +23,13 @@ type Log struct {
 
 	refusedMu sync.Mutex
 	refused   map[string]int64 // refused signatures by reason, since the last summary
-	stop      chan struct{}
-	done      chan struct{}
+	// failedSignIns counts the failed admin sign-ins since the last summary: past
+	// maxFailedSignIns a period, they are only counted, so that whoever reaches the admin
+	// port cannot fill the disk with lines.
+	failedSignIns int64
+	stop          chan struct{}
+	done          chan struct{}
+	closeOnce     sync.Once
 }
 
 // Open opens the audit log at path ("stdout" writes to standard output), appending to it.
@@ -52,17 +57,20 @@ func New(w io.Writer, c io.Closer, every time.Duration) *Log {
 	return l
 }
 
-// Close writes the pending summary and closes the file.
+// Close writes the pending summary and closes the file. Later calls do nothing.
 func (l *Log) Close() error {
 	if l == nil {
 		return nil
 	}
-	close(l.stop)
-	<-l.done
-	if l.closer != nil {
-		return l.closer.Close()
-	}
-	return nil
+	var err error
+	l.closeOnce.Do(func() {
+		close(l.stop)
+		<-l.done
+		if l.closer != nil {
+			err = l.closer.Close()
+		}
+	})
+	return err
 }
 
 // event starts a line; the caller adds fields and calls write.
@@ -128,11 +136,23 @@ func (l *Log) UploadEnded(id, name, by, client string) {
 	})
 }
 
+// maxFailedSignIns is how many failed sign-ins a period writes a line for.
+const maxFailedSignIns = 20
+
 // SignIn records an admin sign-in or API authentication: ok with the token's name, or a
 // failure with why (never the token given).
 func (l *Log) SignIn(ok bool, name, client, via, why string) {
 	if l == nil {
 		return
+	}
+	if !ok {
+		l.refusedMu.Lock()
+		l.failedSignIns++
+		over := l.failedSignIns > maxFailedSignIns
+		l.refusedMu.Unlock()
+		if over {
+			return // in the period's summary
+		}
 	}
 	kind := "admin_signin"
 	if !ok {
@@ -178,7 +198,14 @@ func (l *Log) flushRefused() {
 	l.refusedMu.Lock()
 	counts := l.refused
 	l.refused = map[string]int64{}
+	failed := l.failedSignIns
+	l.failedSignIns = 0
 	l.refusedMu.Unlock()
+	if failed > maxFailedSignIns {
+		l.write("admin_signins_failed", func(e *zerolog.Event) {
+			e.Int64("total", failed).Int64("not_written", failed-maxFailedSignIns)
+		})
+	}
 	if len(counts) == 0 {
 		return
 	}

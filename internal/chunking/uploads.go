@@ -56,8 +56,9 @@ type Options struct {
 	// Admit, when set, is asked before an upload is committed to its name: an error (a
 	// takedown made while it streamed) refuses the commit.
 	Admit func(ctx context.Context, name string) error
-	// Committed, when set, hears of every upload committed to a file.
-	Committed func(s *Session, meta storage.Meta)
+	// Committed, when set, hears of every upload committed to a file; an error (a takedown
+	// made while the commit ran, which removed the file) fails the commit.
+	Committed func(ctx context.Context, s *Session, meta storage.Meta) error
 }
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
@@ -821,11 +822,13 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if err != nil {
 		return err
 	}
-	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	if u.opts.Committed != nil {
 		meta.Name, meta.Size = s.Target, s.Length
-		u.opts.Committed(s, meta)
+		if err := u.opts.Committed(ctx, s, meta); err != nil {
+			return err
+		}
 	}
+	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	return nil
 }
 

@@ -374,13 +374,13 @@ func (a Admin) ParsedTokens() ([]AdminToken, error) {
 		}
 		switch {
 		case len(tok) < MinAdminToken:
-			return nil, fmt.Errorf("token %d (%q) has %d bytes; at least %d are needed (openssl rand -hex 32 makes one)", i+1, name, len(tok), MinAdminToken)
+			return nil, fmt.Errorf("token %d has %d bytes; at least %d are needed (openssl rand -hex 32 makes one)", i+1, len(tok), MinAdminToken)
 		case !validTokenName(name):
 			return nil, fmt.Errorf("token %d: its name must be 1 to 64 of A-Z a-z 0-9 . _ -", i+1)
 		case names[name]:
 			return nil, fmt.Errorf("token %d: the name %q is given twice", i+1, name)
 		case tokens[tok]:
-			return nil, fmt.Errorf("token %d (%q) is the same token as an earlier one", i+1, name)
+			return nil, fmt.Errorf("token %d is the same token as an earlier one", i+1)
 		}
 		names[name], tokens[tok] = true, true
 		out = append(out, AdminToken{Name: name, Token: tok})

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"fileserver/internal/storage"
@@ -135,9 +134,9 @@ func reprDigest(sha256hex string) string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(b) + ":"
 }
 
-// fromStart tells whether a GET with this Range header (maybe none) reads a file from its
-// first byte: what counts as a download, while a player's seeks and a resumed download's
-// later ranges do not count again.
+// fromStart tells whether a GET with this Range header (maybe none) reads a whole file from
+// its first byte: what counts as a download, while a player's probes ("bytes=0-1"), seeks and
+// a resumed download's later ranges do not count again.
 func fromStart(rangeHeader string) bool {
-	return rangeHeader == "" || strings.HasPrefix(rangeHeader, "bytes=0-")
+	return rangeHeader == "" || rangeHeader == "bytes=0-"
 }

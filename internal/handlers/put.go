@@ -254,7 +254,7 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 }
 
 // commit publishes a received upload (c names it), unless a takedown made while it streamed
-// covers its name, and tells the operator's side.
+// or committed covers its name (see ops.Committed), and tells the operator's side.
 func (s *xep) commit(r *http.Request, wr storage.Writer, c ops.Commit, meta storage.Meta) (storage.Meta, error) {
 	if err := s.ops.Check(r.Context(), c.Name); err != nil {
 		return storage.Meta{}, err
@@ -264,7 +264,9 @@ func (s *xep) commit(r *http.Request, wr storage.Writer, c ops.Commit, meta stor
 		return storage.Meta{}, err
 	}
 	c.Uploader, c.SHA256, c.Size = stored.Uploader, stored.SHA256, stored.Size
-	s.ops.Committed(c)
+	if err := s.ops.Committed(r.Context(), c); err != nil {
+		return storage.Meta{}, err
+	}
 	return stored, nil
 }
 

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -84,6 +85,9 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	if setup.ops != nil && setup.ops.Remove == nil {
+		setup.ops.Remove = store.Delete
+	}
 	quota := &storage.Quota{Book: store, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
 	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	var uploads *chunking.Uploads
@@ -105,6 +109,9 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
 			Copier:     engine,
 			Admit:      setup.ops.Check,
+			Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
+				return setup.ops.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Size: m.Size})
+			},
 		})
 	}
 	log := zerolog.Nop()

@@ -17,6 +17,8 @@ type Ops struct {
 	Events    *Bus
 	Takedowns *Takedowns
 	Counts    *Counts
+	// Remove deletes a stored file: a commit that a takedown overtook is undone with it.
+	Remove func(ctx context.Context, name string) error
 
 	mu    sync.Mutex
 	rates map[string]rate // by upload id: the last progress sample
@@ -42,14 +44,24 @@ func (o *Ops) Check(ctx context.Context, name string) error {
 	return o.Takedowns.Check(ctx, name)
 }
 
-// Committed records an upload committed: the audit log, and the event.
-func (o *Ops) Committed(c Commit) {
+// Committed records an upload committed: the audit log, and the event. A takedown made
+// while the commit ran (after the check before it) undoes it: the file is removed and the
+// answer is ErrBlocked. Either this check sees the takedown, or the takedown was recorded
+// after it and its own removal finds the committed file; no order leaves it stored.
+func (o *Ops) Committed(ctx context.Context, c Commit) error {
 	if o == nil {
-		return
+		return nil
+	}
+	if o.Takedowns.Blocked(ctx, c.Name) && o.Remove != nil {
+		if err := o.Remove(ctx, c.Name); err == nil {
+			o.Events.Publish(Event{Type: "file_removed", Name: c.Name, Size: c.Size})
+		}
+		return ErrBlocked
 	}
 	o.Audit.Committed(audit.Upload{Name: c.Name, Uploader: c.Uploader, SHA256: c.SHA256, Protocol: c.Protocol, Client: c.Client, Size: c.Size})
 	o.Events.Publish(Event{Type: "upload_committed", ID: c.ID, Name: c.Name, Uploader: c.Uploader, Protocol: c.Protocol,
 		Client: c.Client, Size: c.Size, Offset: c.Size, Length: c.Size})
+	return nil
 }
 
 // Downloaded counts a download of name, and tells the event stream.
@@ -120,6 +132,9 @@ func (o *Ops) Progress(flights []*streaming.Flight, now time.Time) {
 	}
 	var events []Event
 	for _, f := range flights {
+		if f.Ended() {
+			continue // Ended has dropped (or is about to drop, after this lock) its rate
+		}
 		at := f.Offset + f.Bytes()
 		r, seen := o.rates[f.ID]
 		bps := 0.0

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,8 +44,9 @@ type TakedownBook interface {
 	Takedowns(ctx context.Context) ([]Takedown, int64, error)
 	// TakedownsVersion is the version alone: one cheap read per check.
 	TakedownsVersion(ctx context.Context) (int64, error)
-	// AddTakedown records t, replacing the one with its ID if there is one.
 	AddTakedown(ctx context.Context, t Takedown) error
+	// UpdateTakedown replaces the takedown with t's ID, if it still exists (not lifted).
+	UpdateTakedown(ctx context.Context, t Takedown) error
 	// LiftTakedown removes one; ok is false when no takedown has that id.
 	LiftTakedown(ctx context.Context, id string) (t Takedown, ok bool, err error)
 }
@@ -72,12 +74,29 @@ func (t *Takedowns) Check(ctx context.Context, name string) error {
 	if err != nil {
 		return errors.Join(ErrBlocked, errors.New("the takedown list cannot be read"), err)
 	}
-	for _, td := range set {
-		if td.Blocks(name) {
-			return ErrBlocked
-		}
+	if blocks(set, name) {
+		return ErrBlocked
 	}
 	return nil
+}
+
+// Blocked tells whether a takedown is known to cover name (false when the list cannot be
+// read: this is for undoing what was done, not for refusing).
+func (t *Takedowns) Blocked(ctx context.Context, name string) bool {
+	if t == nil {
+		return false
+	}
+	set, err := t.current(ctx)
+	return err == nil && blocks(set, name)
+}
+
+func blocks(set []Takedown, name string) bool {
+	for _, td := range set {
+		if td.Blocks(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Takedowns) current(ctx context.Context) ([]Takedown, error) {
@@ -120,7 +139,7 @@ func (t *Takedowns) Add(ctx context.Context, td Takedown) (Takedown, error) {
 
 // Update records what changed of td (how many files it removed).
 func (t *Takedowns) Update(ctx context.Context, td Takedown) error {
-	return t.book.AddTakedown(ctx, td)
+	return t.book.UpdateTakedown(ctx, td)
 }
 
 // Lift removes the takedown with id.
@@ -172,13 +191,25 @@ func (b *FileBook) TakedownsVersion(context.Context) (int64, error) {
 func (b *FileBook) AddTakedown(_ context.Context, t Takedown) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	set := make([]Takedown, 0, len(b.set)+1)
-	for _, old := range b.set {
-		if old.ID != t.ID {
-			set = append(set, old)
-		}
+	set := append(append([]Takedown(nil), b.set...), t)
+	if err := b.save(set); err != nil {
+		return err
 	}
-	set = append(set, t)
+	b.set = set
+	b.version++
+	return nil
+}
+
+// UpdateTakedown implements TakedownBook.
+func (b *FileBook) UpdateTakedown(_ context.Context, t Takedown) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.IndexFunc(b.set, func(old Takedown) bool { return old.ID == t.ID })
+	if i < 0 {
+		return nil
+	}
+	set := slices.Clone(b.set)
+	set[i] = t
 	if err := b.save(set); err != nil {
 		return err
 	}

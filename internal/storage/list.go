@@ -46,6 +46,9 @@ func (l *Local) List(ctx context.Context, q ListQuery) (ListPage, error) {
 	if i := strings.LastIndex(q.Prefix, "/"); i >= 0 {
 		start = filesDir + "/" + q.Prefix[:i]
 	}
+	if l.linkOnPath(start) {
+		return page, nil // a walk would follow it: nothing of the files tree lies there
+	}
 	scanned := 0
 	err := fs.WalkDir(l.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

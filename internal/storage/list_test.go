@@ -2,6 +2,9 @@ package storage
 
 import (
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -73,5 +76,45 @@ func TestListResumesAnywhere(t *testing.T) {
 	page, _ = l.List(ctx, ListQuery{Prefix: "nothing/here"})
 	if len(page.Files) != 0 || page.Next != "" {
 		t.Errorf("a prefix with no directory: %+v", page)
+	}
+}
+
+// A symbolic link planted in the files tree is no way into the data directory: a listing
+// under it is empty and a delete through it removes nothing.
+func TestListAndDeleteDoNotFollowLinks(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	w, _ := l.Create(ctx, "real/file.txt")
+	w.Write([]byte("x"))
+	if _, err := w.Commit(ctx, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..", filepath.Join(dir, "files", "s")); err != nil {
+		t.Fatal(err)
+	}
+	page, err := l.List(ctx, ListQuery{Prefix: "s/"})
+	if err != nil || len(page.Files) != 0 {
+		t.Fatalf("listing under the link: %+v %v", page, err)
+	}
+	var sidecar string
+	filepath.WalkDir(filepath.Join(dir, "meta"), func(p string, d fs.DirEntry, _ error) error {
+		if !d.IsDir() {
+			sidecar, _ = filepath.Rel(dir, p)
+		}
+		return nil
+	})
+	if sidecar == "" {
+		t.Fatal("no sidecar to aim at")
+	}
+	if err := l.Delete(ctx, "s/"+filepath.ToSlash(sidecar)); err == nil {
+		t.Fatal("a delete through the link succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, sidecar)); err != nil {
+		t.Fatalf("the sidecar was removed through the link: %v", err)
 	}
 }

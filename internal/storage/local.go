@@ -280,6 +280,10 @@ func (l *Local) Delete(_ context.Context, name string) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
+	if l.linkOnPath(path.Dir(filePath(name))) {
+		// A link planted in the tree would point the removal at the server's own state.
+		return ErrEscapes
+	}
 	st, statErr := l.root.Lstat(filePath(name))
 	if err := l.root.Remove(filePath(name)); err != nil {
 		return mapErr("delete", err)
@@ -293,6 +297,21 @@ func (l *Local) Delete(_ context.Context, name string) error {
 		return mapErr("delete metadata", err)
 	}
 	return nil
+}
+
+// linkOnPath tells whether a directory of dir (a path in the data directory) is a symbolic
+// link, or cannot be looked at.
+func (l *Local) linkOnPath(dir string) bool {
+	for p := dir; p != "." && p != "/" && p != ""; p = path.Dir(p) {
+		st, err := l.root.Lstat(p)
+		if err != nil {
+			return !errors.Is(err, fs.ErrNotExist)
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readMeta returns the sidecar's metadata, or what the file itself tells when the sidecar is

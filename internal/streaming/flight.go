@@ -24,7 +24,11 @@ type Flight struct {
 	Protocol, Client string
 	Started          time.Time
 	bytes, last      atomic.Int64
+	ended            atomic.Bool
 }
+
+// Ended tells whether the transfer has ended (set before the watcher hears of it).
+func (f *Flight) Ended() bool { return f.ended.Load() }
 
 // Bytes is how many bytes this transfer has stored so far.
 func (f *Flight) Bytes() int64 { return f.bytes.Load() }
@@ -89,6 +93,7 @@ func (e *Engine) endFlight(f *Flight, err error) {
 	if f == nil {
 		return
 	}
+	f.ended.Store(true)
 	e.flights.mu.Lock()
 	delete(e.flights.set, f)
 	e.flights.mu.Unlock()

@@ -76,6 +76,26 @@ func (s *Store) AddTakedown(ctx context.Context, t ops.Takedown) error {
 	return nil
 }
 
+// updateTakedown replaces a takedown's record only while it exists, and moves the version.
+var updateTakedown = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('INCR', KEYS[2])
+end
+return 0`)
+
+// UpdateTakedown implements ops.TakedownBook.
+func (s *Store) UpdateTakedown(ctx context.Context, t ops.Takedown) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := updateTakedown.Run(ctx, s.rdb, []string{s.takedownsKey(), s.takedownsVersionKey()}, t.ID, data).Err(); err != nil {
+		return fmt.Errorf("redisstore: update takedown: %w", err)
+	}
+	return nil
+}
+
 // LiftTakedown implements ops.TakedownBook.
 func (s *Store) LiftTakedown(ctx context.Context, id string) (ops.Takedown, bool, error) {
 	raw, err := s.rdb.HGet(ctx, s.takedownsKey(), id).Result()
