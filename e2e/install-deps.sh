@@ -4,7 +4,7 @@
 # Prosody 0.12 with the community modules, slixmpp and aiohttp for Debian's
 # /usr/bin/python3, go-sendxmpp, openssl, curl, Prometheus, redis-server (the tests start
 # their own on free ports), HAProxy (the scale-out example's config is checked), Node.js (only when no node is on
-# the PATH), Debian's chromium, the pinned tus-js-client in e2e/tusjs and playwright-core in
+# the PATH), Debian's chromium and clamav-daemon (the tests start their own clamd), the pinned tus-js-client in e2e/tusjs and playwright-core in
 # e2e/dashboard (`npm ci` from their package-lock.json when their node_modules is missing), and versitygw v1.8.0 (an S3
 # server, `go install` into $(go env GOPATH)/bin when missing). Idempotent: installs
 # only what is missing and does nothing when all is there. Run as root (or with sudo).
@@ -15,7 +15,7 @@
 # removed again afterwards.
 set -eu
 
-PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus redis-server haproxy chromium"
+PACKAGES="prosody prosody-modules python3-slixmpp python3-aiohttp go-sendxmpp openssl curl prometheus redis-server haproxy chromium clamav-daemon"
 
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -71,6 +71,12 @@ type Storage struct {
 	// as Repr-Digest (fileserver upload checks it) and downloads a content-based ETag. It
 	// costs about 0.6 CPU-seconds per GB received.
 	Checksum bool `toml:"checksum"`
+	// Dedup stores an upload whose bytes (size and SHA-256) are already stored as a hard link
+	// to them, on local storage: a photo forwarded to ten group chats takes its space once.
+	// Each name keeps its own type, uploader, lifetime and quota; removing one never removes
+	// another's bytes. It needs storage.checksum. Cost: a lookup per upload; a duplicate is
+	// not even synced. The object store backend does not deduplicate.
+	Dedup bool `toml:"dedup"`
 	// Preallocate reserves an upload's announced length on disk (fallocate) before its body
 	// is read: a full disk is refused at once, and ingest costs less CPU. Turn it off on
 	// copy-on-write filesystems (btrfs, ZFS), where reserving space gains nothing.
@@ -419,7 +425,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 * KiB,
 			HSTSMaxAge:        Duration(365 * 24 * time.Hour),
 		},
-		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
+		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Dedup: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
 		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},
 		Limits:   Limits{MinRateGrace: Duration(30 * time.Second)},
 		Auth:     Auth{ClockSkew: Duration(30 * time.Second), MaxTokenLifetime: Duration(time.Hour)},

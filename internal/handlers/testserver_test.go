@@ -80,7 +80,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	}
 	dataDir = cfg.Storage.Path // a test may move storage (onto a small tmpfs, say)
 	store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Fsync: cfg.Storage.Fsync, Checksum: true,
-		Preallocate: cfg.Storage.Preallocate, MinFree: int64(cfg.Storage.MinFree)})
+		Preallocate: cfg.Storage.Preallocate, MinFree: int64(cfg.Storage.MinFree), Dedup: cfg.Storage.Dedup})
 	if err != nil {
 		t.Fatal(err)
 	}

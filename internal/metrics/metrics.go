@@ -26,6 +26,7 @@ type Sources struct {
 // Store is what the metrics read of storage: usage and the filesystem's space.
 type Store interface {
 	Usage() (files, bytes int64)
+	Deduplicated() (files, bytes int64)
 	DiskSpace() (free, total int64, err error)
 }
 

@@ -34,6 +34,8 @@ var (
 	storedBytesDesc = desc("stored_bytes", "Bytes in stored files.")
 	diskFreeDesc    = desc("storage_free_bytes", "Free bytes on the filesystem of the data directory.")
 	diskSizeDesc    = desc("storage_capacity_bytes", "Size of the filesystem of the data directory.")
+	dedupFilesDesc  = desc("dedup_files_total", "Uploads stored as a link to the same bytes already stored (storage.dedup).")
+	dedupBytesDesc  = desc("dedup_saved_bytes_total", "Bytes deduplication did not store again (storage.dedup).")
 )
 
 type httpCollector struct{ stats *counters.HTTP }
@@ -94,7 +96,7 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 type storeCollector struct{ store Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, storedFilesDesc, storedBytesDesc, diskFreeDesc, diskSizeDesc)
+	describeAll(ch, storedFilesDesc, storedBytesDesc, diskFreeDesc, diskSizeDesc, dedupFilesDesc, dedupBytesDesc)
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -102,6 +104,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	files, bytes := c.store.Usage()
 	e.gauge(storedFilesDesc, float64(files))
 	e.gauge(storedBytesDesc, float64(bytes))
+	dfiles, dbytes := c.store.Deduplicated()
+	e.counter(dedupFilesDesc, float64(dfiles))
+	e.counter(dedupBytesDesc, float64(dbytes))
 	if free, total, err := c.store.DiskSpace(); err == nil {
 		e.gauge(diskFreeDesc, float64(free))
 		e.gauge(diskSizeDesc, float64(total))

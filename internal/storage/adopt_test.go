@@ -39,7 +39,7 @@ func TestAdoptInterruptedCommit(t *testing.T) {
 				l.root.Remove(src)
 			}
 			if step == "described" {
-				l.finishCommit("f.txt", Meta{Name: "f.txt", Size: int64(len(data)), ContentType: "text/plain", SHA256: meta.SHA256})
+				l.finishCommit("f.txt", Meta{Name: "f.txt", Size: int64(len(data)), ContentType: "text/plain", SHA256: meta.SHA256}, time.Time{})
 			}
 			got, err := l.Adopt(ctx, ref, "f.txt", int64(len(data)), meta)
 			if err != nil {

@@ -63,10 +63,12 @@ type FileSource interface {
 	FileStatter
 }
 
-// Usage is what the metrics read of a store: its usage and the filesystem's space.
+// Usage is what the metrics read of a store: its usage, the filesystem's space, and what
+// deduplication saved.
 type Usage interface {
 	Usage() (files, bytes int64)
 	DiskSpace() (free, total int64, err error)
+	Deduplicated() (files, bytes int64)
 }
 
 // Reserve claims n bytes for w's upload before they are written, when the writer's backend

@@ -39,13 +39,18 @@ type LocalOptions struct {
 	// MinFree is the free space the filesystem must keep (storage.min_free): a write, or a
 	// reservation, that would leave less is ErrNoSpace. 0: no floor.
 	MinFree int64
+	// Dedup stores an upload whose content is already stored as a hard link to it (see
+	// dedup.go). It needs the digest: Checksum, or a digest the caller gives (resumable
+	// uploads compute their own).
+	Dedup bool
 }
 
 // Local stores files in a directory on local disk. Every path is resolved through an
 // os.Root, so no name can reach outside the data directory, symlinks included.
 type Local struct {
-	root *os.Root
-	opts LocalOptions
+	root  *os.Root
+	opts  LocalOptions
+	dedup DedupStats
 	// files and bytes count what is stored (see Usage): kept up to date by commits and
 	// deletions once known, which they are from the count a clean stop left (usageFile) or
 	// from a walk of every file, made when first asked for.

@@ -217,14 +217,23 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 		return Meta{}, err
 	}
 	p.dropWriter()
+	l := p.store
+	src := partialDir + "/" + p.id
+	if linked, err := l.linkTwin(meta.SHA256, length, name, meta); err != nil || linked {
+		if err != nil {
+			return Meta{}, err
+		}
+		// The same bytes stored already: the partial data goes, unsynced.
+		l.root.Remove(src)
+		meta.Name, meta.Size = name, length
+		return l.finishCommit(name, meta, time.Now()), nil
+	}
 	if err := p.Truncate(length); err != nil {
 		return Meta{}, err
 	}
 	if err := p.Sync(); err != nil {
 		return Meta{}, err
 	}
-	l := p.store
-	src := partialDir + "/" + p.id
 	if err := l.link(src, name, meta.Expires); err != nil {
 		return Meta{}, err
 	}
@@ -237,7 +246,8 @@ func (p *localPartial) Commit(_ context.Context, name string, length int64, meta
 	}
 	crashpoint.Here("partial-unlinked")
 	meta.Name, meta.Size = name, length
-	return l.finishCommit(name, meta), nil
+	l.indexContent(meta.SHA256, name)
+	return l.finishCommit(name, meta, time.Time{}), nil
 }
 
 // Adopt implements Partials. The data is recognised by its size and digest; the metadata a
@@ -268,7 +278,7 @@ func (l *Local) Adopt(_ context.Context, ref PartialRef, name string, length int
 		return stored, nil
 	}
 	meta.Name, meta.Size = name, length
-	return l.finishCommit(name, meta), nil
+	return l.finishCommit(name, meta, time.Time{}), nil
 }
 
 // digest is the hex SHA-256 of a stored file's bytes.

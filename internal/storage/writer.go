@@ -136,6 +136,21 @@ func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
 			return Meta{}, mapErr("truncate", err)
 		}
 	}
+	meta.Name = w.name
+	meta.Size = w.n
+	if w.hash != nil {
+		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
+	}
+	// The same bytes stored already: link them, and this copy need not even be synced.
+	if linked, err := l.linkTwin(meta.SHA256, w.n, w.name, meta); err != nil || linked {
+		if err != nil {
+			return Meta{}, err
+		}
+		w.done = true
+		w.f.Close()
+		l.root.Remove(w.tmp)
+		return l.finishCommit(w.name, meta, time.Now()), nil
+	}
 	if l.opts.Fsync {
 		if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
 			return Meta{}, mapErr("sync", err)
@@ -149,19 +164,18 @@ func (w *localWriter) Commit(_ context.Context, meta Meta) (Meta, error) {
 	}
 	w.done = true
 	l.root.Remove(w.tmp)
-	meta.Name = w.name
-	meta.Size = w.n
-	if w.hash != nil {
-		meta.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
-	}
-	return l.finishCommit(w.name, meta), nil
+	l.indexContent(meta.SHA256, w.name)
+	return l.finishCommit(w.name, meta, time.Time{}), nil
 }
 
 // finishCommit stamps a committed file's metadata with its time and writes the sidecar. The
 // file is committed whatever happens to its sidecar: without one it is served with metadata
-// derived from the file, so a failure here must not fail the upload.
-func (l *Local) finishCommit(name string, meta Meta) Meta {
-	if st, err := l.root.Stat(filePath(name)); err == nil {
+// derived from the file, so a failure here must not fail the upload. created, when not zero,
+// is the time (a link to bytes stored earlier, whose file time is theirs); else the file's.
+func (l *Local) finishCommit(name string, meta Meta, created time.Time) Meta {
+	if !created.IsZero() {
+		meta.Created = created
+	} else if st, err := l.root.Stat(filePath(name)); err == nil {
 		meta.Created = st.ModTime()
 	} else {
 		meta.Created = time.Now()

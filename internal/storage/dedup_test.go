@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func commitBytes(t *testing.T, l *Local, name string, data []byte, meta Meta) Meta {
+	t.Helper()
+	w, err := l.Create(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	m, err := w.Commit(context.Background(), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func inode(t *testing.T, dir, name string) (ino, nlink uint64) {
+	t.Helper()
+	st, err := os.Stat(filepath.Join(dir, "files", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return sys.Ino, uint64(sys.Nlink)
+}
+
+func readAll(t *testing.T, l *Local, name string) []byte {
+	t.Helper()
+	o, err := l.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	b, _ := io.ReadAll(o.Content())
+	return b
+}
+
+// Two uploads of one content are one inode with two links, each name with its own metadata;
+// expiring one leaves the other whole. Another content, or the same digest at another
+// size, is stored apart.
+func TestDedupLinksSameContent(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{Checksum: true, Dedup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	data := make([]byte, 100_000)
+	rand.Read(data)
+	a := commitBytes(t, l, "a/photo.jpg", data, Meta{ContentType: "image/jpeg", Uploader: "alice@example.org"})
+	time.Sleep(10 * time.Millisecond)
+	b := commitBytes(t, l, "b/forwarded.jpg", data, Meta{ContentType: "image/jpeg", Uploader: "bob@example.org", Expires: time.Now().Add(time.Hour)})
+	inoA, n := inode(t, dir, "a/photo.jpg")
+	inoB, _ := inode(t, dir, "b/forwarded.jpg")
+	if inoA != inoB || n != 2 {
+		t.Fatalf("inodes %d and %d, %d links: want one inode with two links", inoA, inoB, n)
+	}
+	if files, bytes := l.Deduplicated(); files != 1 || bytes != int64(len(data)) {
+		t.Errorf("Deduplicated: %d files, %d bytes", files, bytes)
+	}
+	sa, _ := l.Stat(context.Background(), "a/photo.jpg")
+	sb, _ := l.Stat(context.Background(), "b/forwarded.jpg")
+	if sa.Uploader != "alice@example.org" || sb.Uploader != "bob@example.org" || !sa.Expires.IsZero() || sb.Expires.IsZero() ||
+		!sb.Created.After(sa.Created) || sb.SHA256 != a.SHA256 || b.Created.Before(a.Created) {
+		t.Errorf("each name keeps its own metadata: %+v / %+v", sa, sb)
+	}
+	// b expires (its own lifetime); a keeps its bytes.
+	res, err := l.Reap(context.Background(), time.Now().Add(2*time.Hour), 0, false)
+	if err != nil || len(res.Files) != 1 || res.Files[0].Name != "b/forwarded.jpg" {
+		t.Fatalf("reap: %+v %v", res, err)
+	}
+	if got := readAll(t, l, "a/photo.jpg"); string(got) != string(data) {
+		t.Fatal("a/photo.jpg changed after b expired")
+	}
+	if _, n := inode(t, dir, "a/photo.jpg"); n != 1 {
+		t.Errorf("%d links after the reap, want 1", n)
+	}
+	// The content index names a file that is gone: the next upload of that content, after a
+	// is removed too, is stored as a file of its own.
+	if err := l.Delete(context.Background(), "a/photo.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	commitBytes(t, l, "c/again.jpg", data, Meta{})
+	if _, n := inode(t, dir, "c/again.jpg"); n != 1 {
+		t.Errorf("a link to a removed file? %d links", n)
+	}
+	other := append([]byte(nil), data...)
+	other[0] ^= 1
+	commitBytes(t, l, "d/other.jpg", other, Meta{})
+	inoC, _ := inode(t, dir, "c/again.jpg")
+	inoD, _ := inode(t, dir, "d/other.jpg")
+	if inoC == inoD {
+		t.Error("different content shares an inode")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// Without Dedup nothing is linked.
+func TestNoDedupByDefault(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := OpenLocal(dir, LocalOptions{Checksum: true})
+	defer l.Close()
+	commitBytes(t, l, "x/1", []byte("same"), Meta{})
+	commitBytes(t, l, "x/2", []byte("same"), Meta{})
+	if _, n := inode(t, dir, "x/2"); n != 1 {
+		t.Fatalf("%d links without Dedup", n)
+	}
+}
