@@ -26,7 +26,9 @@ type DedupStats struct{ files, bytes atomic.Int64 }
 
 // Deduplicated is how many uploads were stored as links to bytes already there, and how many
 // bytes they did not store again, since start.
-func (l *Local) Deduplicated() (files, bytes int64) { return l.dedup.files.Load(), l.dedup.bytes.Load() }
+func (l *Local) Deduplicated() (files, bytes int64) {
+	return l.dedup.files.Load(), l.dedup.bytes.Load()
+}
 
 // twin is the name of a stored file with this digest and size, or "".
 func (l *Local) twin(sum string, size int64) string {
