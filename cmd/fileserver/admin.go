@@ -15,6 +15,7 @@ import (
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
+	"fileserver/internal/content"
 	"fileserver/internal/counters"
 	"fileserver/internal/handlers"
 	"fileserver/internal/ops"
@@ -54,6 +55,11 @@ func openOps(cfg config.Config, backend storage.Backend, root *os.Root, shared *
 	}
 	o.Takedowns = ops.NewTakedowns(takedowns)
 	o.Remove = backend.Store.Delete
+	if cfg.Upload.CheckTypes {
+		o.Checks = append(o.Checks, func(ctx context.Context, c ops.Commit) error {
+			return content.Stored(ctx, backend.Store, c.Name, c.ContentType)
+		})
+	}
 	if cfg.Admin.Listen != "" {
 		o.Events = ops.NewBus()
 		o.Counts = ops.NewCounts(counts, cfg.Admin.CountFlush.D())

@@ -204,7 +204,8 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
 		Admit:              operator.Check,
 		Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
-			return operator.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol, Size: m.Size})
+			return operator.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol,
+				Size: m.Size, ContentType: m.ContentType})
 		},
 	})
 	stopReaper := every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)

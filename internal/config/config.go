@@ -197,6 +197,12 @@ type Upload struct {
 	AllowedExtensions []string `toml:"allowed_extensions"`
 	// DeniedExtensions are refused even when allowed.
 	DeniedExtensions []string `toml:"denied_extensions"`
+	// CheckTypes refuses (415) an upload declared as an image, audio or video whose first
+	// bytes say it is something else (an HTML page declared image/png): browsers are kept
+	// safe by how downloads are served anyway, this keeps such files from native clients
+	// that render them inline. Only a confident verdict refuses: bytes of no known format
+	// pass. Cost: reading the first 512 bytes of each such upload back after its commit.
+	CheckTypes bool `toml:"check_types"`
 	// ReadIdleTimeout cuts off an upload whose client sends nothing for this long, so a stalled
 	// client cannot pin a buffer forever. 0 disables it.
 	ReadIdleTimeout Duration `toml:"read_idle_timeout"`
@@ -434,6 +440,7 @@ func Default() Config {
 			MaxSize:         1 * GiB,
 			ReadIdleTimeout: Duration(60 * time.Second),
 			ReapInterval:    Duration(time.Hour),
+			CheckTypes:      true,
 		},
 		Download: Download{
 			WriteIdleTimeout: Duration(60 * time.Second),

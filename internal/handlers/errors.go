@@ -10,6 +10,7 @@ import (
 
 	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/chunking"
+	"fileserver/internal/content"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
@@ -69,6 +70,7 @@ var statuses = []struct {
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, "not enough storage space"},
 	{storage.ErrQuota, http.StatusTooManyRequests, "daily upload quota exceeded"},
 	{ops.ErrBlocked, http.StatusUnavailableForLegalReasons, "this name is taken down and cannot be uploaded to"},
+	{content.ErrTypeMismatch, http.StatusUnsupportedMediaType, "the file's content is not of the type it was declared as"},
 	{streaming.ErrTooLarge, http.StatusRequestEntityTooLarge, msgTooLarge},
 	{streaming.ErrBusy, http.StatusServiceUnavailable, "server busy, retry later"},
 	{adaptivebuf.ErrBudget, http.StatusServiceUnavailable, "server busy, retry later"},

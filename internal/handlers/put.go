@@ -263,7 +263,7 @@ func (s *xep) commit(r *http.Request, wr storage.Writer, c ops.Commit, meta stor
 	if err != nil {
 		return storage.Meta{}, err
 	}
-	c.Uploader, c.SHA256, c.Size = stored.Uploader, stored.SHA256, stored.Size
+	c.Uploader, c.SHA256, c.Size, c.ContentType = stored.Uploader, stored.SHA256, stored.Size, stored.ContentType
 	if err := s.ops.Committed(r.Context(), c); err != nil {
 		return storage.Meta{}, err
 	}

@@ -23,6 +23,7 @@ import (
 	"fileserver/internal/app"
 	"fileserver/internal/chunking"
 	"fileserver/internal/config"
+	"fileserver/internal/content"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/ops"
@@ -61,6 +62,8 @@ type serverSetup struct {
 	partials func(storage.Partials) storage.Partials
 	// ops is the operator's side the server tells and asks (takedowns); nil: none.
 	ops *ops.Ops
+	// checkTypes judges committed files by their first bytes (upload.check_types).
+	checkTypes bool
 }
 
 // startTestServer is newTestServer with a setup.
@@ -88,6 +91,14 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	if setup.ops != nil && setup.ops.Remove == nil {
 		setup.ops.Remove = store.Delete
 	}
+	if setup.checkTypes {
+		if setup.ops == nil {
+			setup.ops = &ops.Ops{Remove: store.Delete}
+		}
+		setup.ops.Checks = append(setup.ops.Checks, func(ctx context.Context, c ops.Commit) error {
+			return content.Stored(ctx, store, c.Name, c.ContentType)
+		})
+	}
 	quota := &storage.Quota{Book: store, Limit: int64(cfg.Limits.DailyQuota), HoldFor: cfg.Resumable.SessionTTL.D()}
 	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	var uploads *chunking.Uploads
@@ -110,7 +121,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			Copier:     engine,
 			Admit:      setup.ops.Check,
 			Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
-				return setup.ops.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Size: m.Size})
+				return setup.ops.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Size: m.Size, ContentType: m.ContentType})
 			},
 		})
 	}

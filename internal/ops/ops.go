@@ -19,6 +19,9 @@ type Ops struct {
 	Counts    *Counts
 	// Remove deletes a stored file: a commit that a takedown overtook is undone with it.
 	Remove func(ctx context.Context, name string) error
+	// Checks judge every committed file before it is announced (its type against its
+	// content, say); one that refuses has removed the file, and its error is the upload's.
+	Checks []func(ctx context.Context, c Commit) error
 
 	mu    sync.Mutex
 	rates map[string]rate // by upload id: the last progress sample
@@ -33,7 +36,9 @@ type rate struct {
 // Commit is an upload committed to a file.
 type Commit struct {
 	ID, Name, Uploader, SHA256, Protocol, Client string
-	Size                                         int64
+	// ContentType is the type the upload was declared with.
+	ContentType string
+	Size        int64
 }
 
 // Check refuses (ErrBlocked) an upload to a name a takedown covers.
@@ -51,6 +56,11 @@ func (o *Ops) Check(ctx context.Context, name string) error {
 func (o *Ops) Committed(ctx context.Context, c Commit) error {
 	if o == nil {
 		return nil
+	}
+	for _, check := range o.Checks {
+		if err := check(ctx, c); err != nil {
+			return err
+		}
 	}
 	if o.Takedowns.Blocked(ctx, c.Name) && o.Remove != nil {
 		if err := o.Remove(ctx, c.Name); err == nil {
