@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"fileserver/internal/admin"
+	"fileserver/internal/app"
 	"fileserver/internal/audit"
 	"fileserver/internal/chunking"
 	"fileserver/internal/chunking/redisstore"
@@ -55,8 +57,16 @@ func openOps(cfg config.Config, backend storage.Backend, root *os.Root, shared *
 	}
 	o.Takedowns = ops.NewTakedowns(takedowns)
 	o.Remove = backend.Store.Delete
+	o.Scanner = app.Scanner(cfg.Scan)
+	if o.Scanner != nil && !backend.ReadsPartials {
+		// A resumable upload's parts cannot be read back before they are joined: it is
+		// scanned once committed, and removed if refused.
+		o.Checks = append(o.Checks, func(ctx context.Context, c *ops.Commit) error {
+			return scanCommitted(ctx, o, backend.Store, c)
+		})
+	}
 	if cfg.Upload.CheckTypes {
-		o.Checks = append(o.Checks, func(ctx context.Context, c ops.Commit) error {
+		o.Checks = append(o.Checks, func(ctx context.Context, c *ops.Commit) error {
 			return content.Stored(ctx, backend.Store, c.Name, c.ContentType)
 		})
 	}
@@ -75,6 +85,27 @@ func openOps(cfg config.Config, backend storage.Backend, root *os.Root, shared *
 		o.Counts.Close()
 		o.Audit.Close()
 	}, nil
+}
+
+// scanCommitted scans a committed file that was not scanned before its commit, and removes it
+// when the verdict refuses it.
+func scanCommitted(ctx context.Context, o *ops.Ops, store storage.Store, c *ops.Commit) error {
+	if c.Scan != "" {
+		return nil
+	}
+	obj, err := store.Open(ctx, c.Name)
+	if err != nil {
+		return nil // gone already
+	}
+	c.Scan, err = o.ScanStored(ctx, obj.Content(), c.Size, *c)
+	obj.Close()
+	if err == nil {
+		return nil
+	}
+	if rerr := store.Delete(ctx, c.Name); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+		return rerr
+	}
+	return err
 }
 
 // openOperator is openOps in the directory the node keeps its state in.

@@ -119,7 +119,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	}
 	defer closeUploads()
 	httpStats := counters.NewHTTP()
-	sources := metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads}
+	sources := metrics.Sources{Engine: engine, HTTP: httpStats, Uploads: uploads, Scanner: operator.Scanner}
 	if backend.Usage != nil {
 		sources.Store = backend.Usage // usage and disk space: not known of an object store
 	}
@@ -203,9 +203,10 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
 		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
 		Admit:              operator.Check,
+		Scan:               scanHook(operator),
 		Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
 			return operator.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol,
-				Size: m.Size, ContentType: m.ContentType})
+				Size: m.Size, ContentType: m.ContentType, Scan: s.Scanned})
 		},
 	})
 	stopReaper := every(cfg.Resumable.ReapInterval.D(), log, "expired uploads", uploads.Reap)
@@ -213,6 +214,16 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		stopReaper()
 		closeSessions()
 	}, nil
+}
+
+// scanHook is how resumable uploads are scanned before their commit: nil when scanning is off.
+func scanHook(operator *ops.Ops) func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
+	if operator.Scanner == nil {
+		return nil
+	}
+	return func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
+		return operator.ScanStored(ctx, r, size, ops.Commit{ID: s.ID, Name: s.Target, Uploader: s.Uploader})
+	}
 }
 
 // warnGuessedHost decides whether links need a warning: with no server.public_url they name

@@ -9,6 +9,7 @@ import (
 	"fileserver/internal/adaptivebuf"
 	"fileserver/internal/config"
 	"fileserver/internal/handlers"
+	"fileserver/internal/scan"
 	"fileserver/internal/streaming"
 )
 
@@ -67,4 +68,14 @@ func Prefixes(list []string) []netip.Prefix {
 		}
 	}
 	return ps
+}
+
+// Scanner is the malware scanner the [scan] section configures; nil when scanning is off.
+func Scanner(c config.Scan) *scan.Scanner {
+	network, address, err := c.Address()
+	if c.Clamd == "" || err != nil {
+		return nil
+	}
+	return scan.New(scan.Options{Network: network, Address: address, MaxSize: int64(c.MaxSize),
+		Accept: c.OnUnreachable == "accept", Timeout: c.Timeout.D()})
 }

@@ -86,6 +86,8 @@ func (l *Log) write(kind string, add func(e *zerolog.Event)) {
 type Upload struct {
 	Name, Uploader, SHA256, Protocol, Client string
 	Size                                     int64
+	// Scan is the malware scan's verdict, "" when it was not scanned.
+	Scan string
 }
 
 // Committed records an upload committed.
@@ -96,6 +98,29 @@ func (l *Log) Committed(u Upload) {
 	l.write("upload_committed", func(e *zerolog.Event) {
 		e.Str("name", u.Name).Int64("size", u.Size).Str("uploader", u.Uploader).Str("sha256", u.SHA256).
 			Str("protocol", u.Protocol).Str("client", u.Client)
+		if u.Scan != "" {
+			e.Str("scan", u.Scan)
+		}
+	})
+}
+
+// Infected records an upload refused because clamd found malware in it.
+func (l *Log) Infected(name, uploader, client, signature string) {
+	if l == nil {
+		return
+	}
+	l.write("upload_infected", func(e *zerolog.Event) {
+		e.Str("name", name).Str("uploader", uploader).Str("client", client).Str("signature", signature)
+	})
+}
+
+// ScanUnavailable records an upload refused because clamd could not be asked.
+func (l *Log) ScanUnavailable(name, uploader, client string) {
+	if l == nil {
+		return
+	}
+	l.write("upload_unscanned", func(e *zerolog.Event) {
+		e.Str("name", name).Str("uploader", uploader).Str("client", client)
 	})
 }
 

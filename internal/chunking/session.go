@@ -79,6 +79,9 @@ type Session struct {
 	// Completed is set once the file is committed; SHA256 is then its digest.
 	Completed bool   `json:"completed,omitempty"`
 	SHA256    string `json:"sha256,omitempty"`
+	// Scanned is the malware scan's verdict at the commit this request made, for the
+	// Committed hook; never recorded.
+	Scanned string `json:"-"`
 }
 
 // ref names the session's partial data.

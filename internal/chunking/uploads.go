@@ -56,6 +56,10 @@ type Options struct {
 	// Admit, when set, is asked before an upload is committed to its name: an error (a
 	// takedown made while it streamed) refuses the commit.
 	Admit func(ctx context.Context, name string) error
+	// Scan, when set, judges a finished upload's bytes before its commit (a malware scan),
+	// read back from its partial data where the backend can (Backend.ReadsPartials); an error
+	// refuses the commit. The verdict is left in Session.Scanned.
+	Scan func(ctx context.Context, r io.Reader, size int64, s *Session) (string, error)
 	// Committed, when set, hears of every upload committed to a file; an error (a takedown
 	// made while the commit ran, which removed the file) fails the commit.
 	Committed func(ctx context.Context, s *Session, meta storage.Meta) error
@@ -810,6 +814,9 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 			return err
 		}
 	}
+	if err := u.scan(ctx, p, s, lease); err != nil {
+		return err
+	}
 	err := u.publish(ctx, p, s, meta, lease)
 	if err != nil && recovering && meta.SHA256 != "" {
 		// Only the digest tells this upload's own file from another's of the same size: with
@@ -830,6 +837,28 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	}
 	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	return nil
+}
+
+// scan has s's bytes judged (Options.Scan) before they are published, through p or, when p
+// is nil, the session's partial, when the backend reads partial data back.
+func (u *Uploads) scan(ctx context.Context, p storage.Partial, s *Session, lease Lease) error {
+	if u.opts.Scan == nil || !u.readsPartials {
+		return nil
+	}
+	if p == nil {
+		var err error
+		if p, err = u.partials.OpenPartial(s.refUnder(lease), false); err != nil {
+			return err
+		}
+		defer p.Close()
+	}
+	ra, ok := storage.ReaderOf(p)
+	if !ok {
+		return nil
+	}
+	var err error
+	s.Scanned, err = u.opts.Scan(ctx, io.NewSectionReader(ra, 0, s.Length), s.Length, s)
+	return err
 }
 
 // publish is the storage's commit of s's data, through p or, when p is nil, the session's

@@ -24,6 +24,38 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	Admin     Admin     `toml:"admin"`
 	Audit     Audit     `toml:"audit"`
+	Scan      Scan      `toml:"scan"`
+}
+
+// Address is clamd's network ("unix" or "tcp") and address.
+func (s Scan) Address() (network, address string, err error) {
+	switch a := s.Clamd; {
+	case strings.HasPrefix(a, "unix:"):
+		return "unix", strings.TrimPrefix(a, "unix:"), nil
+	case strings.HasPrefix(a, "tcp:"):
+		return "tcp", strings.TrimPrefix(a, "tcp:"), nil
+	case strings.HasPrefix(a, "/"):
+		return "unix", a, nil
+	case strings.Count(a, ":") == 1 && !strings.HasSuffix(a, ":"):
+		return "tcp", a, nil
+	}
+	return "", "", fmt.Errorf("must be unix:/path, tcp:host:port, /path or host:port")
+}
+
+// Scan configures malware scanning with ClamAV's clamd ([scan]).
+type Scan struct {
+	// Clamd is clamd's address: "unix:/run/clamav/clamd.ctl" (Debian's), "tcp:host:port", a
+	// socket path or host:port. Empty: no scanning (the default).
+	Clamd string `toml:"clamd"`
+	// MaxSize is the largest upload scanned; larger ones are stored unscanned (counted).
+	// clamd refuses streams over its own StreamMaxLength (25 MiB in Debian's clamd.conf):
+	// raise that too, or uploads between the two are counted as skipped.
+	MaxSize Size `toml:"max_size"`
+	// OnUnreachable is what happens to an upload when clamd cannot be asked: "refuse" (503,
+	// the default) or "accept" (stored unscanned, counted and logged).
+	OnUnreachable string `toml:"on_unreachable"`
+	// Timeout bounds clamd's silence: a write of the stream or the wait for its verdict.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Server configures the HTTP listener.
@@ -466,5 +498,6 @@ func Default() Config {
 		Metrics: Metrics{Enabled: true, Path: "/metrics"},
 		Log:     Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
 		Admin:   Admin{Tokens: []string{}, SessionTTL: Duration(12 * time.Hour), CountFlush: Duration(5 * time.Second)},
+		Scan:    Scan{MaxSize: 100 * MiB, OnUnreachable: "refuse", Timeout: Duration(time.Minute)},
 	}
 }

@@ -349,3 +349,22 @@ func TestAdminTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestScanAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"unix:/run/clamav/clamd.ctl": "unix /run/clamav/clamd.ctl", "/run/x.sock": "unix /run/x.sock",
+		"tcp:127.0.0.1:3310": "tcp 127.0.0.1:3310", "localhost:3310": "tcp localhost:3310",
+	} {
+		n, a, err := Scan{Clamd: in}.Address()
+		if err != nil || n+" "+a != want {
+			t.Errorf("%q: %s %s %v", in, n, a, err)
+		}
+	}
+	for _, bad := range []string{"nonsense", "clamd:", "a:b:c"} {
+		c := Default()
+		c.Scan.Clamd = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "scan.clamd") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

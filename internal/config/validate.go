@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 		c.validateServer, c.validateStorage, c.validateResumable,
 		func() error { return c.Sessions.validate(c) },
 		c.validateAuth, c.validateUpload, c.Download.validate, c.Streaming.validate,
-		c.validateMetrics, c.validateLog, c.validateAdmin,
+		c.validateMetrics, c.validateLog, c.validateAdmin, c.validateScan,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -214,6 +214,25 @@ func (c *Config) validateAdmin() error {
 	}
 	if c.Admin.CountFlush.D() < 100*time.Millisecond || c.Admin.CountFlush.D() > time.Hour {
 		return bad("admin.count_flush", "must be between 100ms and 1h")
+	}
+	return nil
+}
+
+func (c *Config) validateScan() error {
+	if c.Scan.OnUnreachable != "refuse" && c.Scan.OnUnreachable != "accept" {
+		return bad("scan.on_unreachable", `must be "refuse" or "accept"`)
+	}
+	if c.Scan.MaxSize < 0 {
+		return bad("scan.max_size", "must not be negative")
+	}
+	if c.Scan.Timeout.D() < time.Second {
+		return bad("scan.timeout", "must be at least 1s")
+	}
+	if c.Scan.Clamd == "" {
+		return nil
+	}
+	if _, _, err := c.Scan.Address(); err != nil {
+		return bad("scan.clamd", err.Error())
 	}
 	return nil
 }

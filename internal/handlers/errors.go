@@ -13,6 +13,7 @@ import (
 	"fileserver/internal/content"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/ops"
+	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -71,6 +72,8 @@ var statuses = []struct {
 	{storage.ErrQuota, http.StatusTooManyRequests, "daily upload quota exceeded"},
 	{ops.ErrBlocked, http.StatusUnavailableForLegalReasons, "this name is taken down and cannot be uploaded to"},
 	{content.ErrTypeMismatch, http.StatusUnsupportedMediaType, "the file's content is not of the type it was declared as"},
+	{scan.ErrInfected, http.StatusUnprocessableEntity, "the file contains malware and is refused"},
+	{scan.ErrUnavailable, http.StatusServiceUnavailable, "the malware scanner is unavailable; retry later"},
 	{streaming.ErrTooLarge, http.StatusRequestEntityTooLarge, msgTooLarge},
 	{streaming.ErrBusy, http.StatusServiceUnavailable, "server busy, retry later"},
 	{adaptivebuf.ErrBudget, http.StatusServiceUnavailable, "server busy, retry later"},

@@ -222,7 +222,14 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	}
 	rc := http.NewResponseController(w)
 	id := "req-" + storage.RandomID()[:16] // how the admin API names this upload
-	res, err := s.engine.Copy(r.Context(), wr, body, streaming.Transfer{
+	c := ops.Commit{ID: id, Name: name, Protocol: protocolLabel(r, g), Client: remoteHost(r), Uploader: meta.Uploader}
+	// The bytes go to the malware scanner as they are written, not read again after.
+	dst, scanning := io.Writer(wr), s.ops.StartScan(r.Context(), want)
+	if scanning != nil {
+		defer scanning.Abort()
+		dst = teeWriter{wr, scanning}
+	}
+	res, err := s.engine.Copy(r.Context(), dst, body, streaming.Transfer{
 		Protocol:    protocolLabel(r, g),
 		Direction:   streaming.Upload,
 		Client:      remoteHost(r),
@@ -245,7 +252,10 @@ func (s *xep) accept(w http.ResponseWriter, r *http.Request, name string, body i
 	if err := wholeLength(res.Bytes, want); err != nil {
 		return storage.Meta{}, err
 	}
-	stored, err := s.commit(r, wr, ops.Commit{ID: id, Name: name, Protocol: protocolLabel(r, g), Client: remoteHost(r)}, meta)
+	if c.Scan, err = s.ops.Verdict(scanning, c); err != nil {
+		return storage.Meta{}, err
+	}
+	stored, err := s.commit(r, wr, c, meta)
 	if err != nil {
 		return storage.Meta{}, err
 	}
@@ -268,6 +278,18 @@ func (s *xep) commit(r *http.Request, wr storage.Writer, c ops.Commit, meta stor
 		return storage.Meta{}, err
 	}
 	return stored, nil
+}
+
+// teeWriter writes to the store and hands what it wrote to the malware scanner.
+type teeWriter struct {
+	w    io.Writer
+	scan io.Writer
+}
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	t.scan.Write(p[:n])
+	return n, err
 }
 
 // copyLimit decides how many bytes a plain upload of want bytes (-1: unknown) may copy: the

@@ -27,6 +27,7 @@ import (
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/ops"
+	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -64,6 +65,8 @@ type serverSetup struct {
 	ops *ops.Ops
 	// checkTypes judges committed files by their first bytes (upload.check_types).
 	checkTypes bool
+	// scanner scans uploads for malware; nil: none.
+	scanner *scan.Scanner
 }
 
 // startTestServer is newTestServer with a setup.
@@ -91,11 +94,17 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	if setup.ops != nil && setup.ops.Remove == nil {
 		setup.ops.Remove = store.Delete
 	}
+	if setup.scanner != nil {
+		if setup.ops == nil {
+			setup.ops = &ops.Ops{Remove: store.Delete}
+		}
+		setup.ops.Scanner = setup.scanner
+	}
 	if setup.checkTypes {
 		if setup.ops == nil {
 			setup.ops = &ops.Ops{Remove: store.Delete}
 		}
-		setup.ops.Checks = append(setup.ops.Checks, func(ctx context.Context, c ops.Commit) error {
+		setup.ops.Checks = append(setup.ops.Checks, func(ctx context.Context, c *ops.Commit) error {
 			return content.Stored(ctx, store, c.Name, c.ContentType)
 		})
 	}
@@ -120,6 +129,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
 			Copier:     engine,
 			Admit:      setup.ops.Check,
+			Scan:       scanHook(setup.ops),
 			Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
 				return setup.ops.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Size: m.Size, ContentType: m.ContentType})
 			},

@@ -10,6 +10,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/counters"
+	"fileserver/internal/scan"
 	"fileserver/internal/streaming"
 )
 
@@ -21,6 +22,8 @@ type Sources struct {
 	HTTP    *counters.HTTP
 	Uploads *chunking.Uploads
 	Store   Store
+	// Scanner is the malware scanner; nil when scanning is off.
+	Scanner *scan.Scanner
 }
 
 // Store is what the metrics read of storage: usage and the filesystem's space.
@@ -46,6 +49,9 @@ func Handler(src Sources) http.Handler {
 	}
 	if src.Uploads != nil {
 		reg.MustRegister(&sessionCollector{uploads: src.Uploads})
+	}
+	if src.Scanner != nil {
+		reg.MustRegister(&scanCollector{s: src.Scanner})
 	}
 	if src.Store != nil {
 		reg.MustRegister(&storeCollector{store: src.Store})

@@ -9,6 +9,7 @@ import (
 
 	"fileserver/internal/chunking"
 	"fileserver/internal/counters"
+	"fileserver/internal/scan"
 )
 
 var (
@@ -110,5 +111,23 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if free, total, err := c.store.DiskSpace(); err == nil {
 		e.gauge(diskFreeDesc, float64(free))
 		e.gauge(diskSizeDesc, float64(total))
+	}
+}
+
+var scansDesc = desc("scans_total", "Malware scans of uploads by verdict: clean, infected, skipped (too large), unavailable (clamd could not be asked).", "verdict")
+
+type scanCollector struct{ s *scan.Scanner }
+
+func (c *scanCollector) Describe(ch chan<- *prometheus.Desc) { ch <- scansDesc }
+
+func (c *scanCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, v := range []struct {
+		label string
+		n     int64
+	}{
+		{scan.Clean, c.s.Counts.Clean.Load()}, {scan.Infected, c.s.Counts.Infected.Load()},
+		{scan.Skipped, c.s.Counts.Skipped.Load()}, {scan.Unavailable, c.s.Counts.Unavailable.Load()},
+	} {
+		ch <- prometheus.MustNewConstMetric(scansDesc, prometheus.CounterValue, float64(v.n), v.label)
 	}
 }

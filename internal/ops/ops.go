@@ -3,10 +3,12 @@ package ops
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"time"
 
 	"fileserver/internal/audit"
+	"fileserver/internal/scan"
 	"fileserver/internal/streaming"
 )
 
@@ -20,8 +22,11 @@ type Ops struct {
 	// Remove deletes a stored file: a commit that a takedown overtook is undone with it.
 	Remove func(ctx context.Context, name string) error
 	// Checks judge every committed file before it is announced (its type against its
-	// content, say); one that refuses has removed the file, and its error is the upload's.
-	Checks []func(ctx context.Context, c Commit) error
+	// content, say); one that refuses has removed the file, and its error is the upload's. A
+	// check may fill in what it learnt (the scan's verdict).
+	Checks []func(ctx context.Context, c *Commit) error
+	// Scanner has uploads scanned for malware before their commit; nil: none are.
+	Scanner *scan.Scanner
 
 	mu    sync.Mutex
 	rates map[string]rate // by upload id: the last progress sample
@@ -39,6 +44,8 @@ type Commit struct {
 	// ContentType is the type the upload was declared with.
 	ContentType string
 	Size        int64
+	// Scan is the malware scan's verdict (scan.Clean...), "" when it was not scanned.
+	Scan string
 }
 
 // Check refuses (ErrBlocked) an upload to a name a takedown covers.
@@ -58,7 +65,7 @@ func (o *Ops) Committed(ctx context.Context, c Commit) error {
 		return nil
 	}
 	for _, check := range o.Checks {
-		if err := check(ctx, c); err != nil {
+		if err := check(ctx, &c); err != nil {
 			return err
 		}
 	}
@@ -68,10 +75,53 @@ func (o *Ops) Committed(ctx context.Context, c Commit) error {
 		}
 		return ErrBlocked
 	}
-	o.Audit.Committed(audit.Upload{Name: c.Name, Uploader: c.Uploader, SHA256: c.SHA256, Protocol: c.Protocol, Client: c.Client, Size: c.Size})
+	o.Audit.Committed(audit.Upload{Name: c.Name, Uploader: c.Uploader, SHA256: c.SHA256, Protocol: c.Protocol, Client: c.Client,
+		Size: c.Size, Scan: c.Scan})
 	o.Events.Publish(Event{Type: "upload_committed", ID: c.ID, Name: c.Name, Uploader: c.Uploader, Protocol: c.Protocol,
 		Client: c.Client, Size: c.Size, Offset: c.Size, Length: c.Size})
 	return nil
+}
+
+// StartScan opens the malware scan of an upload about to stream (size: its length, -1
+// unknown); nil when scanning is off or the upload is too large to be scanned.
+func (o *Ops) StartScan(ctx context.Context, size int64) *scan.Stream {
+	if o == nil || o.Scanner == nil || !o.Scanner.Fits(size) {
+		return nil
+	}
+	return o.Scanner.Start(ctx)
+}
+
+// Verdict ends a scan st streamed (nil: none) and records a refusal in the audit log; an
+// error refuses the upload c.
+func (o *Ops) Verdict(st *scan.Stream, c Commit) (string, error) {
+	if st == nil {
+		return "", nil
+	}
+	v, err := st.Verdict()
+	o.auditScan(c, v, err)
+	return v, err
+}
+
+// ScanStored scans an upload's bytes read back from r (size bytes), before or after its
+// commit, and records a refusal in the audit log.
+func (o *Ops) ScanStored(ctx context.Context, r io.Reader, size int64, c Commit) (string, error) {
+	if o == nil || o.Scanner == nil {
+		return "", nil
+	}
+	v, err := o.Scanner.Scan(ctx, r, size)
+	o.auditScan(c, v, err)
+	return v, err
+}
+
+func (o *Ops) auditScan(c Commit, verdict string, err error) {
+	var ie *scan.InfectedError
+	switch {
+	case errors.As(err, &ie):
+		o.Audit.Infected(c.Name, c.Uploader, c.Client, ie.Signature)
+		o.Events.Publish(Event{Type: "upload_failed", ID: c.ID, Name: c.Name, Client: c.Client, Error: "malware: " + ie.Signature})
+	case err != nil && verdict == scan.Unavailable:
+		o.Audit.ScanUnavailable(c.Name, c.Uploader, c.Client)
+	}
 }
 
 // Downloaded counts a download of name, and tells the event stream.
