@@ -23,6 +23,7 @@ import (
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/thumb"
 )
 
 // The files the operator's state is kept in on a single node, in the data directory.
@@ -196,4 +197,19 @@ func startAdmin(cfg config.Config, p adminParts, log zerolog.Logger) (stop func(
 		}
 		<-errc
 	}, nil
+}
+
+// openThumbs decides whether thumbnails are served (thumbnails.enabled) and makes their
+// maker, caching in the node's state directory, decoding within the engine's budget.
+func openThumbs(cfg config.Config, backend storage.Backend, engine *streaming.Engine) (*thumb.Maker, func(), error) {
+	if !cfg.Thumbnails.Enabled {
+		return nil, func() {}, nil
+	}
+	root, closeRoot, err := stateRoot(cfg, backend.Root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("thumbnails: %w", err)
+	}
+	t := cfg.Thumbnails
+	return thumb.New(thumb.Options{Sizes: t.Sizes, MaxPixels: t.MaxPixels, Timeout: t.Timeout.D(), Cache: root,
+		Pool: engine.Pool(), Concurrency: t.Concurrency}), closeRoot, nil
 }

@@ -105,6 +105,11 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		return err
 	}
 	defer closeOps()
+	thumbs, closeThumbs, err := openThumbs(cfg, backend, engine)
+	if err != nil {
+		return err
+	}
+	defer closeThumbs()
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), operator, log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,
@@ -132,7 +137,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	warnGuessedHost(cfg, ln.Addr().String(), log)
 	h := handlers.New(handlers.Options{
 		Config: app.HandlerConfig(cfg), Storage: backend, Engine: engine, Verifier: verifier, Log: log, RequestLog: &requests, Uploads: uploads,
-		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(), Ops: operator,
+		Metrics: metricsHandler, Stats: httpStats, Quota: quota, Listen: ln.Addr().String(), Ops: operator, Thumbs: thumbs,
 	})
 	stopAdmin, err := startAdmin(cfg, adminParts{backend: backend, uploads: uploads, engine: engine, ops: operator, quota: quota, public: h, http: httpStats}, log)
 	if err != nil {

@@ -10,21 +10,38 @@ import (
 // Config is the whole server configuration. Field doc comments are the user documentation;
 // config-adaptive.toml repeats them next to each key with its default.
 type Config struct {
-	Server    Server    `toml:"server"`
-	Storage   Storage   `toml:"storage"`
-	Auth      Auth      `toml:"auth"`
-	Upload    Upload    `toml:"upload"`
-	Download  Download  `toml:"download"`
-	Resumable Resumable `toml:"resumable"`
-	Sessions  Sessions  `toml:"sessions"`
-	Limits    Limits    `toml:"limits"`
-	Streaming Streaming `toml:"streaming"`
-	CORS      CORS      `toml:"cors"`
-	Metrics   Metrics   `toml:"metrics"`
-	Log       Log       `toml:"log"`
-	Admin     Admin     `toml:"admin"`
-	Audit     Audit     `toml:"audit"`
-	Scan      Scan      `toml:"scan"`
+	Server     Server     `toml:"server"`
+	Storage    Storage    `toml:"storage"`
+	Auth       Auth       `toml:"auth"`
+	Upload     Upload     `toml:"upload"`
+	Download   Download   `toml:"download"`
+	Resumable  Resumable  `toml:"resumable"`
+	Sessions   Sessions   `toml:"sessions"`
+	Limits     Limits     `toml:"limits"`
+	Streaming  Streaming  `toml:"streaming"`
+	CORS       CORS       `toml:"cors"`
+	Metrics    Metrics    `toml:"metrics"`
+	Log        Log        `toml:"log"`
+	Admin      Admin      `toml:"admin"`
+	Audit      Audit      `toml:"audit"`
+	Scan       Scan       `toml:"scan"`
+	Thumbnails Thumbnails `toml:"thumbnails"`
+}
+
+// Thumbnails configures the previews of stored images served at ?thumb=SIZE ([thumbnails]).
+type Thumbnails struct {
+	// Enabled serves JPEG thumbnails of JPEG, PNG, GIF and WebP files at
+	// /upload/<path>?thumb=<size>, made once and kept in storage.path/thumbs.
+	Enabled bool `toml:"enabled"`
+	// Sizes are the sizes offered (the longest side, in pixels); others get 400.
+	Sizes []int `toml:"sizes"`
+	// MaxPixels refuses (422) images whose header declares more pixels than this, before
+	// decoding; their decoded pixels are also taken from streaming.memory_budget.
+	MaxPixels int64 `toml:"max_pixels"`
+	// Timeout is the longest a request waits for its thumbnail (503 after it).
+	Timeout Duration `toml:"timeout"`
+	// Concurrency is how many thumbnails are made at once.
+	Concurrency int `toml:"concurrency"`
 }
 
 // Address is clamd's network ("unix" or "tcp") and address.
@@ -494,10 +511,11 @@ func Default() Config {
 			ChunkPolicy: "adaptive", ChunkTarget: Duration(10 * time.Second),
 			MinChunk: 1 * MiB, MaxChunk: 64 * MiB, ProfileTTL: Duration(time.Hour),
 		},
-		CORS:    CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
-		Metrics: Metrics{Enabled: true, Path: "/metrics"},
-		Log:     Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
-		Admin:   Admin{Tokens: []string{}, SessionTTL: Duration(12 * time.Hour), CountFlush: Duration(5 * time.Second)},
-		Scan:    Scan{MaxSize: 100 * MiB, OnUnreachable: "refuse", Timeout: Duration(time.Minute)},
+		CORS:       CORS{Enabled: true, AllowedOrigins: []string{"*"}, MaxAge: Duration(24 * time.Hour)},
+		Metrics:    Metrics{Enabled: true, Path: "/metrics"},
+		Log:        Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
+		Admin:      Admin{Tokens: []string{}, SessionTTL: Duration(12 * time.Hour), CountFlush: Duration(5 * time.Second)},
+		Scan:       Scan{MaxSize: 100 * MiB, OnUnreachable: "refuse", Timeout: Duration(time.Minute)},
+		Thumbnails: Thumbnails{Sizes: []int{128, 256, 512}, MaxPixels: 40_000_000, Timeout: Duration(10 * time.Second), Concurrency: 2},
 	}
 }

@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 		c.validateServer, c.validateStorage, c.validateResumable,
 		func() error { return c.Sessions.validate(c) },
 		c.validateAuth, c.validateUpload, c.Download.validate, c.Streaming.validate,
-		c.validateMetrics, c.validateLog, c.validateAdmin, c.validateScan,
+		c.validateMetrics, c.validateLog, c.validateAdmin, c.validateScan, c.validateThumbnails,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -233,6 +233,28 @@ func (c *Config) validateScan() error {
 	}
 	if _, _, err := c.Scan.Address(); err != nil {
 		return bad("scan.clamd", err.Error())
+	}
+	return nil
+}
+
+func (c *Config) validateThumbnails() error {
+	t := c.Thumbnails
+	for _, s := range t.Sizes {
+		if s < 16 || s > 2048 {
+			return bad("thumbnails.sizes", "each must be between 16 and 2048")
+		}
+	}
+	if t.Enabled && len(t.Sizes) == 0 {
+		return bad("thumbnails.sizes", "must name at least one size when thumbnails are enabled")
+	}
+	if t.MaxPixels < 1 || t.MaxPixels > 1_000_000_000 {
+		return bad("thumbnails.max_pixels", "must be between 1 and 1000000000")
+	}
+	if t.Timeout.D() < 100*time.Millisecond {
+		return bad("thumbnails.timeout", "must be at least 100ms")
+	}
+	if t.Concurrency < 1 || t.Concurrency > 64 {
+		return bad("thumbnails.concurrency", "must be between 1 and 64")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/thumb"
 )
 
 // core is what every protocol shares: the configuration, authorization, the upload session
@@ -26,6 +27,7 @@ type core struct {
 	uploads  *chunking.Uploads
 	quota    *storage.Quota
 	ops      *ops.Ops
+	thumbs   *thumb.Maker
 	log      zerolog.Logger
 	exts     extensionPolicy
 	stats    *Stats

@@ -21,6 +21,9 @@ func (s *files) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.thumbs != nil && wantsThumb(r.URL.RawQuery) {
+		return s.serveThumb(w, r, name)
+	}
 	if r.Method == http.MethodHead && r.URL.RawQuery != "" && s.uploads != nil {
 		if done, err := s.xep.signedHead(w, r, name); done || err != nil {
 			return err

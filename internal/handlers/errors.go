@@ -16,6 +16,7 @@ import (
 	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/thumb"
 )
 
 // Error is a failure with the status and the short message the client sees. The wrapped
@@ -73,6 +74,10 @@ var statuses = []struct {
 	{ops.ErrBlocked, http.StatusUnavailableForLegalReasons, "this name is taken down and cannot be uploaded to"},
 	{content.ErrTypeMismatch, http.StatusUnsupportedMediaType, "the file's content is not of the type it was declared as"},
 	{scan.ErrInfected, http.StatusUnprocessableEntity, "the file contains malware and is refused"},
+	{thumb.ErrNotImage, http.StatusUnsupportedMediaType, "no thumbnail: not a JPEG, PNG, GIF or WebP image"},
+	{thumb.ErrTooLarge, http.StatusUnprocessableEntity, "no thumbnail: the image is too large"},
+	{thumb.ErrDecode, http.StatusUnprocessableEntity, "no thumbnail: the image cannot be decoded"},
+	{thumb.ErrBusy, http.StatusServiceUnavailable, "thumbnails are busy, retry later"},
 	{scan.ErrUnavailable, http.StatusServiceUnavailable, "the malware scanner is unavailable; retry later"},
 	{streaming.ErrTooLarge, http.StatusRequestEntityTooLarge, msgTooLarge},
 	{streaming.ErrBusy, http.StatusServiceUnavailable, "server busy, retry later"},

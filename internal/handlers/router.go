@@ -15,6 +15,7 @@ import (
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/thumb"
 )
 
 // Options are everything the handlers need, built in main.
@@ -37,6 +38,8 @@ type Options struct {
 	// Quota applies limits.daily_quota to the uploads that are not resumable (POST, and PUT
 	// with resumable uploads off); Uploads applies it to the others. nil: no quota.
 	Quota *storage.Quota
+	// Thumbs serves thumbnails of stored images (?thumb=SIZE); nil: none.
+	Thumbs *thumb.Maker
 	// Ops hears of commits, downloads and refusals, and checks takedowns; nil: no operator's
 	// side (no admin listener).
 	Ops *ops.Ops
@@ -68,6 +71,7 @@ func New(o Options) *Server {
 		quota:     o.Quota,
 		stats:     &Stats{HTTP: o.Stats, ops: o.Ops},
 		ops:       o.Ops,
+		thumbs:    o.Thumbs,
 		log:       o.Log,
 		exts:      newExtensionPolicy(o.Config.AllowedExtensions, o.Config.DeniedExtensions),
 		publicURL: strings.TrimRight(o.Config.PublicURL, "/"),

@@ -30,6 +30,7 @@ import (
 	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/thumb"
 )
 
 const testSecret = "test-secret-0123456789abcdef0123456789"
@@ -67,6 +68,8 @@ type serverSetup struct {
 	checkTypes bool
 	// scanner scans uploads for malware; nil: none.
 	scanner *scan.Scanner
+	// thumbs serves thumbnails of 64 and 128 pixels.
+	thumbs bool
 }
 
 // startTestServer is newTestServer with a setup.
@@ -139,8 +142,14 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 	if setup.log != nil {
 		log = zerolog.New(setup.log)
 	}
+	var thumbs *thumb.Maker
+	if setup.thumbs {
+		thumbs = thumb.New(thumb.Options{Sizes: []int{64, 128}, MaxPixels: 4_000_000, Timeout: 10 * time.Second,
+			Cache: store.Root(), Pool: engine.Pool()})
+	}
 	srv := httptest.NewUnstartedServer(nil)
 	h := handlers.New(handlers.Options{
+		Thumbs:  thumbs,
 		Uploads: uploads,
 		Config:  app.HandlerConfig(cfg),
 		Storage: store.Backend(),

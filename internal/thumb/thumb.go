@@ -1,0 +1,203 @@
+// Package thumb makes JPEG thumbnails of stored images (JPEG, PNG, GIF, WebP), once per file
+// and size, kept in a cache directory, so that chat and web clients can show a preview
+// without fetching the whole image. Decoding is bounded: an image whose header declares more
+// than MaxPixels is refused before a pixel is decoded (a decompression bomb stays a few
+// bytes), the decoded pixels' memory is taken from the server's one buffer budget first, a
+// few thumbnails are made at once, and a caller waits at most Timeout.
+package thumb
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // decoders by format
+	"image/jpeg"
+	_ "image/png"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp"
+
+	"fileserver/internal/adaptivebuf"
+	"fileserver/internal/storage"
+)
+
+// Errors a thumbnail request may end with.
+var (
+	ErrSize     = errors.New("thumbnail size not offered")
+	ErrNotImage = errors.New("not an image thumbnails are made of (JPEG, PNG, GIF, WebP)")
+	ErrTooLarge = errors.New("image too large for a thumbnail")
+	ErrDecode   = errors.New("image cannot be decoded")
+	ErrBusy     = errors.New("thumbnails are busy; retry later")
+)
+
+// Options configure a Maker.
+type Options struct {
+	// Sizes are the thumbnail sizes offered: the longest side, in pixels.
+	Sizes []int
+	// MaxPixels refuses images whose header declares more pixels than this.
+	MaxPixels int64
+	// Timeout bounds a request's wait for its thumbnail.
+	Timeout time.Duration
+	// Cache is the directory thumbnails are kept in; Dir the path in it ("thumbs").
+	Cache *os.Root
+	Dir   string
+	// Pool is the buffer budget decoded pixels are taken from; nil: none.
+	Pool *adaptivebuf.Pool
+	// Concurrency is how many thumbnails are made at once (default 2).
+	Concurrency int
+	// Quality is the JPEG quality (default 80).
+	Quality int
+}
+
+// Maker makes and keeps thumbnails.
+type Maker struct {
+	o   Options
+	sem chan struct{}
+}
+
+// New makes a Maker.
+func New(o Options) *Maker {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	if o.Quality <= 0 {
+		o.Quality = 80
+	}
+	if o.Dir == "" {
+		o.Dir = "thumbs"
+	}
+	return &Maker{o: o, sem: make(chan struct{}, o.Concurrency)}
+}
+
+// Offers tells whether size is one of the sizes offered.
+func (m *Maker) Offers(size int) bool { return slices.Contains(m.o.Sizes, size) }
+
+// Sizes are the sizes offered.
+func (m *Maker) Sizes() []int { return m.o.Sizes }
+
+// Get returns the JPEG thumbnail of the stored file meta describes at size, from the cache
+// or made now from what open reads. The cache is keyed by the file's content (its digest, or
+// its size and time), so a file stored twice shares its thumbnails.
+func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func() (io.ReadCloser, error)) ([]byte, error) {
+	if !m.Offers(size) {
+		return nil, ErrSize
+	}
+	sum := sha256.Sum256([]byte(meta.ETag()))
+	key := hex.EncodeToString(sum[:])
+	file := m.o.Dir + "/" + key[:2] + "/" + key + "-" + strconv.Itoa(size) + ".jpg"
+	if data, err := m.o.Cache.ReadFile(file); err == nil {
+		return data, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.o.Timeout)
+	defer cancel()
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ErrBusy
+	}
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Ends by itself even when the caller stopped waiting: decoding cannot be
+		// interrupted, and it holds its slot and its memory until then.
+		defer func() { <-m.sem }()
+		data, err := m.make(open, size)
+		if err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil {
+			storage.ReplaceFile(m.o.Cache, m.o.Dir+"/"+storage.RandomID()+".tmp", file, data, false)
+		}
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ErrBusy
+	}
+}
+
+// bytesPerPixel is what a decoded pixel of model takes at most.
+func bytesPerPixel(model color.Model) int64 {
+	switch model {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3 // 4:4:4 at most; 4:2:0, the usual, is 1.5
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := model.(color.Palette); ok {
+		return 1
+	}
+	return 4
+}
+
+// make decodes the image open reads, bounded, and encodes its thumbnail.
+func (m *Maker) make(open func() (io.ReadCloser, error), size int) ([]byte, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// The header first: what it declares decides whether the pixels are decoded at all.
+	var head bytes.Buffer
+	cfg, _, err := image.DecodeConfig(io.TeeReader(rc, &head))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, ErrNotImage
+		}
+		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 || pixels > m.o.MaxPixels {
+		return nil, fmt.Errorf("%w: %dx%d, more than %d pixels", ErrTooLarge, cfg.Width, cfg.Height, m.o.MaxPixels)
+	}
+	if m.o.Pool != nil {
+		// What the decoded pixels take, by the image's color model, and a margin for the
+		// thumbnail and the decoder's own state.
+		res, err := m.o.Pool.TryReserve(pixels*bytesPerPixel(cfg.ColorModel) + 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
+		if res == nil {
+			return nil, ErrBusy
+		}
+		defer m.o.Pool.Release(res)
+	}
+	img, _, err := image.Decode(io.MultiReader(&head, rc))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w > size || h > size { // never made larger
+		if w >= h {
+			w, h = size, max(1, h*size/w)
+		} else {
+			w, h = max(1, w*size/h), size
+		}
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src) // transparency on white
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: m.o.Quality}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}

@@ -1,0 +1,168 @@
+package thumb
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"fileserver/internal/adaptivebuf"
+	"fileserver/internal/storage"
+)
+
+func newMaker(t *testing.T, pool *adaptivebuf.Pool) (*Maker, *os.Root) {
+	t.Helper()
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return New(Options{Sizes: []int{64, 128}, MaxPixels: 4_000_000, Timeout: 10 * time.Second, Cache: root, Pool: pool}), root
+}
+
+func gradient(w, h int) image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 128, 255})
+		}
+	}
+	return img
+}
+
+func encode(t *testing.T, format string, img image.Image) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var err error
+	switch format {
+	case "png":
+		err = png.Encode(&b, img)
+	case "jpeg":
+		err = jpeg.Encode(&b, img, nil)
+	case "gif":
+		err = gif.Encode(&b, img, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A 1x1 lossless WebP (the usual feature probe's image).
+var webp1x1, _ = base64.StdEncoding.DecodeString("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==")
+
+func opener(data []byte, opens *int) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		*opens++
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+}
+
+func decoded(t *testing.T, data []byte) image.Config {
+	t.Helper()
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || format != "jpeg" {
+		t.Fatalf("the thumbnail is no JPEG: %s %v", format, err)
+	}
+	return cfg
+}
+
+// Each format gives a JPEG that fits the size, keeps the aspect, is never enlarged, and is
+// made once: the second ask is read from the cache.
+func TestThumbnails(t *testing.T) {
+	m, _ := newMaker(t, nil)
+	cases := []struct {
+		format     string
+		data       []byte
+		wantW, wan int
+	}{
+		{"png", encode(t, "png", gradient(400, 200)), 128, 64},
+		{"jpeg", encode(t, "jpeg", gradient(300, 600)), 64, 128},
+		{"gif", encode(t, "gif", gradient(50, 40)), 50, 40},
+		{"webp", webp1x1, 1, 1},
+	}
+	for _, c := range cases {
+		opens := 0
+		meta := storage.Meta{Name: "x." + c.format, Size: int64(len(c.data)), SHA256: c.format + "0123456789abcdef0123456789abcdef"}
+		for range 2 {
+			data, err := m.Get(context.Background(), meta, 128, opener(c.data, &opens))
+			if err != nil {
+				t.Fatalf("%s: %v", c.format, err)
+			}
+			if cfg := decoded(t, data); cfg.Width != c.wantW || cfg.Height != c.wan {
+				t.Errorf("%s: %dx%d, want %dx%d", c.format, cfg.Width, cfg.Height, c.wantW, c.wan)
+			}
+		}
+		if opens != 1 {
+			t.Errorf("%s: the image was read %d times, want once", c.format, opens)
+		}
+	}
+}
+
+// pngHeader is a PNG signature and an IHDR chunk declaring w x h RGBA pixels, followed by
+// nothing: what a decompression bomb shows before its pixels.
+func pngHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+func TestRefusals(t *testing.T) {
+	m, _ := newMaker(t, nil)
+	full := encode(t, "png", gradient(300, 300))
+	cases := map[string]struct {
+		data []byte
+		size int
+		want error
+	}{
+		"a bomb: 100000x100000 declared": {pngHeader(100000, 100000), 64, ErrTooLarge},
+		"truncated":                      {full[:len(full)/2], 64, ErrDecode},
+		"not an image":                   {[]byte("%PDF-1.7 not an image at all"), 64, ErrNotImage},
+		"a size not offered":             {full, 100, ErrSize},
+	}
+	for name, c := range cases {
+		opens := 0
+		_, err := m.Get(context.Background(), storage.Meta{Name: name, Size: int64(len(c.data))}, c.size, opener(c.data, &opens))
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+// Decoded pixels are taken from the buffer budget: an image that does not fit it is refused,
+// and the budget is whole again after a thumbnail.
+func TestDecodingWithinTheBudget(t *testing.T) {
+	pool := adaptivebuf.New(adaptivebuf.Options{Budget: 2 << 20, Min: 16 << 10, Max: 1 << 20})
+	m, _ := newMaker(t, pool)
+	opens := 0
+	big := encode(t, "png", gradient(1000, 1000)) // 4 MB of RGBA
+	if _, err := m.Get(context.Background(), storage.Meta{Name: "big", Size: 1}, 64, opener(big, &opens)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("an image over the budget: %v", err)
+	}
+	small := encode(t, "png", gradient(200, 200))
+	if _, err := m.Get(context.Background(), storage.Meta{Name: "small", Size: 2}, 64, opener(small, &opens)); err != nil {
+		t.Fatal(err)
+	}
+	if pool.InUse() != 0 {
+		t.Fatalf("%d bytes of the budget still taken", pool.InUse())
+	}
+}
