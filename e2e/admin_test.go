@@ -178,7 +178,7 @@ func TestTakedownSurvivesKill(t *testing.T) {
 	env, adminURL := withAdmin(t, []string{"FILESERVER_AUDIT_PATH=" + audit})
 	secret := hex.EncodeToString(testkit.Random(t, 32))
 	n := adminNode{newResumableServerWith(t, secret, env), adminURL}
-	body := []byte("some bytes")
+	body := testkit.Random(t, 1000)
 	if code, err := putV1(n.resumableServer, "x/evil.html", body); err != nil || code != http.StatusCreated {
 		t.Fatalf("PUT: %d %v", code, err)
 	}
