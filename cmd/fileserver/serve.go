@@ -99,6 +99,9 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		return err
 	}
 	defer closeStorage()
+	if cfg.Storage.Dedup && !cfg.Storage.Checksum && backend.Name == "local" {
+		log.Warn().Msg("storage.dedup needs storage.checksum: with checksums off, uploads are not deduplicated")
+	}
 	quota := newQuota(cfg, backend, log)
 	operator, closeOps, err := openOperator(cfg, backend, shared)
 	if err != nil {

@@ -33,7 +33,7 @@ func openStorage(c config.Storage, engine *streaming.Engine, book storage.QuotaB
 
 func openLocal(c config.Storage, _ *streaming.Engine, _ storage.QuotaBook) (storage.Backend, func(), error) {
 	local, err := storage.OpenLocal(c.Path, storage.LocalOptions{
-		Fsync: c.Fsync, Checksum: c.Checksum, Preallocate: c.Preallocate, MinFree: int64(c.MinFree), Dedup: c.Dedup,
+		Fsync: c.Fsync, Checksum: c.Checksum, Preallocate: c.Preallocate, MinFree: int64(c.MinFree), Dedup: c.Dedup && c.Checksum,
 	})
 	if err != nil {
 		return storage.Backend{}, nil, err

@@ -123,8 +123,9 @@ type Storage struct {
 	// Dedup stores an upload whose bytes (size and SHA-256) are already stored as a hard link
 	// to them, on local storage: a photo forwarded to ten group chats takes its space once.
 	// Each name keeps its own type, uploader, lifetime and quota; removing one never removes
-	// another's bytes. It needs storage.checksum. Cost: a lookup per upload; a duplicate is
-	// not even synced. The object store backend does not deduplicate.
+	// another's bytes. It needs storage.checksum: with checksums off nothing is deduplicated
+	// (a warning at start says so). Cost: a lookup per upload; a duplicate is not even
+	// synced. The object store backend does not deduplicate.
 	Dedup bool `toml:"dedup"`
 	// Preallocate reserves an upload's announced length on disk (fallocate) before its body
 	// is read: a full disk is refused at once, and ingest costs less CPU. Turn it off on

@@ -69,9 +69,6 @@ func (c *Config) validateServer() error {
 
 // validateStorage checks [storage] and, with it, [limits], whose room it bounds.
 func (c *Config) validateStorage() error {
-	if c.Storage.Dedup && !c.Storage.Checksum {
-		return bad("storage.dedup", "needs storage.checksum (the digest tells two contents apart); turn dedup off or checksum on")
-	}
 	if c.Storage.MinFree < 0 {
 		return bad("storage.min_free", "must not be negative")
 	}
