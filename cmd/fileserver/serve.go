@@ -99,9 +99,6 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		return err
 	}
 	defer closeStorage()
-	if cfg.Storage.Dedup && !cfg.Storage.Checksum && backend.Name == "local" {
-		log.Warn().Msg("storage.dedup needs storage.checksum: with checksums off, uploads are not deduplicated")
-	}
 	quota := newQuota(cfg, backend, log)
 	operator, closeOps, err := openOperator(cfg, backend, shared)
 	if err != nil {
@@ -182,8 +179,11 @@ func sharedBook(shared *redisstore.Store) storage.QuotaBook {
 }
 
 // newQuota builds the daily quota limits.daily_quota sets, warning when the backend keeps no
-// book for it to be applied with.
+// book for it to be applied with (and when deduplication, asked for, cannot work).
 func newQuota(cfg config.Config, backend storage.Backend, log zerolog.Logger) *storage.Quota {
+	if cfg.Storage.Dedup && !cfg.Storage.Checksum && backend.Name == "local" {
+		log.Warn().Msg("storage.dedup needs storage.checksum: with checksums off, uploads are not deduplicated")
+	}
 	if backend.Quota == nil && cfg.Limits.DailyQuota > 0 {
 		log.Warn().Msg(`limits.daily_quota is not applied with storage.backend = "` + backend.Name + `" unless sessions.store = "redis", which keeps the book`)
 	}

@@ -809,12 +809,7 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if meta.Expires.IsZero() && !s.FileExpires.IsZero() {
 		meta.Expires, meta.ExpiresBy = s.FileExpires, storage.ExpiresByToken
 	}
-	if u.opts.Admit != nil {
-		if err := u.opts.Admit(ctx, s.Target); err != nil {
-			return err
-		}
-	}
-	if err := u.scan(ctx, p, s, lease); err != nil {
+	if err := u.admitCommit(ctx, p, s, lease); err != nil {
 		return err
 	}
 	err := u.publish(ctx, p, s, meta, lease)
@@ -837,6 +832,17 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	}
 	s.Completed, s.SHA256, s.HashState, s.PartialState = true, meta.SHA256, nil, nil
 	return nil
+}
+
+// admitCommit asks whether s may be committed now: Options.Admit for its name, Options.Scan
+// for its bytes.
+func (u *Uploads) admitCommit(ctx context.Context, p storage.Partial, s *Session, lease Lease) error {
+	if u.opts.Admit != nil {
+		if err := u.opts.Admit(ctx, s.Target); err != nil {
+			return err
+		}
+	}
+	return u.scan(ctx, p, s, lease)
 }
 
 // scan has s's bytes judged (Options.Scan) before they are published, through p or, when p

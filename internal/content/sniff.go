@@ -35,23 +35,24 @@ func Mismatch(declared string, head []byte) (sniffed string, bad bool) {
 	if sniffed == "application/octet-stream" {
 		return sniffed, false // no known signature: nothing to say
 	}
-	got, _, _ := strings.Cut(sniffed, "/")
-	switch family {
-	case "image":
-		switch {
-		case got == "image":
-			return sniffed, false
-		case strings.HasPrefix(sub, "svg") && (sniffed == "text/xml" || sniffed == "text/plain"):
-			return sniffed, false // SVG is XML
-		case (sub == "heic" || sub == "heif" || sub == "avif") && sniffed == "video/mp4":
-			return sniffed, false // HEIF and AVIF are ISO media files
-		}
-	default: // audio, video
-		if got == "audio" || got == "video" || sniffed == "application/ogg" {
-			return sniffed, false
-		}
+	if family == "image" {
+		return sniffed, !imageLike(sub, sniffed)
 	}
-	return sniffed, true
+	got, _, _ := strings.Cut(sniffed, "/") // audio or video: one family
+	return sniffed, got != "audio" && got != "video" && sniffed != "application/ogg"
+}
+
+// imageLike tells whether bytes sniffed as sniffed may be an image of subtype sub.
+func imageLike(sub, sniffed string) bool {
+	switch {
+	case strings.HasPrefix(sniffed, "image/"):
+		return true
+	case strings.HasPrefix(sub, "svg"):
+		return sniffed == "text/xml" || sniffed == "text/plain" // SVG is XML
+	case sub == "heic" || sub == "heif" || sub == "avif":
+		return sniffed == "video/mp4" // HEIF and AVIF are ISO media files
+	}
+	return false
 }
 
 // executables are signatures net/http does not know.

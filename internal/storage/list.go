@@ -41,60 +41,72 @@ var errPageFull = errors.New("page full")
 // hold a name after q.After with q.Prefix is not entered, so a page costs what it lists plus
 // the directories on the way to where it starts.
 func (l *Local) List(ctx context.Context, q ListQuery) (ListPage, error) {
-	var page ListPage
 	start := filesDir
 	if i := strings.LastIndex(q.Prefix, "/"); i >= 0 {
 		start = filesDir + "/" + q.Prefix[:i]
 	}
 	if l.linkOnPath(start) {
-		return page, nil // a walk would follow it: nothing of the files tree lies there
+		return ListPage{}, nil // a walk would follow it: nothing of the files tree lies there
 	}
-	scanned := 0
-	err := fs.WalkDir(l.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == start && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return nil // a directory removed during the walk: go on
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if p == filesDir {
-			return nil
-		}
-		name := strings.TrimPrefix(p, filesDir+"/")
-		if d.IsDir() {
-			return enterDir(name, q)
-		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(name, q.Prefix) || (q.After != "" && comparePaths(name, q.After) <= 0) {
-			return nil
-		}
-		if q.MaxScan > 0 && scanned >= q.MaxScan {
-			return errPageFull
-		}
-		scanned++
-		page.Next = name
-		st, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		m := l.readMeta(name, st)
-		if q.Match != nil && !q.Match(m) {
-			return nil
-		}
-		page.Files = append(page.Files, m)
-		if q.Limit > 0 && len(page.Files) >= q.Limit {
-			return errPageFull
-		}
-		return nil
-	})
+	lw := &listWalk{l: l, q: q, ctx: ctx, start: start}
+	err := fs.WalkDir(l.root.FS(), start, lw.visit)
 	if err == nil {
-		page.Next = "" // the walk ended: nothing follows
+		lw.page.Next = "" // the walk ended: nothing follows
 	} else if !errors.Is(err, errPageFull) {
 		return ListPage{}, err
 	}
-	return page, nil
+	return lw.page, nil
+}
+
+// listWalk is one page of a listing being walked.
+type listWalk struct {
+	l       *Local
+	q       ListQuery
+	ctx     context.Context
+	start   string
+	page    ListPage
+	scanned int
+}
+
+func (lw *listWalk) visit(p string, d fs.DirEntry, err error) error {
+	switch {
+	case err != nil && p == lw.start && errors.Is(err, fs.ErrNotExist):
+		return fs.SkipAll
+	case err != nil:
+		return nil // a directory removed during the walk: go on
+	case lw.ctx.Err() != nil:
+		return lw.ctx.Err()
+	case p == filesDir:
+		return nil
+	}
+	name := strings.TrimPrefix(p, filesDir+"/")
+	if d.IsDir() {
+		return enterDir(name, lw.q)
+	}
+	return lw.file(name, d)
+}
+
+// file takes a file into the page when it belongs there.
+func (lw *listWalk) file(name string, d fs.DirEntry) error {
+	if !d.Type().IsRegular() || !strings.HasPrefix(name, lw.q.Prefix) || (lw.q.After != "" && comparePaths(name, lw.q.After) <= 0) {
+		return nil
+	}
+	if lw.q.MaxScan > 0 && lw.scanned >= lw.q.MaxScan {
+		return errPageFull
+	}
+	lw.scanned++
+	lw.page.Next = name
+	st, err := d.Info()
+	if err != nil {
+		return nil
+	}
+	if m := lw.l.readMeta(name, st); lw.q.Match == nil || lw.q.Match(m) {
+		lw.page.Files = append(lw.page.Files, m)
+	}
+	if lw.q.Limit > 0 && len(lw.page.Files) >= lw.q.Limit {
+		return errPageFull
+	}
+	return nil
 }
 
 // enterDir decides whether a listing walks into directory dir: only when names under it can

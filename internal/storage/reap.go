@@ -65,49 +65,62 @@ func (l *Local) Reap(ctx context.Context, now time.Time, ttl time.Duration, dryR
 	return res, nil
 }
 
+// fullPass is reapAll's walk: the directories it saw (to prune), and the files and bytes it
+// kept (the usage count).
+type fullPass struct {
+	l            *Local
+	ctx          context.Context
+	now          time.Time
+	ttl          time.Duration
+	dryRun       bool
+	res          *ReapResult
+	build        *indexBuilder
+	dirs         []string
+	files, bytes int64
+}
+
+func (f *fullPass) visit(p string, d fs.DirEntry, err error) error {
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case f.ctx.Err() != nil:
+		return f.ctx.Err()
+	case d.IsDir():
+		if p != filesDir {
+			f.dirs = append(f.dirs, p)
+		}
+		return nil
+	case !d.Type().IsRegular():
+		return nil // symlinks and other oddities are not ours to judge
+	}
+	info, err := d.Info()
+	if err != nil {
+		return nil
+	}
+	meta, removed, err := f.l.reapFile(f.ctx, strings.TrimPrefix(p, filesDir+"/"), info, f.now, f.ttl, f.dryRun, f.res)
+	if err == nil && !removed && !f.dryRun {
+		f.build.add(meta)
+		f.files, f.bytes = f.files+1, f.bytes+info.Size()
+	}
+	return err
+}
+
 // reapAll is a reaper pass that walks every stored file. Unless it is a dry run, it records
 // each file it keeps in the expiry index and, once it got through them all, marks the
 // index whole, so that the passes after it read the index instead.
 func (l *Local) reapAll(ctx context.Context, now time.Time, ttl time.Duration, dryRun bool, res *ReapResult) error {
-	var dirs []string
 	build := &indexBuilder{l: l, logs: map[string]*bufferedLog{}}
 	// The walk sees every file: what it keeps is the usage count too (a count running beside
 	// it would end with figures a removal here had already changed).
-	var files, bytes int64
 	if !dryRun {
 		l.countMu.Lock()
 		defer l.countMu.Unlock()
 	}
-	err := fs.WalkDir(l.root.FS(), filesDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if d.IsDir() {
-			if p != filesDir {
-				dirs = append(dirs, p)
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil // symlinks and other oddities are not ours to judge
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		meta, removed, err := l.reapFile(ctx, strings.TrimPrefix(p, filesDir+"/"), info, now, ttl, dryRun, res)
-		if err == nil && !removed && !dryRun {
-			build.add(meta)
-			files, bytes = files+1, bytes+info.Size()
-		}
-		return err
-	})
+	pass := &fullPass{l: l, ctx: ctx, now: now, ttl: ttl, dryRun: dryRun, res: res, build: build}
+	err := fs.WalkDir(l.root.FS(), filesDir, pass.visit)
+	dirs, files, bytes := pass.dirs, pass.files, pass.bytes
 	if dryRun {
 		build.finish()
 		return err

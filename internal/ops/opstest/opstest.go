@@ -39,6 +39,14 @@ func TakedownBook(t *testing.T, a, b ops.TakedownBook) {
 			t.Errorf("Blocked(%q) != %v", name, blocked)
 		}
 	}
+	updateAndLift(t, ta, tb, b, td)
+}
+
+// updateAndLift checks that an update is seen by the other view, that a lift happens once,
+// and that an update after it revives nothing.
+func updateAndLift(t *testing.T, ta, tb *ops.Takedowns, b ops.TakedownBook, td ops.Takedown) {
+	t.Helper()
+	ctx := context.Background()
 	td.Removed = 3
 	if err := ta.Update(ctx, td); err != nil {
 		t.Fatal(err)
