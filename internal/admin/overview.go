@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
 )
@@ -80,6 +81,12 @@ type Overview struct {
 	ClientErrors int64 `json:"client_errors"`
 	ServerErrors int64 `json:"server_errors"`
 	AuthFailures int64 `json:"auth_failures"`
+	// DedupFiles and DedupBytes are the uploads stored as links to bytes already stored, and
+	// the bytes that saved, since start (local storage).
+	DedupFiles *int64 `json:"dedup_files,omitempty"`
+	DedupBytes *int64 `json:"dedup_saved_bytes,omitempty"`
+	// Scans counts the malware scans' verdicts since start (when scanning is on).
+	Scans map[string]int64 `json:"scans,omitempty"`
 	// Dropped counts events the live view was too slow for.
 	Dropped int64 `json:"events_dropped"`
 }
@@ -109,9 +116,15 @@ func (s *Server) summary() Overview {
 		})
 		h.AuthFailures.Each(func(_ []string, n int64) { o.AuthFailures += n })
 	}
+	if sc := s.o.Ops.Scanner; sc != nil {
+		o.Scans = map[string]int64{scan.Clean: sc.Counts.Clean.Load(), scan.Infected: sc.Counts.Infected.Load(),
+			scan.Skipped: sc.Counts.Skipped.Load(), scan.Unavailable: sc.Counts.Unavailable.Load()}
+	}
 	if u := s.o.Backend.Usage; u != nil {
 		files, bytes := u.Usage()
 		o.StoredFiles, o.StoredBytes = &files, &bytes
+		df, db := u.Deduplicated()
+		o.DedupFiles, o.DedupBytes = &df, &db
 		if free, total, err := u.DiskSpace(); err == nil {
 			o.DiskFree, o.DiskTotal = &free, &total
 		}

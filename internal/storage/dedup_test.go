@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -117,5 +118,42 @@ func TestNoDedupByDefault(t *testing.T) {
 	commitBytes(t, l, "x/2", []byte("same"), Meta{})
 	if _, n := inode(t, dir, "x/2"); n != 1 {
 		t.Fatalf("%d links without Dedup", n)
+	}
+}
+
+// BenchmarkCommit4KiB is what deduplication adds to a small upload's commit (the lookup, and
+// the index entry of new content), with fsync off so that nothing hides it; and what a
+// duplicate's commit costs instead.
+func BenchmarkCommit4KiB(b *testing.B) {
+	for _, c := range []struct {
+		name         string
+		dedup, fsync bool
+		same         bool
+	}{
+		{"dedup=off", false, false, false}, {"dedup=on/new", true, false, false}, {"dedup=on/duplicate", true, false, true},
+		{"fsync/dedup=off", false, true, false}, {"fsync/dedup=on/duplicate", true, true, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l, err := OpenLocal(b.TempDir(), LocalOptions{Checksum: true, Dedup: c.dedup, Fsync: c.fsync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			data := make([]byte, 4096)
+			rand.Read(data)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				if !c.same {
+					rand.Read(data[:16])
+				}
+				w, _ := l.Create(ctx, "b/"+strconv.Itoa(i))
+				w.Write(data)
+				if _, err := w.Commit(ctx, Meta{}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }
