@@ -49,6 +49,8 @@ commands:
   download      resumable download: fileserver download URL FILE
   config check  validate a config file: fileserver config check FILE
   gc            remove expired files now (--dry-run lists them)
+  import        adopt a prosody-filer or hmac-file-server storage tree, every old URL kept
+                (fileserver import --from NAME --source DIR [--copy] [--dry-run])
   healthcheck   exit 0 when the local server answers /healthz (for container HEALTHCHECK)
   version       print the version
 `
@@ -77,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return configCheck(args[2:], stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "gc":
 		return gc(args[1:], stdout, stderr)
 	case "healthcheck":
