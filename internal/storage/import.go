@@ -32,22 +32,12 @@ const (
 // metadata are written if a crash left them out. Nothing is half done: a crash before the
 // link leaves nothing, after it the file whose metadata the next run writes.
 func (l *Local) Import(ctx context.Context, src, name string, meta Meta, copy bool) (ImportResult, error) {
-	if err := ValidName(name); err != nil {
-		return 0, err
-	}
-	st, err := os.Lstat(src)
+	st, err := l.importable(src, name)
 	if err != nil {
 		return 0, err
 	}
-	if !st.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s is not a regular file", src)
-	}
-	dst := filePath(name)
-	if l.linkOnPath(path.Dir(dst)) {
-		return 0, ErrEscapes
-	}
 	meta.Name, meta.Size, meta.Created = name, st.Size(), st.ModTime()
-	if cur, err := l.root.Lstat(dst); err == nil && os.SameFile(st, cur) {
+	if cur, err := l.root.Lstat(filePath(name)); err == nil && os.SameFile(st, cur) {
 		if _, ok := l.sidecar(name, cur); ok {
 			return Present, nil // a second run: nothing to read again
 		}
@@ -60,32 +50,8 @@ func (l *Local) Import(ctx context.Context, src, name string, meta Meta, copy bo
 	if present, err := l.alreadyImported(src, st, name, meta); present || err != nil {
 		return Present, err
 	}
-	if err := l.record(name, meta.Created, meta.Expires); err != nil {
+	if err := l.place(src, st, meta, copy); err != nil {
 		return 0, err
-	}
-	if err := l.root.MkdirAll(path.Dir(dst), 0o750); err != nil {
-		return 0, mapErr("create directory", err)
-	}
-	if copy {
-		err = l.importCopy(src, dst, st)
-	} else {
-		err = os.Link(src, filepath.Join(l.root.Name(), filepath.FromSlash(dst)))
-	}
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return 0, ErrExists
-		}
-		return 0, fmt.Errorf("storage: import %s: %w", name, err)
-	}
-	if l.opts.Fsync {
-		for d := path.Dir(dst); ; d = path.Dir(d) {
-			if err := l.syncDir(d); err != nil {
-				return 0, mapErr("sync directory", err)
-			}
-			if d == filesDir {
-				break
-			}
-		}
 	}
 	if err := l.writeMeta(meta); err != nil {
 		return 0, err
@@ -94,6 +60,49 @@ func (l *Local) Import(ctx context.Context, src, name string, meta Meta, copy bo
 	l.bytes.Add(meta.Size)
 	l.indexContent(meta.SHA256, name)
 	return Imported, nil
+}
+
+// importable checks that src is a regular file and name a name it may be stored under.
+func (l *Local) importable(src, name string) (fs.FileInfo, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	st, err := os.Lstat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", src)
+	}
+	if l.linkOnPath(path.Dir(filePath(name))) {
+		return nil, ErrEscapes
+	}
+	return st, nil
+}
+
+// place puts src's bytes under meta.Name (a link, or a copy), after its expiry record, and
+// syncs the directories with storage.fsync.
+func (l *Local) place(src string, st fs.FileInfo, meta Meta, copy bool) error {
+	dst := filePath(meta.Name)
+	if err := l.record(meta.Name, meta.Created, meta.Expires); err != nil {
+		return err
+	}
+	if err := l.root.MkdirAll(path.Dir(dst), 0o750); err != nil {
+		return mapErr("create directory", err)
+	}
+	var err error
+	if copy {
+		err = l.importCopy(src, dst, st)
+	} else {
+		err = os.Link(src, filepath.Join(l.root.Name(), filepath.FromSlash(dst)))
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("storage: import %s: %w", meta.Name, err)
+	}
+	return l.syncUp(path.Dir(dst))
 }
 
 // alreadyImported tells whether name holds src already (the same inode, or a copy of the same
@@ -170,4 +179,3 @@ func fileDigest(ctx context.Context, p string) (string, error) {
 		}
 	}
 }
-

@@ -364,16 +364,21 @@ func (l *Local) link(src, name string, expires time.Time) error {
 		}
 		return mapErr("link", err)
 	}
-	if l.opts.Fsync {
-		// Sync every directory from the file's up to files/: any of them may be new.
-		for d := dir; ; d = path.Dir(d) {
-			if err := l.syncDir(d); err != nil {
-				return mapErr("sync directory", err)
-			}
-			if d == filesDir {
-				break
-			}
+	return l.syncUp(dir)
+}
+
+// syncUp syncs, with storage.fsync, every directory from dir (under files/) up to files/:
+// any of them may be new.
+func (l *Local) syncUp(dir string) error {
+	if !l.opts.Fsync {
+		return nil
+	}
+	for d := dir; ; d = path.Dir(d) {
+		if err := l.syncDir(d); err != nil {
+			return mapErr("sync directory", err)
+		}
+		if d == filesDir {
+			return nil
 		}
 	}
-	return nil
 }
