@@ -48,6 +48,8 @@ commands:
   upload        resumable upload of a file: fileserver upload [--sign] FILE https://host/files/
   download      resumable download: fileserver download URL FILE
   config check  validate a config file: fileserver config check FILE
+  config import print a fileserver config from a prosody-filer or hmac-file-server one
+                (fileserver config import --from NAME FILE)
   gc            remove expired files now (--dry-run lists them)
   import        adopt a prosody-filer or hmac-file-server storage tree, every old URL kept
                 (fileserver import --from NAME --source DIR [--copy] [--dry-run])
@@ -74,11 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "download":
 		return download(args[1:], stdout, stderr)
 	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: fileserver config check FILE\n")
-			return 2
-		}
-		return configCheck(args[2:], stdout, stderr)
+		return configCmd(args[1:], stdout, stderr)
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
 	case "gc":
@@ -93,5 +91,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "fileserver: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// configCmd runs `fileserver config check` or `fileserver config import`.
+func configCmd(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) >= 1 && args[0] == "check":
+		return configCheck(args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "import":
+		return configImport(args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, "usage: fileserver config check FILE | fileserver config import --from NAME FILE\n")
 	return 2
 }
