@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"fileserver/internal/ops"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/testkit"
 )
 
 const (
@@ -41,25 +41,8 @@ type env struct {
 	public, admin *httptest.Server
 	store         *storage.Local
 	ops           *ops.Ops
-	audit         *lockedBuffer
+	audit         *testkit.SyncBuffer
 	uploads       *chunking.Uploads
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newEnv(t *testing.T) *env {
@@ -81,7 +64,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: store, audit: &lockedBuffer{}}
+	e := &env{store: store, audit: &testkit.SyncBuffer{}}
 	auditLog := audit.New(e.audit, nil, time.Hour)
 	e.ops = &ops.Ops{Audit: auditLog, Events: ops.NewBus(), Takedowns: ops.NewTakedowns(book), Counts: ops.NewCounts(counts, time.Hour),
 		Remove: store.Delete}

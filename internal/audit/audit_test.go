@@ -1,31 +1,19 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"fileserver/internal/testkit"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+// lines are the JSON lines written so far.
+func lines(t *testing.T, s *testkit.SyncBuffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -40,7 +28,7 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 
 // Refused signatures leave as one summary line per period, by reason, not one line each.
 func TestRefusedSummary(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	l := New(&buf, nil, time.Hour)
 	for range 1000 {
 		l.Refused("v1:bad_signature")
@@ -48,7 +36,7 @@ func TestRefusedSummary(t *testing.T) {
 	l.Refused("token:token_expired")
 	l.Committed(Upload{Name: "a/b.jpg", Uploader: "alice@example.org", Size: 10, SHA256: "ab"})
 	l.Close() // writes the pending summary
-	lines := buf.lines(t)
+	lines := lines(t, &buf)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want the commit and one summary: %v", len(lines), lines)
 	}

@@ -3,12 +3,14 @@
 package testkit
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -47,3 +49,23 @@ func SHA256(b []byte) string {
 
 // B64 is s in standard base64 (tus Upload-Metadata values).
 func B64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// SyncBuffer is a bytes.Buffer a writer goroutine (a log, a child's output) and the test may
+// share.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
