@@ -80,6 +80,12 @@ func (c oldConfig) get(section, key string) (string, bool) {
 	return fmt.Sprint(v), true
 }
 
+// c peeks at a key without taking it.
+func (c oldConfig) c(section, key string) (any, bool) {
+	v, ok := c[section][key]
+	return v, ok
+}
+
 func (c oldConfig) on(section, key string) bool {
 	v, _ := c.get(section, key)
 	return v == "true"
@@ -261,6 +267,9 @@ func hmacFileServer(old oldConfig, t *translation) {
 }
 
 func hfsSizes(old oldConfig, t *translation) {
+	if _, set := old.c("server", "max_upload_size"); !set {
+		t.set("upload", "max_size", "10GiB", "hmac-file-server's default (no max_upload_size there); fileserver's own is 1GiB")
+	}
 	for _, k := range []struct{ key, section, to string }{{"max_upload_size", "upload", "max_size"}, {"min_free_bytes", "storage", "min_free"}} {
 		v, ok := old.get("server", k.key)
 		if !ok || v == "" {
@@ -329,20 +338,13 @@ func secretKey(old oldConfig, section, key string, t *translation) {
 	}
 }
 
-// listenAddr makes a listen address fileserver takes: "[::]:5050" stays, ":5050" gets a host.
-func listenAddr(v string) string {
-	if strings.HasPrefix(v, ":") {
-		return "0.0.0.0" + v
-	}
-	return v
-}
+// listenAddr is a listen address as fileserver takes it: the same ("[::]:5050", and ":5050",
+// every interface, IPv4 and IPv6, as before).
+func listenAddr(v string) string { return v }
 
-func bindOr(bind string) string {
-	if bind == "" {
-		return "0.0.0.0"
-	}
-	return bind
-}
+// bindOr is the host part of a listen address from hmac-file-server's bind_ip ("" is every
+// interface).
+func bindOr(bind string) string { return bind }
 
 func logLevel(v string) string {
 	switch l := strings.ToLower(v); l {
@@ -387,10 +389,16 @@ func hfsDuration(v string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
-// durationText writes a duration as fileserver reads it, in days when it is whole days.
+// durationText writes a duration as fileserver reads it: whole days as days, else in the
+// largest unit that divides it.
 func durationText(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if d > 0 && d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.name
+		}
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	return d.String()
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fileserver/internal/config"
 )
@@ -60,7 +61,8 @@ idletimeout = "4800s"
 numworkers = 4
 uploadqueuesize = 50
 `,
-			[]string{`listen = "0.0.0.0:8080"`, `min_free = "100MiB"`, `ttl = "365d"`, `listen = "0.0.0.0:9090"`, "allow_short_secret = true"},
+			[]string{`listen = "0.0.0.0:8080"`, `min_free = "100MiB"`, `ttl = "365d"`, `listen = "0.0.0.0:9090"`, "allow_short_secret = true",
+				`max_size = "10GiB"`},
 			[]string{"server.pidfilepath", "logging.file", "workers.numworkers", "timeouts.readtimeout"}},
 		{"hmac-file-server with dedup, ClamAV, JWT, quotas", "hmac-file-server", `[server]
 listen_address = "127.0.0.1:8081"
@@ -70,7 +72,7 @@ deduplication_enabled = true
 file_naming = "original"
 filettlenabled = true
 filettl = "30d"
-cleanup_interval = "6h"
+cleanup_interval = "90m"
 [security]
 secret = "0123456789abcdef0123456789abcdef0123456789"
 enablejwt = true
@@ -90,7 +92,7 @@ default = "100MB"
 [redis]
 redisenabled = false
 `,
-			[]string{`listen = "127.0.0.1:8081"`, `max_size = "2GiB"`, "dedup = true", `ttl = "30d"`, `reap_interval = "6h"`,
+			[]string{`listen = "127.0.0.1:8081"`, `max_size = "2GiB"`, "dedup = true", `ttl = "30d"`, `reap_interval = "90m"`,
 				`allowed_extensions = [".jpg", ".png", ".ogg"]`, `clamd = "unix:/var/run/clamav/clamd.ctl"`, `max_size = "200MiB"`},
 			[]string{"security.enablejwt", "quotas.enabled", "deduplication.directory", "quotas.default", "--source /srv/hfs/"}},
 	}
@@ -121,5 +123,19 @@ redisenabled = false
 				t.Fatalf("the translation does not load: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+func TestDurationText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		10 * time.Minute: "10m", 30 * time.Minute: "30m", 90 * time.Minute: "90m", 6 * time.Hour: "6h",
+		48 * time.Hour: "2d", 8760 * time.Hour: "365d", 90 * time.Second: "1m30s",
+	} {
+		if got := durationText(d); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
+		}
+		if back, err := config.ParseDuration(durationText(d)); err != nil || back != d {
+			t.Errorf("%v: %q reads back as %v %v", d, durationText(d), back, err)
+		}
 	}
 }

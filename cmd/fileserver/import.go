@@ -50,7 +50,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fileserver import: only local storage imports a tree (storage.backend is", cfg.Storage.Backend+")")
 		return 1
 	}
-	src, err := filepath.Abs(*source)
+	src, err := sourceDir(*source, cfg.Storage.Path)
 	if err != nil {
 		fmt.Fprintln(stderr, "fileserver import:", err)
 		return 1
@@ -77,9 +77,59 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer local.Close()
+	root, err := os.OpenRoot(src)
+	if err != nil {
+		fmt.Fprintln(stderr, "fileserver import:", err)
+		return 1
+	}
+	defer root.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runImport(ctx, local, plan, *copyFiles, stdout, stderr)
+	return runImport(ctx, local, root, plan, *copyFiles, stdout, stderr)
+}
+
+// sourceDir is the source tree's real path (symbolic links resolved), refused when it is the
+// data directory or lies within it: that would publish fileserver's own state.
+func sourceDir(source, dataDir string) (string, error) {
+	src, err := filepath.EvalSymlinks(source)
+	if err != nil {
+		return "", err
+	}
+	if src, err = filepath.Abs(src); err != nil {
+		return "", err
+	}
+	data, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(data); err == nil {
+		data = real
+	}
+	if src == data || strings.HasPrefix(src, data+string(filepath.Separator)) {
+		return "", fmt.Errorf("--source %s is fileserver's own data directory (storage.path) or lies within it", src)
+	}
+	return src, nil
+}
+
+// openPlanned opens a planned file through the source tree's root (which a symbolic link
+// cannot lead out of) and checks it is still the regular file the plan saw.
+func openPlanned(root *os.Root, f importFile) (*os.File, error) {
+	st, err := root.Lstat(filepath.FromSlash(f.name))
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errors.New("no longer a regular file")
+	}
+	file, err := root.Open(filepath.FromSlash(f.name))
+	if err != nil {
+		return nil, err
+	}
+	if ost, err := file.Stat(); err != nil || !os.SameFile(st, ost) {
+		file.Close()
+		return nil, errors.New("changed while it was being opened")
+	}
+	return file, nil
 }
 
 // importFile is one file to adopt; skipped one that cannot be, and why.
@@ -182,7 +232,7 @@ func hasImage(base string) bool {
 
 // runImport adopts the planned files, with a progress line on stderr every second, and says
 // what it did. A second run skips what the first did.
-func runImport(ctx context.Context, local *storage.Local, plan importPlan, copyFiles bool, stdout, stderr io.Writer) int {
+func runImport(ctx context.Context, local *storage.Local, root *os.Root, plan importPlan, copyFiles bool, stdout, stderr io.Writer) int {
 	var done, present, failed int
 	var bytes int64
 	start, last := time.Now(), time.Now()
@@ -191,7 +241,7 @@ func runImport(ctx context.Context, local *storage.Local, plan importPlan, copyF
 			fmt.Fprintln(stderr, "fileserver import: interrupted; run it again to go on")
 			break
 		}
-		res, err := local.Import(ctx, f.src, f.name, storage.Meta{ContentType: handlers.TypeByName(f.name)}, copyFiles)
+		res, err := importOne(ctx, local, root, f, copyFiles)
 		switch {
 		case errors.Is(err, storage.ErrExists):
 			failed++
@@ -217,4 +267,13 @@ func runImport(ctx context.Context, local *storage.Local, plan importPlan, copyF
 		return 1
 	}
 	return 0
+}
+
+func importOne(ctx context.Context, local *storage.Local, root *os.Root, f importFile, copyFiles bool) (storage.ImportResult, error) {
+	file, err := openPlanned(root, f)
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	return local.Import(ctx, file, f.name, storage.Meta{ContentType: handlers.TypeByName(f.name)}, copyFiles)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"fileserver/internal/storage"
 	"fileserver/internal/testkit"
 )
 
@@ -150,5 +151,49 @@ func TestImportKeepsEveryURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A directory of the source swapped for a link to elsewhere after the plan was made leads the
+// import nowhere: what it points at is not adopted, in either mode.
+func TestImportDoesNotFollowASwappedDirectory(t *testing.T) {
+	for _, copyFiles := range []bool{false, true} {
+		base := t.TempDir()
+		src, secret := filepath.Join(base, "store"), filepath.Join(base, "secret")
+		tree(t, src, map[string][]byte{"a/shadow": []byte("ordinary")})
+		tree(t, secret, map[string][]byte{"shadow": []byte("TOP SECRET outside --source")})
+		plan, err := planImport(src, "prosody-filer", filepath.Join(base, "data"))
+		if err != nil || len(plan.files) != 1 {
+			t.Fatalf("plan %+v %v", plan, err)
+		}
+		os.RemoveAll(filepath.Join(src, "a"))
+		if err := os.Symlink(secret, filepath.Join(src, "a")); err != nil {
+			t.Fatal(err)
+		}
+		local, err := storage.OpenLocal(filepath.Join(base, "data"), storage.LocalOptions{Checksum: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := os.OpenRoot(src)
+		var out, errOut bytes.Buffer
+		code := runImport(t.Context(), local, root, plan, copyFiles, &out, &errOut)
+		root.Close()
+		if _, err := local.Stat(t.Context(), "a/shadow"); err == nil || code == 0 {
+			t.Errorf("copy=%v: a file outside --source was adopted (exit %d): %s", copyFiles, code, out.String())
+		}
+		local.Close()
+	}
+}
+
+// The data directory, or a directory within it, is no source.
+func TestImportRefusesItsOwnDataDirectory(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(filepath.Join(data, "files"), 0o755)
+	env := []string{"FILESERVER_STORAGE_PATH=" + data, "FILESERVER_AUTH_SECRET=" + strings.Repeat("s", 32)}
+	for _, src := range []string{data, filepath.Join(data, "files")} {
+		out, errOut, code := runCLI(t, env, "import", "--from", "prosody-filer", "--source", src, "--dry-run")
+		if code == 0 || !strings.Contains(errOut, "own data directory") {
+			t.Errorf("--source %s: exit %d: %s %s", src, code, out, errOut)
+		}
 	}
 }

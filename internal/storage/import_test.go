@@ -23,7 +23,15 @@ func TestImportCopyConflictAndMend(t *testing.T) {
 	os.WriteFile(src, []byte("old bytes"), 0o644)
 	old := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
 	os.Chtimes(src, old, old)
-	if res, err := l.Import(ctx, src, "a/copy.bin", Meta{ContentType: "application/x-test"}, true); err != nil || res != Imported {
+	open := func(p string) *os.File {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	if res, err := l.Import(ctx, open(src), "a/copy.bin", Meta{ContentType: "application/x-test"}, true); err != nil || res != Imported {
 		t.Fatalf("copy: %v %v", res, err)
 	}
 	a, _ := os.Stat(src)
@@ -35,19 +43,19 @@ func TestImportCopyConflictAndMend(t *testing.T) {
 	if err != nil || !m.Created.Equal(old) || m.ContentType != "application/x-test" || len(m.SHA256) != 64 {
 		t.Fatalf("metadata %+v %v", m, err)
 	}
-	if res, err := l.Import(ctx, src, "a/copy.bin", Meta{}, true); err != nil || res != Present {
+	if res, err := l.Import(ctx, open(src), "a/copy.bin", Meta{}, true); err != nil || res != Present {
 		t.Fatalf("the same copy again: %v %v", res, err)
 	}
 	other := filepath.Join(dir, "other.bin")
 	os.WriteFile(other, []byte("other bytes"), 0o644)
-	if _, err := l.Import(ctx, other, "a/copy.bin", Meta{}, false); !errors.Is(err, ErrExists) {
+	if _, err := l.Import(ctx, open(other), "a/copy.bin", Meta{}, false); !errors.Is(err, ErrExists) {
 		t.Fatalf("other bytes under a taken name: %v", err)
 	}
 	// A link whose metadata a crash kept from being written.
 	if err := os.Link(src, filepath.Join(dir, "data", "files", "a", "linked.bin")); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := l.Import(ctx, src, "a/linked.bin", Meta{ContentType: "text/x-mended"}, false); err != nil || res != Present {
+	if res, err := l.Import(ctx, open(src), "a/linked.bin", Meta{ContentType: "text/x-mended"}, false); err != nil || res != Present {
 		t.Fatalf("mend: %v %v", res, err)
 	}
 	if m, _ := l.Stat(ctx, "a/linked.bin"); m.ContentType != "text/x-mended" || !m.Created.Equal(old) {
