@@ -95,8 +95,12 @@ func scanCommitted(ctx context.Context, o *ops.Ops, store storage.Store, c *ops.
 		return nil
 	}
 	obj, err := store.Open(ctx, c.Name)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil // gone already
+	}
+	if err != nil {
+		store.Delete(ctx, c.Name) // not scanned: not kept either
+		return err
 	}
 	c.Scan, err = o.ScanStored(ctx, obj.Content(), c.Size, *c)
 	obj.Close()

@@ -354,6 +354,10 @@ func openShared(cfg config.Config, log zerolog.Logger) (*redisstore.Store, error
 func reapFiles(reaper storage.Reaper, ttl time.Duration, operator *ops.Ops, log zerolog.Logger) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
 		res, err := reaper.Reap(ctx, time.Now(), ttl, false)
+		if len(res.Unindexed) > 0 {
+			log.Warn().Int("files", len(res.Unindexed)).Strs("first", res.Unindexed[:min(len(res.Unindexed), 10)]).
+				Msg("files whose names are too long for the expiry index: the reaper will not see them again; expire them with a bucket lifecycle rule")
+		}
 		if len(res.Files) > 0 && operator.Counts != nil {
 			names := make([]string, len(res.Files))
 			for i, f := range res.Files {

@@ -82,12 +82,18 @@ func Stored(ctx context.Context, store storage.Store, name, declared string) err
 		return nil
 	}
 	o, err := store.Open(ctx, name)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil // gone already: nothing to judge
 	}
+	if err != nil {
+		return unjudged(ctx, store, name, err)
+	}
 	head := make([]byte, SniffLen)
-	n, _ := io.ReadFull(o.Content(), head)
+	n, err := io.ReadFull(o.Content(), head)
 	o.Close()
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return unjudged(ctx, store, name, err)
+	}
 	sniffed, bad := Mismatch(declared, head[:n])
 	if !bad {
 		return nil
@@ -96,4 +102,10 @@ func Stored(ctx context.Context, store storage.Store, name, declared string) err
 		return err
 	}
 	return fmt.Errorf("%w: declared %s, the bytes are %s", ErrTypeMismatch, declared, sniffed)
+}
+
+// unjudged removes a file whose first bytes could not be read back: not judged, not kept.
+func unjudged(ctx context.Context, store storage.Store, name string, err error) error {
+	store.Delete(ctx, name)
+	return fmt.Errorf("the upload could not be read back to check its type: %w", err)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path"
 	"sync/atomic"
+	"syscall"
 )
 
 // Deduplication (LocalOptions.Dedup): an upload whose size and SHA-256 equal a stored file's
@@ -62,7 +63,9 @@ func (l *Local) linkTwin(sum string, size int64, name string, meta Meta) (linked
 		return false, nil
 	}
 	if err := l.link(filePath(twin), name, meta.Expires); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, syscall.EMLINK) {
+			// Gone meanwhile, or linked as often as the filesystem allows (65,000 on ext4):
+			// this upload's own copy is stored, and becomes the one the index names.
 			return false, nil
 		}
 		return false, err

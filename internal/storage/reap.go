@@ -27,6 +27,9 @@ type ReapResult struct {
 	DirsPruned int
 	// TempRemoved counts leftovers of uploads a crash interrupted.
 	TempRemoved int
+	// Unindexed lists files the expiry index could not take (their names too long for an
+	// object store's index keys): the reaper does not see them again.
+	Unindexed []string
 }
 
 // URLExpiry reports whether meta's expiry is the expiry of the signed URL that uploaded the

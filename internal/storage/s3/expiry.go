@@ -109,18 +109,23 @@ func (s *Store) reapIndexed(ctx context.Context, now time.Time, ttl time.Duratio
 	var res storage.ReapResult
 	if ttl > 0 {
 		if err := s.eachMarker(ctx, "c", now.Add(-ttl), func(hour time.Time, name, key string) error {
-			return s.reapMarked(ctx, &res, key, name, now, ttl, dryRun, func(info minio.ObjectInfo) bool {
-				// The object was created again after this marker's hour: its own marker holds it.
-				return info.LastModified.Truncate(indexBucket).After(hour.Add(indexBucket))
+			return s.reapMarked(ctx, &res, key, name, now, ttl, dryRun, func(info minio.ObjectInfo) (bool, time.Time) {
+				// The object is younger than this marker's hour (created again, or its metadata
+				// rewritten, which gives it a new Last-Modified on most stores): its creation
+				// is marked again at its own hour, and this marker goes.
+				if info.LastModified.Truncate(indexBucket).After(hour.Add(indexBucket)) {
+					return true, info.LastModified
+				}
+				return false, time.Time{}
 			})
 		}); err != nil {
 			return res, err
 		}
 	}
 	err := s.eachMarker(ctx, "e", now, func(hour time.Time, name, key string) error {
-		return s.reapMarked(ctx, &res, key, name, now, ttl, dryRun, func(info minio.ObjectInfo) bool {
+		return s.reapMarked(ctx, &res, key, name, now, ttl, dryRun, func(info minio.ObjectInfo) (bool, time.Time) {
 			own := metaOf(name, info).Expires
-			return own.IsZero() || !own.Truncate(indexBucket).Equal(hour) && own.After(hour)
+			return own.IsZero() || !own.Truncate(indexBucket).Equal(hour) && own.After(hour), time.Time{}
 		})
 	})
 	return res, err
@@ -149,9 +154,10 @@ func (s *Store) eachMarker(ctx context.Context, kind string, until time.Time, f 
 }
 
 // reapMarked checks the object a marker names: gone, or stale by the marker's own rule, the
-// marker goes; due, the object and the marker go; not yet due, both stay.
+// marker goes (after a creation marker of the hour stale names, when it names one); due, the
+// object and the marker go; not yet due, both stay.
 func (s *Store) reapMarked(ctx context.Context, res *storage.ReapResult, key, name string, now time.Time, ttl time.Duration,
-	dryRun bool, stale func(minio.ObjectInfo) bool) error {
+	dryRun bool, stale func(minio.ObjectInfo) (bool, time.Time)) error {
 	info, err := s.core.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
 	if err != nil {
 		if !errors.Is(mapErr("stat", err), storage.ErrNotFound) {
@@ -171,10 +177,16 @@ func (s *Store) reapMarked(ctx context.Context, res *storage.ReapResult, key, na
 	}
 	expires := storage.Deadline(info.LastModified, meta.Expires, ttl)
 	if expires.IsZero() || now.Before(expires) {
-		if stale(info) {
-			return s.dropMarker(ctx, key, dryRun)
+		isStale, remark := stale(info)
+		if !isStale {
+			return nil
 		}
-		return nil
+		if !remark.IsZero() && !dryRun {
+			if err := s.putMarker(ctx, s.markerKey("c", remark, name)); err != nil {
+				return err
+			}
+		}
+		return s.dropMarker(ctx, key, dryRun)
 	}
 	if !dryRun {
 		if err := s.core.RemoveObject(ctx, s.bucket, info.Key, minio.RemoveObjectOptions{}); err != nil {
@@ -219,6 +231,19 @@ func (s *Store) indexKept(ctx context.Context, name string, obj minio.ObjectInfo
 		return nil
 	}
 	return s.putMarker(ctx, s.markerKey("e", maxTime(own, obj.LastModified), name))
+}
+
+// markerRoom is what an object key may be at most for its markers' keys to fit S3's limit of
+// 1024 bytes (a marker key adds IndexDir, "/expiry/c/", the hour and a slash).
+func (s *Store) markerRoom() int { return 1024 - len(s.prefix+IndexDir+"/expiry/c/") - hourDigits - 1 }
+
+// checkKeyLength refuses a name whose markers' keys would not fit: the refusal comes before
+// the upload's body, not at its commit.
+func (s *Store) checkKeyLength(name string) error {
+	if len(name) > s.markerRoom() {
+		return fmt.Errorf("%w: names of more than %d bytes cannot be stored in this bucket", storage.ErrInvalidName, s.markerRoom())
+	}
+	return nil
 }
 
 func (s *Store) markBuilt(ctx context.Context) error {

@@ -117,3 +117,37 @@ func TestIndexDirReserved(t *testing.T) {
 		}
 	}
 }
+
+// A name too long for its markers' keys is refused before its body; an object whose stored
+// expiry was rewritten (a new Last-Modified) gets a creation marker of its new hour.
+func TestIndexKeysAndRewrittenObjects(t *testing.T) {
+	o := testOptions(t)
+	s := openStore(t, o)
+	ctx := context.Background()
+	long := strings.Repeat("n", s.markerRoom()+1)
+	if _, err := s.Create(ctx, long); !errors.Is(err, storage.ErrInvalidName) {
+		t.Fatalf("a name too long for the index: %v", err)
+	}
+	if _, err := put(t, s, "r/old.bin", []byte("x"), storage.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Reap(ctx, time.Now(), 0, false) // builds the index
+	// The object's creation marker moved to an hour long before its Last-Modified, as a
+	// metadata rewrite leaves it on stores that renew Last-Modified on a copy.
+	c, _ := newClient(o)
+	oldKey := s.markerKey("c", time.Now(), "r/old.bin")
+	earlier := s.markerKey("c", time.Now().Add(-72*time.Hour), "r/old.bin")
+	if _, err := c.CopyObject(ctx, minio.CopyDestOptions{Bucket: o.Bucket, Object: earlier}, minio.CopySrcOptions{Bucket: o.Bucket, Object: oldKey}); err != nil {
+		t.Fatal(err)
+	}
+	c.RemoveObject(ctx, o.Bucket, oldKey, minio.RemoveObjectOptions{})
+	if _, err := s.Reap(ctx, time.Now(), time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StatObject(ctx, o.Bucket, oldKey, minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("no creation marker of the object's own hour after the stale one went: %v", err)
+	}
+	if res, err := s.Reap(ctx, time.Now().Add(3*time.Hour), time.Hour, false); err != nil || len(res.Files) != 1 {
+		t.Fatalf("the object is not reaped when due: %+v %v", res, err)
+	}
+}

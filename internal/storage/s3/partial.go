@@ -85,6 +85,9 @@ func (s *Store) OpenPartial(ref storage.PartialRef, create bool) (storage.Partia
 	}
 	var st partialState
 	if create {
+		if err := s.checkKeyLength(ref.Target); err != nil {
+			return nil, err
+		}
 		if len(ref.State) > 0 {
 			s.RemovePartial(ref)
 		}

@@ -63,7 +63,10 @@ func (s *Store) reapAll(ctx context.Context, now time.Time, ttl time.Duration, d
 		if expires.IsZero() || now.Before(expires) {
 			if !dryRun {
 				if err := s.indexKept(ctx, name, obj); err != nil {
-					return res, err
+					// One object whose markers cannot be written (a key too long for them)
+					// must not keep the others from being indexed and reaped: it is left
+					// out of the index (reported), and only a bucket lifecycle rule expires it.
+					res.Unindexed = append(res.Unindexed, name)
 				}
 			}
 			continue

@@ -164,6 +164,9 @@ func (s *Store) Create(ctx context.Context, name string) (storage.Writer, error)
 	if err := validName(name); err != nil {
 		return nil, err
 	}
+	if err := s.checkKeyLength(name); err != nil {
+		return nil, err
+	}
 	return newWriter(ctx, s, name), nil
 }
 
