@@ -211,7 +211,7 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		CheckpointBytes:    int64(cfg.Resumable.CheckpointBytes),
 		CheckpointInterval: cfg.Resumable.CheckpointInterval.D(),
 		Admit:              operator.Check,
-		Scan:               scanHook(operator),
+		Scan:               operator.ScanHook(),
 		Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
 			return operator.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Uploader: m.Uploader, SHA256: m.SHA256, Protocol: s.Protocol,
 				Size: m.Size, ContentType: m.ContentType, Scan: s.Scanned})
@@ -222,16 +222,6 @@ func openUploads(cfg config.Config, backend storage.Backend, shared *redisstore.
 		stopReaper()
 		closeSessions()
 	}, nil
-}
-
-// scanHook is how resumable uploads are scanned before their commit: nil when scanning is off.
-func scanHook(operator *ops.Ops) func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
-	if operator.Scanner == nil {
-		return nil
-	}
-	return func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
-		return operator.ScanStored(ctx, r, size, ops.Commit{ID: s.ID, Name: s.Target, Uploader: s.Uploader})
-	}
 }
 
 // warnGuessedHost decides whether links need a warning: with no server.public_url they name

@@ -11,6 +11,9 @@ import (
 
 // Sentinel errors callers branch on.
 var (
+	// ErrRefused marks a judgement of an upload's bytes (Options.Scan) that stands: the
+	// upload is refused for good.
+	ErrRefused  = errors.New("chunking: the upload's content is refused")
 	ErrNotFound = errors.New("chunking: no such upload")
 	ErrExpired  = errors.New("chunking: upload expired")
 	// ErrCompleted: the upload is complete and takes no more data.

@@ -58,7 +58,9 @@ type Options struct {
 	Admit func(ctx context.Context, name string) error
 	// Scan, when set, judges a finished upload's bytes before its commit (a malware scan),
 	// read back from its partial data where the backend can (Backend.ReadsPartials); an error
-	// refuses the commit. The verdict is left in Session.Scanned.
+	// refuses the commit. The verdict is left in Session.Scanned. An error matching
+	// ErrRefused is final: it is remembered and answered again without a new scan (until
+	// the upload expires and its data go).
 	Scan func(ctx context.Context, r io.Reader, size int64, s *Session) (string, error)
 	// Committed, when set, hears of every upload committed to a file; an error (a takedown
 	// made while the commit ran, which removed the file) fails the commit.
@@ -67,6 +69,8 @@ type Options struct {
 
 // Uploads runs resumable uploads: sessions in a SessionStore, data in storage partials.
 type Uploads struct {
+	// refused remembers the uploads whose bytes Options.Scan refused (by id).
+	refused  sync.Map
 	sessions SessionStore
 	partials storage.Partials
 	// space and readsPartials are the storage backend's capabilities (see storage.Backend).
@@ -809,7 +813,7 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 	if meta.Expires.IsZero() && !s.FileExpires.IsZero() {
 		meta.Expires, meta.ExpiresBy = s.FileExpires, storage.ExpiresByToken
 	}
-	if err := u.admitCommit(ctx, p, s, lease); err != nil {
+	if err := u.admitCommit(ctx, p, s, lease, recovering); err != nil {
 		return err
 	}
 	err := u.publish(ctx, p, s, meta, lease)
@@ -836,13 +840,19 @@ func (u *Uploads) commit(ctx context.Context, p storage.Partial, s *Session, met
 
 // admitCommit asks whether s may be committed now: Options.Admit for its name, Options.Scan
 // for its bytes.
-func (u *Uploads) admitCommit(ctx context.Context, p storage.Partial, s *Session, lease Lease) error {
+func (u *Uploads) admitCommit(ctx context.Context, p storage.Partial, s *Session, lease Lease, recovering bool) error {
 	if u.opts.Admit != nil {
 		if err := u.opts.Admit(ctx, s.Target); err != nil {
 			return err
 		}
 	}
-	return u.scan(ctx, p, s, lease)
+	err := u.scan(ctx, p, s, lease)
+	if recovering && errors.Is(err, storage.ErrNotFound) {
+		// The partial data was published before a crash cut the commit short: the data
+		// was judged before it was, and Adopt takes the file over.
+		return nil
+	}
+	return err
 }
 
 // scan has s's bytes judged (Options.Scan) before they are published, through p or, when p
@@ -862,8 +872,14 @@ func (u *Uploads) scan(ctx context.Context, p storage.Partial, s *Session, lease
 	if !ok {
 		return nil
 	}
+	if err, refused := u.refused.Load(s.ID); refused {
+		return err.(error) // judged already: a HEAD does not buy another scan
+	}
 	var err error
 	s.Scanned, err = u.opts.Scan(ctx, io.NewSectionReader(ra, 0, s.Length), s.Length, s)
+	if errors.Is(err, ErrRefused) {
+		u.refused.Store(s.ID, err)
+	}
 	return err
 }
 
@@ -901,6 +917,7 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 // remove deletes s's partial data and drops its hold, unless lease was lost meanwhile: then
 // another request, maybe on another node, holds the upload and its data now.
 func (u *Uploads) remove(ctx context.Context, s *Session, lease Lease) error {
+	u.refused.Delete(s.ID)
 	if lease.Check != nil {
 		if err := lease.Check(ctx); err != nil {
 			return err

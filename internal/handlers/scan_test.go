@@ -2,30 +2,16 @@ package handlers_test
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"fileserver/internal/chunking"
 	"fileserver/internal/config"
-	"fileserver/internal/ops"
 	"fileserver/internal/scan"
 	"fileserver/internal/testpeers"
 )
-
-// scanHook has resumable uploads scanned before their commit, as the command wires it.
-func scanHook(o *ops.Ops) func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
-	if o == nil || o.Scanner == nil {
-		return nil
-	}
-	return func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
-		return o.ScanStored(ctx, r, size, ops.Commit{ID: s.ID, Name: s.Target, Uploader: s.Uploader})
-	}
-}
 
 // An upload clamd finds malware in is refused with 422 on every path, and nothing of it is
 // stored; a clean one is stored. With clamd gone, uploads are refused (503) by default, or

@@ -132,7 +132,7 @@ func startTestServer(t testing.TB, setup serverSetup, mods ...func(*config.Confi
 			StaleAfter: cfg.Resumable.StaleAfter.D(),
 			Copier:     engine,
 			Admit:      setup.ops.Check,
-			Scan:       scanHook(setup.ops),
+			Scan:       setup.ops.ScanHook(),
 			Committed: func(ctx context.Context, s *chunking.Session, m storage.Meta) error {
 				return setup.ops.Committed(ctx, ops.Commit{ID: s.ID, Name: m.Name, Size: m.Size, ContentType: m.ContentType})
 			},

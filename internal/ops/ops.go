@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fileserver/internal/audit"
+	"fileserver/internal/chunking"
 	"fileserver/internal/scan"
 	"fileserver/internal/streaming"
 )
@@ -111,6 +112,21 @@ func (o *Ops) ScanStored(ctx context.Context, r io.Reader, size int64, c Commit)
 	v, err := o.Scanner.Scan(ctx, r, size)
 	o.auditScan(c, v, err)
 	return v, err
+}
+
+// ScanHook is how resumable uploads are scanned before their commit (chunking.Options.Scan):
+// nil when scanning is off. An infected upload is refused for good (chunking.ErrRefused).
+func (o *Ops) ScanHook() func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
+	if o == nil || o.Scanner == nil {
+		return nil
+	}
+	return func(ctx context.Context, r io.Reader, size int64, s *chunking.Session) (string, error) {
+		v, err := o.ScanStored(ctx, r, size, Commit{ID: s.ID, Name: s.Target, Uploader: s.Uploader})
+		if errors.Is(err, scan.ErrInfected) {
+			err = errors.Join(chunking.ErrRefused, err)
+		}
+		return v, err
+	}
 }
 
 func (o *Ops) auditScan(c Commit, verdict string, err error) {

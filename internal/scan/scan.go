@@ -60,11 +60,14 @@ const chunkMax = 1 << 20
 // has failed (clamd went away) or grew past MaxSize, writes are dropped and the verdict says
 // so: the upload's own writes never fail because of the scan.
 type Stream struct {
-	s       *Scanner
-	conn    net.Conn
-	n       int64
-	err     error // the first failure; the verdict follows the policy
-	tooBig  bool
+	s      *Scanner
+	conn   net.Conn
+	n      int64
+	err    error // the first failure; the verdict follows the policy
+	tooBig bool
+	// broken: a write failed; clamd may have answered before it closed (its own size
+	// limit), so the reply is still read.
+	broken  bool
 	lenBuf  [4]byte
 	started time.Time
 }
@@ -101,7 +104,7 @@ func (st *Stream) fail(err error) {
 func (st *Stream) Write(p []byte) (int, error) {
 	n := len(p)
 	st.n += int64(n)
-	if st.conn == nil {
+	if st.conn == nil || st.broken {
 		return n, nil
 	}
 	if st.s.o.MaxSize > 0 && st.n > st.s.o.MaxSize {
@@ -115,11 +118,11 @@ func (st *Stream) Write(p []byte) (int, error) {
 		c := p[:min(len(p), chunkMax)]
 		binary.BigEndian.PutUint32(st.lenBuf[:], uint32(len(c)))
 		if _, err := st.conn.Write(st.lenBuf[:]); err != nil {
-			st.fail(err)
+			st.broken, st.err = true, err
 			return n, nil
 		}
 		if _, err := st.conn.Write(c); err != nil {
-			st.fail(err)
+			st.broken, st.err = true, err
 			return n, nil
 		}
 		p = p[len(c):]
@@ -153,18 +156,24 @@ func (st *Stream) Verdict() (string, error) {
 		s.Counts.Skipped.Add(1)
 		return Skipped, nil
 	}
-	if st.conn != nil {
+	if st.conn != nil && !st.broken {
 		st.conn.SetDeadline(time.Now().Add(s.o.Timeout))
 		if _, err := st.conn.Write([]byte{0, 0, 0, 0}); err != nil {
-			st.fail(err)
+			st.broken, st.err = true, err
 		}
 	}
 	if st.conn == nil {
 		return s.unavailable(st.err)
 	}
+	if st.broken {
+		st.conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // what clamd said before it closed
+	}
 	defer st.Abort()
 	reply, err := bufio.NewReader(st.conn).ReadString(0)
-	if err != nil {
+	if err != nil && reply == "" {
+		if st.err != nil {
+			err = st.err
+		}
 		return s.unavailable(err)
 	}
 	reply = strings.TrimSpace(strings.TrimSuffix(reply, "\x00"))

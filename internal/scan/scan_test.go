@@ -55,3 +55,16 @@ func TestUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// An upload over clamd's own StreamMaxLength is skipped (clamd says so as it closes the
+// stream), not taken for an unreachable scanner.
+func TestOverClamdsOwnLimit(t *testing.T) {
+	sock := testpeers.ClamdWith(t, "StreamMaxLength 1M\n")
+	s := New(Options{Network: "unix", Address: sock})
+	for _, size := range []int{2 << 20, 8 << 20} {
+		v, err := s.Scan(context.Background(), bytes.NewReader(testkit.Random(t, size)), int64(size))
+		if v != Skipped || err != nil {
+			t.Errorf("%d bytes over clamd's 1 MiB: %s %v", size, v, err)
+		}
+	}
+}

@@ -26,6 +26,12 @@ type Signature struct {
 // fileserver's.
 func Clamd(t testing.TB, sigs ...Signature) (socket string) {
 	t.Helper()
+	return ClamdWith(t, "StreamMaxLength 2000M\n", sigs...)
+}
+
+// ClamdWith is Clamd with more clamd.conf lines (which may set StreamMaxLength).
+func ClamdWith(t testing.TB, extra string, sigs ...Signature) (socket string) {
+	t.Helper()
 	bin, err := exec.LookPath("clamd")
 	if err != nil {
 		if _, err := os.Stat("/usr/sbin/clamd"); err != nil {
@@ -53,7 +59,7 @@ func Clamd(t testing.TB, sigs ...Signature) (socket string) {
 	socket = filepath.Join(dir, "clamd.sock")
 	conf := filepath.Join(dir, "clamd.conf")
 	os.WriteFile(conf, []byte("LocalSocket "+socket+"\nDatabaseDirectory "+db+"\nForeground yes\nTemporaryDirectory "+dir+
-		"\nStreamMaxLength 2000M\nMaxFileSize 2000M\nMaxScanSize 2000M\nUser root\nLogFile "+filepath.Join(dir, "clamd.log")+"\n"), 0o644)
+		"\nMaxFileSize 2000M\nMaxScanSize 2000M\nUser root\nLogFile "+filepath.Join(dir, "clamd.log")+"\n"+extra), 0o644)
 	cmd := exec.Command(bin, "-c", conf)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -1,0 +1,71 @@
+package chunking
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fileserver/internal/crashpoint"
+)
+
+// A commit a crash cut short after its data was published is taken over by the next HEAD
+// even with a scanner: the data was judged before it was published.
+func TestCutShortCommitRecoveredWithScan(t *testing.T) {
+	f := newFixture(t, 0)
+	f.u.opts.CheckpointBytes = 1 << 20
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("P"), 3<<20+77)
+	t.Setenv(crashpoint.Env, "partial-unlinked")
+	go f.u.Put(ctx, Session{ID: "put-cut", Target: "cut.bin", Length: int64(len(data))}, body(0, data))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(f.dir, "files", "cut.bin")); err == nil {
+			if _, err := os.Stat(filepath.Join(f.dir, "partial", "put-cut")); os.IsNotExist(err) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the commit never reached its crash point")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	restarted, _ := restart(t, f.dir)
+	restarted.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) { return "clean", nil }
+	got, err := restarted.Sync(ctx, "put-cut")
+	if err != nil || got == nil || !got.Completed {
+		t.Fatalf("HEAD after a commit cut short, with a scanner: %+v %v", got, err)
+	}
+}
+
+// A refusal that stands is remembered: asking again (a HEAD, a retried PATCH) does not scan
+// again.
+func TestRefusedUploadNotScannedAgain(t *testing.T) {
+	f := newFixture(t, 0)
+	scans := 0
+	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		scans++
+		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
+	}
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("X"), 5000)
+	s, err := f.u.Create(ctx, Session{Protocol: "tus", Target: "up/bad.bin", Length: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.u.Append(ctx, s.ID, body(0, data)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the last append: %v", err)
+	}
+	for range 3 {
+		if _, err := f.u.Sync(ctx, s.ID); !errors.Is(err, ErrRefused) {
+			t.Fatalf("HEAD: %v", err)
+		}
+	}
+	if scans != 1 {
+		t.Fatalf("scanned %d times, want once", scans)
+	}
+}
