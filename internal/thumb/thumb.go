@@ -23,6 +23,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/image/draw"
@@ -64,7 +65,14 @@ type Options struct {
 type Maker struct {
 	o   Options
 	sem chan struct{}
+	// failed remembers the images that cannot be made a thumbnail of (by cache file), so that
+	// asking again costs no decode.
+	mu     sync.Mutex
+	failed map[string]error
 }
+
+// maxFailed bounds what failed holds; past it the oldest knowledge is dropped all at once.
+const maxFailed = 4096
 
 // New makes a Maker.
 func New(o Options) *Maker {
@@ -77,7 +85,7 @@ func New(o Options) *Maker {
 	if o.Dir == "" {
 		o.Dir = "thumbs"
 	}
-	return &Maker{o: o, sem: make(chan struct{}, o.Concurrency)}
+	return &Maker{o: o, sem: make(chan struct{}, o.Concurrency), failed: map[string]error{}}
 }
 
 // Offers tells whether size is one of the sizes offered.
@@ -99,6 +107,9 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 	if data, err := m.o.Cache.ReadFile(file); err == nil {
 		return data, nil
 	}
+	if err := m.failure(file); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, m.o.Timeout)
 	defer cancel()
 	select {
@@ -115,9 +126,16 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 		// Ends by itself even when the caller stopped waiting: decoding cannot be
 		// interrupted, and it holds its slot and its memory until then.
 		defer func() { <-m.sem }()
+		if data, err := m.o.Cache.ReadFile(file); err == nil {
+			done <- result{data, nil} // made by a request that held the slot before this one
+			return
+		}
 		data, err := m.make(open, size)
-		if err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil {
+		switch {
+		case err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil:
 			storage.ReplaceFile(m.o.Cache, m.o.Dir+"/"+storage.RandomID()+".tmp", file, data, false)
+		case errors.Is(err, ErrNotImage) || errors.Is(err, ErrDecode) || errors.Is(err, ErrTooLarge) && !errors.Is(err, adaptivebuf.ErrBudget):
+			m.remember(file, err) // what the bytes are will not change
 		}
 		done <- result{data, err}
 	}()
@@ -127,6 +145,38 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 	case <-ctx.Done():
 		return nil, ErrBusy
 	}
+}
+
+// decodeBytes is what decoding takes per pixel: the image, and for a progressive JPEG
+// (its header has a SOF2 marker) the coefficients kept for every component until the last
+// scan, 4 bytes each.
+func decodeBytes(format string, model color.Model, head []byte) int64 {
+	n := bytesPerPixel(model)
+	if format == "jpeg" && bytes.Contains(head, []byte{0xFF, 0xC2}) {
+		comps := int64(3)
+		if model == color.CMYKModel {
+			comps = 4
+		} else if model == color.GrayModel {
+			comps = 1
+		}
+		n += comps * 4
+	}
+	return n
+}
+
+func (m *Maker) failure(file string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failed[file]
+}
+
+func (m *Maker) remember(file string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.failed) >= maxFailed {
+		m.failed = map[string]error{}
+	}
+	m.failed[file] = err
 }
 
 // bytesPerPixel is what a decoded pixel of model takes at most.
@@ -156,7 +206,7 @@ func (m *Maker) make(open func() (io.ReadCloser, error), size int) ([]byte, erro
 	defer rc.Close()
 	// The header first: what it declares decides whether the pixels are decoded at all.
 	var head bytes.Buffer
-	cfg, _, err := image.DecodeConfig(io.TeeReader(rc, &head))
+	cfg, format, err := image.DecodeConfig(io.TeeReader(rc, &head))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
 			return nil, ErrNotImage
@@ -170,7 +220,7 @@ func (m *Maker) make(open func() (io.ReadCloser, error), size int) ([]byte, erro
 	if m.o.Pool != nil {
 		// What the decoded pixels take, by the image's color model, and a margin for the
 		// thumbnail and the decoder's own state.
-		res, err := m.o.Pool.TryReserve(pixels*bytesPerPixel(cfg.ColorModel) + 1<<20)
+		res, err := m.o.Pool.TryReserve(pixels*decodeBytes(format, cfg.ColorModel, head.Bytes()) + 1<<20)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}

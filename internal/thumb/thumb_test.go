@@ -166,3 +166,32 @@ func TestDecodingWithinTheBudget(t *testing.T) {
 		t.Fatalf("%d bytes of the budget still taken", pool.InUse())
 	}
 }
+
+// A progressive JPEG keeps its coefficients while it decodes: what it is given from the
+// budget counts them.
+func TestProgressiveJPEGCountsCoefficients(t *testing.T) {
+	baseline := []byte{0xFF, 0xD8, 0xFF, 0xC0}
+	progressive := []byte{0xFF, 0xD8, 0xFF, 0xC2}
+	if b, p := decodeBytes("jpeg", color.YCbCrModel, baseline), decodeBytes("jpeg", color.YCbCrModel, progressive); b != 3 || p != 15 {
+		t.Fatalf("baseline %d, progressive %d bytes per pixel", b, p)
+	}
+	if n := decodeBytes("jpeg", color.CMYKModel, progressive); n != 20 {
+		t.Fatalf("CMYK progressive: %d", n)
+	}
+}
+
+// An image that cannot be made a thumbnail of is not read again when asked again.
+func TestFailuresRemembered(t *testing.T) {
+	m, _ := newMaker(t, nil)
+	opens := 0
+	bad := []byte("%PDF-1.7 not an image")
+	meta := storage.Meta{Name: "doc", Size: int64(len(bad))}
+	for range 3 {
+		if _, err := m.Get(context.Background(), meta, 64, opener(bad, &opens)); !errors.Is(err, ErrNotImage) {
+			t.Fatal(err)
+		}
+	}
+	if opens != 1 {
+		t.Fatalf("read %d times", opens)
+	}
+}
