@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,23 +46,8 @@ type server struct {
 	logs *syncBuffer
 }
 
-// syncBuffer is a bytes.Buffer the child's output goroutine and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer a writer goroutine and the test may share.
+type syncBuffer = testkit.SyncBuffer
 
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()

@@ -30,6 +30,7 @@ import (
 	"fileserver/internal/scan"
 	"fileserver/internal/storage"
 	"fileserver/internal/streaming"
+	"fileserver/internal/testkit"
 	"fileserver/internal/thumb"
 )
 
@@ -450,23 +451,8 @@ func pattern(n int, seed byte) []byte {
 	return b
 }
 
-// lockedBuffer collects a server's log, which it writes from its own goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer is a buffer a writer goroutine and the test may share.
+type lockedBuffer = testkit.SyncBuffer
 
 // racing sends n requests at once, request(i) each, and returns how many were answered
 // created; every other answer must be refused, or the test fails.
