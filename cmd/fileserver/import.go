@@ -132,10 +132,11 @@ func openPlanned(root *os.Root, f importFile) (*os.File, error) {
 	return file, nil
 }
 
-// importFile is one file to adopt; skipped one that cannot be, and why.
+// importFile is one file to adopt (its name under --source); skipped one that cannot be,
+// and why.
 type importFile struct {
-	src, name string
-	size      int64
+	name string
+	size int64
 }
 
 type skipped struct{ path, reason string }
@@ -195,7 +196,7 @@ func planImport(src, from, dataDir string) (importPlan, error) {
 			plan.skipped = append(plan.skipped, skipped{name, "cannot be read: " + err.Error()})
 			return nil
 		}
-		plan.files = append(plan.files, importFile{src: p, name: name, size: info.Size()})
+		plan.files = append(plan.files, importFile{name: name, size: info.Size()})
 		plan.bytes += info.Size()
 		return nil
 	})

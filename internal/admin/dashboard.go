@@ -266,22 +266,19 @@ func (s *Server) takedownForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) liftForm(w http.ResponseWriter, r *http.Request) {
-	td, ok, err := s.o.Ops.Takedowns.Lift(r.Context(), r.PostFormValue("id"))
+	td, ok, err := s.lift(r.Context(), r.PostFormValue("id"), adminName(r.Context()), clientOf(r))
 	if err != nil || !ok {
 		s.finish(w, r, "/takedowns", "No such takedown.")
 		return
 	}
-	s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, adminName(r.Context()), clientOf(r), 0, true)
 	s.finish(w, r, "/takedowns", "Lifted "+td.ID+".")
 }
 
 func (s *Server) endUploadForm(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("id")
 	msg := "Ended " + id + "."
-	if s.o.Uploads == nil || s.o.Uploads.Terminate(r.Context(), id) != nil {
+	if s.end(r.Context(), id, adminName(r.Context()), clientOf(r)) != nil {
 		msg = "No such upload."
-	} else {
-		s.o.Ops.Audit.UploadEnded(id, r.PostFormValue("path"), adminName(r.Context()), clientOf(r))
 	}
 	s.finish(w, r, "/uploads", msg)
 }

@@ -4,12 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
-
-	"fileserver/internal/ops"
 )
 
 // cookieName is the dashboard's session cookie.
@@ -104,6 +101,3 @@ func (s *Server) setCookie(w http.ResponseWriter, value string, maxAge int) {
 		HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode,
 	})
 }
-
-// jsonLine is e as one line of JSON.
-func jsonLine(e ops.Event) ([]byte, error) { return json.Marshal(e) }

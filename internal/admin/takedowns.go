@@ -149,14 +149,22 @@ func (s *Server) endCoveredUploads(ctx context.Context, td ops.Takedown, by, cli
 }
 
 func (s *Server) liftTakedown(w http.ResponseWriter, r *http.Request) {
-	td, ok, err := s.o.Ops.Takedowns.Lift(r.Context(), chi.URLParam(r, "id"))
+	_, ok, err := s.lift(r.Context(), chi.URLParam(r, "id"), adminName(r.Context()), clientOf(r))
 	switch {
 	case err != nil:
 		apiError(w, http.StatusServiceUnavailable, "the takedown list cannot be changed: "+err.Error())
 	case !ok:
 		apiError(w, http.StatusNotFound, "no such takedown")
 	default:
-		s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, adminName(r.Context()), clientOf(r), 0, true)
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// lift lifts the takedown id and records it; ok is false when there is none.
+func (s *Server) lift(ctx context.Context, id, by, client string) (ops.Takedown, bool, error) {
+	td, ok, err := s.o.Ops.Takedowns.Lift(ctx, id)
+	if err == nil && ok {
+		s.o.Ops.Audit.Takedown(td.ID, td.Path, td.Prefix, td.Reason, by, client, 0, true)
+	}
+	return td, ok, err
 }

@@ -80,20 +80,26 @@ func (s *Server) upload(sess *chunking.Session, f *streaming.Flight) Upload {
 }
 
 func (s *Server) endUpload(w http.ResponseWriter, r *http.Request) {
-	if s.o.Uploads == nil {
-		apiError(w, http.StatusNotFound, "no such upload")
-		return
-	}
-	id := chi.URLParam(r, "id")
-	sess, err := s.o.Uploads.Get(r.Context(), id)
-	if err != nil && sess == nil {
+	if err := s.end(r.Context(), chi.URLParam(r, "id"), adminName(r.Context()), clientOf(r)); err != nil {
 		storageError(w, err)
 		return
 	}
-	if err := s.o.Uploads.Terminate(r.Context(), id); err != nil {
-		storageError(w, err)
-		return
-	}
-	s.o.Ops.Audit.UploadEnded(id, sess.Target, adminName(r.Context()), clientOf(r))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// end ends the resumable upload id, removing what it received, and records it under the
+// name its session says.
+func (s *Server) end(ctx context.Context, id, by, client string) error {
+	if s.o.Uploads == nil {
+		return chunking.ErrNotFound
+	}
+	sess, err := s.o.Uploads.Get(ctx, id)
+	if err != nil && sess == nil {
+		return err
+	}
+	if err := s.o.Uploads.Terminate(ctx, id); err != nil {
+		return err
+	}
+	s.o.Ops.Audit.UploadEnded(id, sess.Target, by, client)
+	return nil
 }

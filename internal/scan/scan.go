@@ -67,15 +67,14 @@ type Stream struct {
 	tooBig bool
 	// broken: a write failed; clamd may have answered before it closed (its own size
 	// limit), so the reply is still read.
-	broken  bool
-	lenBuf  [4]byte
-	started time.Time
+	broken bool
+	lenBuf [4]byte
 }
 
 // Start opens a scan. A clamd that cannot be reached is remembered in the stream (its
 // verdict follows the policy), so callers need not care here.
 func (s *Scanner) Start(ctx context.Context) *Stream {
-	st := &Stream{s: s, started: time.Now()}
+	st := &Stream{s: s}
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, s.o.Network, s.o.Address)
 	if err != nil {
