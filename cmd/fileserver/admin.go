@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -94,23 +94,10 @@ func scanCommitted(ctx context.Context, o *ops.Ops, store storage.Store, c *ops.
 	if c.Scan != "" {
 		return nil
 	}
-	obj, err := store.Open(ctx, c.Name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // gone already
-	}
-	if err != nil {
-		store.Delete(ctx, c.Name) // not scanned: not kept either
+	return storage.Judge(ctx, store, c.Name, func(r io.Reader) (err error) {
+		c.Scan, err = o.ScanStored(ctx, r, c.Size, *c)
 		return err
-	}
-	c.Scan, err = o.ScanStored(ctx, obj.Content(), c.Size, *c)
-	obj.Close()
-	if err == nil {
-		return nil
-	}
-	if rerr := store.Delete(ctx, c.Name); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
-		return rerr
-	}
-	return err
+	})
 }
 
 // openOperator is openOps in the directory the node keeps its state in.

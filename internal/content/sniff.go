@@ -81,31 +81,15 @@ func Stored(ctx context.Context, store storage.Store, name, declared string) err
 	if fam, _, _ := strings.Cut(strings.ToLower(declared), "/"); fam != "image" && fam != "audio" && fam != "video" {
 		return nil
 	}
-	o, err := store.Open(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // gone already: nothing to judge
-	}
-	if err != nil {
-		return unjudged(ctx, store, name, err)
-	}
-	head := make([]byte, SniffLen)
-	n, err := io.ReadFull(o.Content(), head)
-	o.Close()
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return unjudged(ctx, store, name, err)
-	}
-	sniffed, bad := Mismatch(declared, head[:n])
-	if !bad {
+	return storage.Judge(ctx, store, name, func(r io.Reader) error {
+		head := make([]byte, SniffLen)
+		n, err := io.ReadFull(r, head)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return fmt.Errorf("the upload could not be read back to check its type: %w", err)
+		}
+		if sniffed, bad := Mismatch(declared, head[:n]); bad {
+			return fmt.Errorf("%w: declared %s, the bytes are %s", ErrTypeMismatch, declared, sniffed)
+		}
 		return nil
-	}
-	if err := store.Delete(ctx, name); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return err
-	}
-	return fmt.Errorf("%w: declared %s, the bytes are %s", ErrTypeMismatch, declared, sniffed)
-}
-
-// unjudged removes a file whose first bytes could not be read back: not judged, not kept.
-func unjudged(ctx context.Context, store storage.Store, name string, err error) error {
-	store.Delete(ctx, name)
-	return fmt.Errorf("the upload could not be read back to check its type: %w", err)
+	})
 }
