@@ -250,8 +250,10 @@ type Upload struct {
 	// CheckTypes refuses (415) an upload declared as an image, audio or video whose first
 	// bytes say it is something else (an HTML page declared image/png): browsers are kept
 	// safe by how downloads are served anyway, this keeps such files from native clients
-	// that render them inline. Only a confident verdict refuses: bytes of no known format
-	// pass. Cost: reading the first 512 bytes of each such upload back after its commit.
+	// that render them inline. Only what cannot be media at all is refused (text, PDF,
+	// archives, executables, by signatures random bytes do not carry): encrypted (OMEMO)
+	// uploads, unknown formats and media of another kind pass. Cost: reading the first 512
+	// bytes of each such upload back after its commit.
 	CheckTypes bool `toml:"check_types"`
 	// ReadIdleTimeout cuts off an upload whose client sends nothing for this long, so a stalled
 	// client cannot pin a buffer forever. 0 disables it.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"fileserver/internal/storage"
 )
@@ -21,10 +22,12 @@ const SniffLen = 512
 
 // Mismatch tells whether head, an upload's first bytes, contradicts its declared type, and
 // what the bytes look like. Only types that clients render inline are checked (image/*,
-// audio/*, video/*), and only a confident verdict counts: bytes that match no known signature
-// (many valid formats: HEIC, AVIF, Opus in Matroska, RAW photos) are accepted. Audio and video
-// are one family (clients label m4a as video/mp4 and the other way round), and the ISO media
-// container (ftyp) passes for the image formats built on it.
+// audio/*, video/*), and only what cannot be media at all is refused: markup or other text
+// (the bytes must be text throughout, at least 16 of them), PDF, archives, executables. The
+// signatures refused are long enough that random bytes practically never carry them: OMEMO
+// clients upload encrypted files under the type of what they encrypted, and those bytes are
+// random. Media of another kind than declared (a JPEG declared audio/mpeg) passes: such
+// signatures are two or three bytes, and mislabelled media are no danger.
 func Mismatch(declared string, head []byte) (sniffed string, bad bool) {
 	declared = strings.ToLower(strings.TrimSpace(strings.SplitN(declared, ";", 2)[0]))
 	family, sub, _ := strings.Cut(declared, "/")
@@ -32,33 +35,48 @@ func Mismatch(declared string, head []byte) (sniffed string, bad bool) {
 		return "", false
 	}
 	sniffed = sniff(head)
-	if sniffed == "application/octet-stream" {
-		return sniffed, false // no known signature: nothing to say
+	switch {
+	case strings.HasPrefix(sniffed, "text/"):
+		// SVG is XML; anything else that is text throughout is no media.
+		return sniffed, !strings.HasPrefix(sub, "svg") && textual(head)
+	case refusedKinds[sniffed]:
+		return sniffed, true
 	}
-	if family == "image" {
-		return sniffed, !imageLike(sub, sniffed)
-	}
-	got, _, _ := strings.Cut(sniffed, "/") // audio or video: one family
-	return sniffed, got != "audio" && got != "video" && sniffed != "application/ogg"
+	return sniffed, false
 }
 
-// imageLike tells whether bytes sniffed as sniffed may be an image of subtype sub.
-func imageLike(sub, sniffed string) bool {
-	switch {
-	case strings.HasPrefix(sniffed, "image/"):
-		return true
-	case strings.HasPrefix(sub, "svg"):
-		return sniffed == "text/xml" || sniffed == "text/plain" // SVG is XML
-	case sub == "heic" || sub == "heif" || sub == "avif":
-		return sniffed == "video/mp4" // HEIF and AVIF are ISO media files
+// refusedKinds are the binary kinds, by signatures of four bytes or more, that no media file
+// is.
+var refusedKinds = map[string]bool{
+	"application/pdf": true, "application/postscript": true, "application/zip": true,
+	"application/x-rar-compressed": true, "application/wasm": true,
+	"application/x-executable": true, "application/x-mach-binary": true, "application/java-vm": true,
+}
+
+// textual tells whether head is text throughout: at least 16 bytes of UTF-8 without control
+// characters other than tab, line feed, form feed and carriage return.
+func textual(head []byte) bool {
+	if len(head) < 16 {
+		return false
 	}
-	return false
+	// The last rune may be cut by the sniff's length.
+	for i := 0; i < utf8.UTFMax-1 && len(head) > 0 && !utf8.Valid(head); i++ {
+		head = head[:len(head)-1]
+	}
+	if !utf8.Valid(head) {
+		return false
+	}
+	for _, c := range head {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // executables are signatures net/http does not know.
 var executables = []struct{ magic, typ string }{
 	{"\x7fELF", "application/x-executable"},
-	{"MZ", "application/x-msdownload"},
 	{"\xcf\xfa\xed\xfe", "application/x-mach-binary"},
 	{"\xca\xfe\xba\xbe", "application/java-vm"},
 }
