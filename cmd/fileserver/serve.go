@@ -23,6 +23,7 @@ import (
 	"fileserver/internal/chunking/redisstore"
 	"fileserver/internal/config"
 	"fileserver/internal/counters"
+	"fileserver/internal/gcpace"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 	"fileserver/internal/metrics"
@@ -85,6 +86,7 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 	if err := ensureSecret(&cfg, log); err != nil {
 		return err
 	}
+	defer gcpace.Keep(uint64(cfg.Server.GCHeadroom))()
 	engine := streaming.New(app.EngineOptions(cfg.Streaming))
 	// shared is Redis when several nodes share sessions: their locks, and the quota book.
 	shared, err := openShared(cfg, log)

@@ -64,6 +64,9 @@ func (c *Config) validateServer() error {
 	if c.Server.MaxHeaderBytes < 4*KiB {
 		return bad("server.max_header_bytes", "must be at least 4KiB")
 	}
+	if c.Server.GCHeadroom < 0 {
+		return bad("server.gc_headroom", "must not be negative (0 keeps the runtime's default)")
+	}
 	return validPrefixes("server.trusted_proxies", c.Server.TrustedProxies)
 }
 
