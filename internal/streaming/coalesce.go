@@ -3,6 +3,7 @@ package streaming
 import (
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -38,24 +39,45 @@ type coalescingConn struct {
 // NetConn is the connection underneath, for TCP_INFO.
 func (c *coalescingConn) NetConn() net.Conn { return c.TCPConn }
 
+// maxHeld bounds what a held connection gathers: past it, what was held leaves and the rest
+// is written as it comes, so holding never buffers a large body.
+const maxHeld = 128 << 10
+
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.held != nil {
+	if c.held != nil && len(*c.held)+len(p) <= maxHeld {
 		*c.held = append(*c.held, p...)
 		c.mu.Unlock()
 		return len(p), nil
 	}
 	c.mu.Unlock()
+	if err := c.release(0); err != nil {
+		return 0, err
+	}
 	return c.TCPConn.Write(p)
 }
 
 // ReadFrom keeps sendfile (net/http asks the connection for io.ReaderFrom) after sending
-// anything still held.
+// anything still held, marked as followed by the file's bytes.
 func (c *coalescingConn) ReadFrom(r io.Reader) (int64, error) {
-	if err := c.release(0); err != nil {
+	f, _ := fileOf(r)
+	if err := c.flush(0, f != nil); err != nil {
 		return 0, err
 	}
 	return c.TCPConn.ReadFrom(r)
+}
+
+// fileOf is the file r reads and how much of it (-1: to its end), or nil.
+func fileOf(r io.Reader) (*os.File, int64) {
+	switch s := r.(type) {
+	case *os.File:
+		return s, -1
+	case *io.LimitedReader:
+		if f, ok := s.R.(*os.File); ok && s.N > 0 {
+			return f, s.N
+		}
+	}
+	return nil, 0
 }
 
 // hold starts gathering writes.
@@ -71,7 +93,11 @@ func (c *coalescingConn) hold() {
 // takes at once (the usual case for a small response) needs no deadline; only when the
 // client's window is full does the wait get one, idle from then (0: none), so a client that
 // reads nothing is cut off and a prompt one costs no timer.
-func (c *coalescingConn) release(idle time.Duration) error {
+func (c *coalescingConn) release(idle time.Duration) error { return c.flush(idle, false) }
+
+// flush is release; more tells the kernel that more data follows at once (MSG_MORE), so that
+// what is sent now waits to share a segment with it.
+func (c *coalescingConn) flush(idle time.Duration, more bool) error {
 	c.mu.Lock()
 	b := c.held
 	c.held = nil
@@ -79,15 +105,15 @@ func (c *coalescingConn) release(idle time.Duration) error {
 	if b == nil {
 		return nil
 	}
-	err := c.writeAll(*b, idle)
-	if cap(*b) <= 128<<10 {
+	err := c.writeAll(*b, idle, more)
+	if cap(*b) <= maxHeld {
 		*b = (*b)[:0]
 		holdPool.Put(b)
 	}
 	return err
 }
 
-func (c *coalescingConn) writeAll(p []byte, idle time.Duration) error {
+func (c *coalescingConn) writeAll(p []byte, idle time.Duration, more bool) error {
 	raw, err := c.TCPConn.SyscallConn()
 	if err != nil {
 		_, err = c.TCPConn.Write(p)
@@ -97,7 +123,7 @@ func (c *coalescingConn) writeAll(p []byte, idle time.Duration) error {
 	armed := false
 	err = raw.Write(func(fd uintptr) bool {
 		for len(p) > 0 {
-			n, err := syscall.Write(int(fd), p)
+			n, err := write(int(fd), p, more)
 			if n > 0 {
 				p = p[n:]
 			}

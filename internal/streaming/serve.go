@@ -3,7 +3,6 @@ package streaming
 import (
 	"io"
 	"net/http"
-	"os"
 	"time"
 )
 
@@ -19,7 +18,11 @@ func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name strin
 	cw := &countingWriter{ResponseWriter: w, dl: newDeadline(t.Idle, t.SetDeadline)}
 	var out http.ResponseWriter = cw
 	if _, ok := w.(io.ReaderFrom); ok {
-		out = &readFromWriter{cw}
+		rw := &readFromWriter{countingWriter: cw}
+		if c, ok := connFrom(r.Context()).(*coalescingConn); ok && r.ProtoMajor == 1 {
+			rw.conn = c
+		}
+		out = rw
 	}
 	http.ServeContent(out, r, name, modtime, content)
 	cw.dl.disarm()
@@ -68,23 +71,17 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 
 // readFromWriter adds ReadFrom, kept apart so the wrapper claims it only when the real writer
 // has it.
-type readFromWriter struct{ *countingWriter }
+type readFromWriter struct {
+	*countingWriter
+	conn *coalescingConn // the plain HTTP/1 connection underneath, or nil
+}
 
 // ReadFrom hands a file to the connection's sendfile path in segments, renewing the write
 // deadline between them, so a stalled reader is cut off without giving up zero-copy.
 // net/http unwraps one io.LimitedReader around an *os.File, so each segment is exactly that.
 func (c readFromWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf := c.ResponseWriter.(io.ReaderFrom)
-	remain := int64(-1)
-	var f *os.File
-	switch s := src.(type) {
-	case *os.File:
-		f = s
-	case *io.LimitedReader:
-		if sf, ok := s.R.(*os.File); ok {
-			f, remain = sf, s.N
-		}
-	}
+	f, remain := fileOf(src)
 	if f == nil {
 		c.dl.arm()
 		n, err := rf.ReadFrom(src)
@@ -93,8 +90,15 @@ func (c readFromWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	// Send the header now: net/http would otherwise read the file's first 512 bytes to send
 	// them with it (for sniffing, which a set Content-Type makes moot), one more read and copy
-	// per download; this way every byte of the file leaves by sendfile.
+	// per download; this way every byte of the file leaves by sendfile. On a plain
+	// connection the header is held and leaves just before the file's first bytes, flagged
+	// as followed by them, so that both travel in the same segments (as nginx's tcp_nopush
+	// does) and the client is woken once, not once for the header and again for the body.
 	c.dl.arm()
+	if c.conn != nil {
+		c.conn.hold()
+		defer c.conn.release(0)
+	}
 	if err := http.NewResponseController(c.ResponseWriter).Flush(); err != nil {
 		return 0, c.note(err)
 	}
