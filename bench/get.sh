@@ -4,7 +4,7 @@
 # prints medians and ratios (fileserver / nginx). With FS_BEFORE=/path/to/an/older/binary a
 # third server runs that binary on its own data directory in the same rounds, so a change
 # can be judged before/after against the same nginx. Usage: bench/get.sh [rounds]
-# Env: BENCH_DIR, SIZE_MIB (1024; range.lua addresses 1 GiB), WRK_SECONDS (5),
+# Env: BENCH_DIR, SIZE_MIB (1024), WRK_SECONDS (5),
 # FS_DOWNLOAD (extra [download] TOML lines for fileserver), FS_BEFORE, ONLY (small or range:
 # run just that part), FS_AFTER (a binary to run instead of the fresh build), FS_BEFORE_LEVEL
 # (the log level of the FS_BEFORE server: the same binary at warn measures what logging
@@ -13,6 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
 SIZE_MIB=${SIZE_MIB:-1024}
+export RANGE_FILE_BYTES=$((SIZE_MIB << 20)) # for range.lua
 WRK_SECONDS=${WRK_SECONDS:-5}
 trap cleanup EXIT
 

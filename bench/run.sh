@@ -10,6 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-3}
 SIZE_MIB=${SIZE_MIB:-1024}
+export RANGE_FILE_BYTES=$((SIZE_MIB << 20)) # for range.lua
 WRK_SECONDS=${WRK_SECONDS:-5}
 trap cleanup EXIT
 
