@@ -58,11 +58,21 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 }
 
 // ReadFrom keeps sendfile (net/http asks the connection for io.ReaderFrom) after sending
-// anything still held, marked as followed by the file's bytes.
+// anything still held, marked as followed by the file's bytes; a file, whole or limited,
+// goes by sendFile.
 func (c *coalescingConn) ReadFrom(r io.Reader) (int64, error) {
-	f, _ := fileOf(r)
+	f, n := fileOf(r)
 	if err := c.flush(0, f != nil); err != nil {
 		return 0, err
+	}
+	if f != nil {
+		written, handled, err := sendFile(c.TCPConn, f, n)
+		if handled {
+			if lr, ok := r.(*io.LimitedReader); ok {
+				lr.N -= written
+			}
+			return written, err
+		}
 	}
 	return c.TCPConn.ReadFrom(r)
 }
