@@ -21,8 +21,10 @@ prepare_get_bench
 
 np=$(free_port)
 start_nginx "$np" "$BENCH_DIR/nginx-root"
-declare -A URL
+declare -A URL FILE
 URL[nginx]="http://127.0.0.1:$np/upload"
+FILE[nginx]=$BENCH_DIR/nginx-root/upload/get.bin FILE[fileserver]=$BENCH_DIR/fs-data/files/get.bin
+FILE[before]=$BENCH_DIR/fs-before-data/files/get.bin
 servers="nginx fileserver"
 fp=$(free_port)
 FS_BIN=${FS_AFTER:-$BENCH_DIR/fileserver} FS_EXTRA_DOWNLOAD=${FS_DOWNLOAD:-} start_fileserver "$fp" "$BENCH_DIR/fs-data"
@@ -58,7 +60,7 @@ for r in $(seq "$ROUNDS"); do
 	for i in $(seq 0 $((n - 1))); do
 		s=${list[$(((i + r) % n))]}
 		[ "${ONLY:-small}" = small ] && R[small_$s]+="$(wrk_rps "${URL[$s]}/small.bin") "
-		[ "${ONLY:-range}" = range ] && R[range_$s]+="$(wrk_rps "${URL[$s]}/get.bin" "$ROOT/bench/range.lua") "
+		[ "${ONLY:-range}" = range ] && warm "${FILE[$s]}" && R[range_$s]+="$(wrk_rps "${URL[$s]}/get.bin" "$ROOT/bench/range.lua") "
 	done
 	echo "round $r: 4 KiB $(for s in $servers; do printf '%s [%s] ' "$s" "${R[small_$s]}"; done)" >&2
 	echo "round $r: range $(for s in $servers; do printf '%s [%s] ' "$s" "${R[range_$s]}"; done)" >&2

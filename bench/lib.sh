@@ -134,6 +134,12 @@ peak_rss_kib() {
 	echo "$sum"
 }
 
+# warm FILE... -> reads the files through the page cache. Some machines reclaim page cache
+# that sat unused for a minute (this project's VMs run DAMON's proactive pageout), so a file
+# served in one round may have to come from the disk again in the next: reading each
+# server's copy just before it is measured gives both servers the same start.
+warm() { cat "$@" >/dev/null; }
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 sign_v1() { # path size
