@@ -30,6 +30,7 @@ for s in before after; do
 done
 put() { # server name -> seconds
 	local code t
+	warm "$big"
 	read -r code t < <(curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T "$big" \
 		"${URL[$1]}/$2?v=$(sign_v1 "$2" "$size")")
 	[ "$code" = 201 ] || { echo "$1 PUT $2: HTTP $code" >&2; exit 1; }

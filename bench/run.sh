@@ -27,6 +27,7 @@ ngx="http://127.0.0.1:$np/upload" fs="http://127.0.0.1:$fp/upload"
 put() { # server name file -> seconds
 	local url
 	if [ "$1" = nginx ]; then url="$ngx/$2"; else url="$fs/$2?v=$(sign_v1 "$2" "$(stat -c %s "$3")")"; fi
+	warm "$3" # what curl sends comes from memory, not from the disk the PUT writes to
 	curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T "$3" "$url" | {
 		read -r code t
 		[ "$code" = 201 ] || { echo "$1 PUT $2: HTTP $code" >&2; exit 1; }
@@ -77,6 +78,7 @@ for r in $(seq "$ROUNDS"); do
 	done
 	# The disk's own pace for a durable write of the same bytes (what fileserver's PUT waits
 	# for before its 201 and nginx's does not): the ceiling of a durable PUT on this machine.
+	warm "$big"
 	T[dd]+="$(dd if="$big" of="$BENCH_DIR/dd.out" bs=1M oflag=direct conv=fdatasync 2>&1 | awk '/copied/ {print $(NF-3)}') "
 	rm -f "$BENCH_DIR/dd.out"
 	echo "round $r done: PUT seconds nginx [${T[put_nginx]}] fileserver [${T[put_fileserver]}] dd [${T[dd]}]; GET seconds nginx [${T[get_nginx]}] fileserver [${T[get_fileserver]}]" >&2

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,14 +15,7 @@ import (
 // after it, whether the pages are cached (raw syscall) or were just dropped from the cache
 // (through the scheduler), and whether or not the client keeps up (EAGAIN, then a wait).
 func TestSendFileCachedAndNot(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	data := make([]byte, 5<<20+123)
-	for i := range data {
-		data[i] = byte(i * 13)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path, data := patternFile(t, 5<<20+123)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -57,16 +49,7 @@ func TestSendFileCachedAndNot(t *testing.T) {
 			if tc.n >= 0 && tc.n < int64(len(want)) {
 				want = want[:tc.n]
 			}
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			server, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer server.Close()
+			client, server := tcpPair(t, ln)
 			got := make(chan []byte)
 			go func() {
 				client.SetDeadline(time.Now().Add(20 * time.Second))
@@ -90,10 +73,7 @@ func TestSendFileCachedAndNot(t *testing.T) {
 
 // A client that stops reading is cut off by the write deadline, not waited on for ever.
 func TestSendFileHonoursWriteDeadline(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 64<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := patternFile(t, 64<<20)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -104,16 +84,7 @@ func TestSendFileHonoursWriteDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	_, server := tcpPair(t, ln)
 	server.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	written, _, err := sendFile(server.(*net.TCPConn), f, -1)
 	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
@@ -122,4 +93,20 @@ func TestSendFileHonoursWriteDeadline(t *testing.T) {
 	if off, _ := f.Seek(0, io.SeekCurrent); off != written {
 		t.Fatalf("file offset %d, want %d (what was sent)", off, written)
 	}
+}
+
+// tcpPair is a connected client and server over ln, closed when the test ends.
+func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }

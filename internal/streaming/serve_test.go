@@ -18,14 +18,7 @@ import (
 // ranges from anywhere, HEAD (no body follows) and one after another on a kept-alive
 // connection. A header left waiting for bytes that never come would show as a timeout.
 func TestServeContentOverConnection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	data := make([]byte, 3<<20+17)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path, data := patternFile(t, 3<<20+17)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,4 +73,19 @@ func TestServeContentOverConnection(t *testing.T) {
 			t.Fatalf("%s %q: status %d, %d bytes (%v); want %d, %d bytes", tc.method, tc.rng, resp.StatusCode, len(got), err, tc.status, len(tc.want))
 		}
 	}
+}
+
+// patternFile writes size bytes of a pattern that no shifted copy of itself matches over a
+// whole range, so a byte sent from the wrong offset shows.
+func patternFile(t *testing.T, size int) (path string, data []byte) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "f")
+	data = make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*13 + i>>8)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
 }
