@@ -60,7 +60,10 @@ for r in $(seq "$ROUNDS"); do
 	for i in $(seq 0 $((n - 1))); do
 		s=${list[$(((i + r) % n))]}
 		[ "${ONLY:-small}" = small ] && R[small_$s]+="$(wrk_rps "${URL[$s]}/small.bin") "
-		[ "${ONLY:-range}" = range ] && warm "${FILE[$s]}" && R[range_$s]+="$(wrk_rps "${URL[$s]}/get.bin" "$ROOT/bench/range.lua") "
+		if [ "${ONLY:-range}" = range ]; then
+			warm "${FILE[$s]}"
+			R[range_$s]+="$(wrk_rps "${URL[$s]}/get.bin" "$ROOT/bench/range.lua") "
+		fi
 	done
 	echo "round $r: 4 KiB $(for s in $servers; do printf '%s [%s] ' "$s" "${R[small_$s]}"; done)" >&2
 	echo "round $r: range $(for s in $servers; do printf '%s [%s] ' "$s" "${R[range_$s]}"; done)" >&2

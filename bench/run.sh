@@ -59,6 +59,9 @@ for r in $(seq "$ROUNDS"); do
 	order="nginx fileserver"
 	[ $((r % 2)) = 0 ] && order="fileserver nginx"
 	for s in $order; do
+		# nginx answers before its bytes are on disk; without this the kernel would write
+		# them back during the next server's PUT, which would pay for them.
+		sync
 		c0=$(cpu_ticks $(pids $s))
 		t=$(put "$s" "r$r.bin" "$big")
 		c1=$(cpu_ticks $(pids $s))

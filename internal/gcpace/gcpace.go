@@ -93,9 +93,9 @@ func (k *keeper) adjust() bool {
 	live := k.samples[0].Value.Uint64()
 	scanned := k.samples[1].Value.Uint64() + k.samples[2].Value.Uint64()
 	p := Percent(k.headroom, live, scanned)
-	// Small moves are not worth the heap lock: within 1/8 of the current value, keep it,
-	// except that the default is always taken back exactly.
-	if d := p - k.current; d != 0 && (p == 100 || d*8 > k.current || -d*8 > k.current) {
+	// A lower value is always taken (keeping a higher one would let the target pass the
+	// bound); a rise within 1/8 of the current value is not worth the heap lock.
+	if p < k.current || (p-k.current)*8 > k.current {
 		debug.SetGCPercent(p)
 		k.current = p
 	}

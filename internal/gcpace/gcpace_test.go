@@ -124,3 +124,31 @@ func TestKeepLeavesAnOperatorsGOGC(t *testing.T) {
 		t.Errorf("GOGC=200 in the environment, the keeper set %d", p)
 	}
 }
+
+// held is live heap the hysteresis test grows in small steps.
+var held []*[64 << 10]byte
+
+// When the live heap grows a little, the lower GOGC it calls for is taken at once: keeping
+// the higher one would let the target pass live + max(live, headroom).
+func TestAdjustKeepsTheBoundAsLiveGrows(t *testing.T) {
+	t.Setenv("GOGC", "")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	const headroom = 16 * MiB
+	k := &keeper{headroom: headroom, current: 100, samples: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	}}
+	for _, units := range []int{96, 100, 104, 108} { // 6 MiB, then a little more each time
+		held = held[:0]
+		for range units {
+			held = append(held, new([64 << 10]byte))
+		}
+		runtime.GC()
+		k.adjust()
+		live, scanned := read("/gc/heap/live:bytes"), read("/gc/scan/stack:bytes")+read("/gc/scan/globals:bytes")
+		if goal, bound := read("/gc/heap/goal:bytes"), live+max(live+scanned, headroom); goal > bound+MiB/64 {
+			t.Errorf("live %d: GOGC %d aims at %d, above %d", live, k.current, goal, bound)
+		}
+	}
+	held = nil
+}

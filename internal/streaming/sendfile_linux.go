@@ -27,9 +27,10 @@ const rawSendChunk = 256 << 10
 // processor back; under load that was two thread wake-ups per call and about a fifth of
 // the server's CPU in a profile of random 1 MiB range requests, none of it spent on the
 // file. So a chunk whose pages the page cache holds (cachestat says so, one cheap syscall)
-// is sent with a raw syscall: the thread keeps its processor, as an nginx worker does. A
-// chunk that may wait on the disk goes through the scheduler as before, so a slow disk
-// never holds a processor.
+// is sent with a raw syscall: the thread keeps its processor, as an nginx worker does. What
+// may wait on the disk or a file server goes through the scheduler as before (see raw
+// below), so a slow disk holds a processor at most for a page a read-ahead started just
+// before the request, not for a whole cold download.
 func sendFile(c *net.TCPConn, f *os.File, n int64) (written int64, handled bool, err error) {
 	off, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -44,16 +45,23 @@ func sendFile(c *net.TCPConn, f *os.File, n int64) (written int64, handled bool,
 		return 0, false, nil
 	}
 	var werr error
+	handled = true
 	cerr := file.Control(func(ffd uintptr) {
+		// Raw only on a local filesystem (a network or FUSE one may sleep on its server even
+		// for cached pages), only while the whole request was cached when it began (pages
+		// that a read-ahead is still filling count as cached), and never again once a chunk
+		// was not: past the first miss the disk is in play.
+		raw := localFS(ffd) && (n < 0 || cached(ffd, off, n))
 		werr = sock.Write(func(sfd uintptr) bool {
 			for n != 0 {
 				chunk := int64(rawSendChunk)
 				if n > 0 && n < chunk {
 					chunk = n
 				}
+				raw = raw && cached(ffd, off, chunk)
 				var r uintptr
 				var errno syscall.Errno
-				if cached(ffd, off, chunk) {
+				if raw {
 					r, _, errno = syscall.RawSyscall6(syscall.SYS_SENDFILE, sfd, ffd, uintptr(unsafe.Pointer(&off)), uintptr(chunk), 0, 0)
 				} else {
 					r, _, errno = syscall.Syscall6(syscall.SYS_SENDFILE, sfd, ffd, uintptr(unsafe.Pointer(&off)), uintptr(chunk), 0, 0)
@@ -63,6 +71,9 @@ func sendFile(c *net.TCPConn, f *os.File, n int64) (written int64, handled bool,
 					continue
 				case errno == syscall.EAGAIN:
 					return false // wait until the socket takes more (the write deadline applies)
+				case errno != 0 && written == 0 && refused(errno):
+					handled = false // a source sendfile cannot read: net's path copies it
+					return true
 				case errno != 0:
 					err = errno
 					return true
@@ -88,7 +99,30 @@ func sendFile(c *net.TCPConn, f *os.File, n int64) (written int64, handled bool,
 	if _, serr := f.Seek(off, io.SeekStart); err == nil {
 		err = serr
 	}
+	if !handled {
+		return 0, false, nil
+	}
 	return written, true, err
+}
+
+// refused tells the errors with which sendfile turns down its source before sending
+// anything (net's own path then falls back to a copy, and so does ReadFrom's caller).
+func refused(errno syscall.Errno) bool {
+	return errno == syscall.EINVAL || errno == syscall.ENOSYS || errno == syscall.EOPNOTSUPP || errno == syscall.ESPIPE
+}
+
+// localFS tells whether fd's file lives on a filesystem where a cached page is read
+// without waiting on anything but memory: the local disk filesystems and tmpfs.
+func localFS(fd uintptr) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(fd), &st) != nil {
+		return false
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.TMPFS_MAGIC, unix.F2FS_SUPER_MAGIC:
+		return true
+	}
+	return false
 }
 
 // cached tells whether the page cache holds every page of f's bytes [off, off+n). A kernel

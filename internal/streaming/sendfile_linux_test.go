@@ -110,3 +110,26 @@ func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
 	t.Cleanup(func() { server.Close() })
 	return client, server
 }
+
+// A source sendfile cannot read (here an eventfd, which has no splice_read) is not an error
+// of the download: ReadFrom falls back to net's path, which copies it, as net does itself.
+func TestSendFileRefusedSourceFallsBack(t *testing.T) {
+	fd, err := unix.Eventfd(3, unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Skip(err)
+	}
+	f := os.NewFile(uintptr(fd), "eventfd")
+	defer f.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, server := tcpPair(t, ln)
+	n, err := (&coalescingConn{TCPConn: server.(*net.TCPConn)}).ReadFrom(&io.LimitedReader{R: f, N: 8})
+	server.Close()
+	got, _ := io.ReadAll(client)
+	if err != nil || n != 8 || len(got) != 8 {
+		t.Fatalf("ReadFrom: %d, %v; client got %d bytes; want the 8 bytes by a copy", n, err, len(got))
+	}
+}
