@@ -44,65 +44,83 @@ func sendFile(c *net.TCPConn, f *os.File, n int64) (written int64, handled bool,
 	if err != nil {
 		return 0, false, nil
 	}
+	s := &fileSend{off: off, n: n}
 	var werr error
-	handled = true
 	cerr := file.Control(func(ffd uintptr) {
 		// Raw only on a local filesystem (a network or FUSE one may sleep on its server even
 		// for cached pages), only while the whole request was cached when it began (pages
 		// that a read-ahead is still filling count as cached), and never again once a chunk
 		// was not: past the first miss the disk is in play.
-		raw := localFS(ffd) && (n < 0 || cached(ffd, off, n))
-		werr = sock.Write(func(sfd uintptr) bool {
-			for n != 0 {
-				chunk := int64(rawSendChunk)
-				if n > 0 && n < chunk {
-					chunk = n
-				}
-				raw = raw && cached(ffd, off, chunk)
-				var r uintptr
-				var errno syscall.Errno
-				if raw {
-					r, _, errno = syscall.RawSyscall6(syscall.SYS_SENDFILE, sfd, ffd, uintptr(unsafe.Pointer(&off)), uintptr(chunk), 0, 0)
-				} else {
-					r, _, errno = syscall.Syscall6(syscall.SYS_SENDFILE, sfd, ffd, uintptr(unsafe.Pointer(&off)), uintptr(chunk), 0, 0)
-				}
-				switch {
-				case errno == syscall.EINTR:
-					continue
-				case errno == syscall.EAGAIN:
-					return false // wait until the socket takes more (the write deadline applies)
-				case errno != 0 && written == 0 && refused(errno):
-					handled = false // a source sendfile cannot read: net's path copies it
-					return true
-				case errno != 0:
-					err = errno
-					return true
-				case r == 0:
-					return true // end of file
-				}
-				written += int64(r)
-				if n > 0 {
-					n -= int64(r)
-				}
-			}
-			return true
-		})
+		s.ffd = ffd
+		s.raw = localFS(ffd) && (n < 0 || cached(ffd, off, n))
+		werr = sock.Write(s.send)
 	})
-	if err != nil {
-		err = &net.OpError{Op: "sendfile", Net: "tcp", Addr: c.RemoteAddr(), Err: err}
+	_, serr := f.Seek(s.off, io.SeekStart)
+	if s.refused {
+		return 0, false, nil // a source sendfile cannot read: net's path copies it
 	}
-	for _, e := range []error{werr, cerr} {
+	if s.err != nil {
+		err = &net.OpError{Op: "sendfile", Net: "tcp", Addr: c.RemoteAddr(), Err: s.err}
+	}
+	for _, e := range []error{werr, cerr, serr} {
 		if err == nil {
 			err = e
 		}
 	}
-	if _, serr := f.Seek(off, io.SeekStart); err == nil {
-		err = serr
+	return s.written, true, err
+}
+
+// fileSend is one sendFile's progress, kept across the waits for the socket.
+type fileSend struct {
+	ffd     uintptr
+	off, n  int64 // the file offset and what is left to send (< 0: to the end)
+	written int64
+	raw     bool // chunks may still go by a raw syscall
+	refused bool // sendfile turned the source down before sending anything
+	err     error
+}
+
+// send is the socket's write callback: false to wait until it takes more (the write
+// deadline applies), true when done, refused or failed.
+func (s *fileSend) send(sfd uintptr) bool {
+	for s.n != 0 {
+		r, errno := s.chunk(sfd)
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return false
+		case errno != 0 && s.written == 0 && refused(errno):
+			s.refused = true
+			return true
+		case errno != 0:
+			s.err = errno
+			return true
+		case r == 0:
+			return true // end of file
+		}
+		s.written += r
+		if s.n > 0 {
+			s.n -= r
+		}
 	}
-	if !handled {
-		return 0, false, nil
+	return true
+}
+
+// chunk sends up to rawSendChunk bytes, raw while every chunk so far was cached.
+func (s *fileSend) chunk(sfd uintptr) (int64, syscall.Errno) {
+	size := int64(rawSendChunk)
+	if s.n > 0 && s.n < size {
+		size = s.n
 	}
-	return written, true, err
+	s.raw = s.raw && cached(s.ffd, s.off, size)
+	// Direct calls, so the pointer to the offset stays valid for the syscall's duration.
+	if s.raw {
+		r, _, errno := syscall.RawSyscall6(syscall.SYS_SENDFILE, sfd, s.ffd, uintptr(unsafe.Pointer(&s.off)), uintptr(size), 0, 0)
+		return int64(r), errno
+	}
+	r, _, errno := syscall.Syscall6(syscall.SYS_SENDFILE, sfd, s.ffd, uintptr(unsafe.Pointer(&s.off)), uintptr(size), 0, 0)
+	return int64(r), errno
 }
 
 // refused tells the errors with which sendfile turns down its source before sending
