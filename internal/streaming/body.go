@@ -23,8 +23,10 @@ func (e *Engine) ServeBytes(w http.ResponseWriter, r *http.Request, status int, 
 		return done(Result{}, nil)
 	}
 	var held *coalescingConn
-	if c, ok := connFrom(r.Context()).(*coalescingConn); ok && r.ProtoMajor == 1 && len(body) <= maxHeldBody {
-		held = c
+	if len(body) <= maxHeldBody {
+		held = heldConn(r)
+	}
+	if held != nil {
 		held.hold()
 	}
 	w.WriteHeader(status)

@@ -3,6 +3,7 @@ package streaming
 import (
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"syscall"
@@ -45,16 +46,28 @@ const maxHeld = 128 << 10
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.held != nil && len(*c.held)+len(p) <= maxHeld {
+	held := c.held != nil
+	if held && len(*c.held)+len(p) <= maxHeld {
 		*c.held = append(*c.held, p...)
 		c.mu.Unlock()
 		return len(p), nil
 	}
 	c.mu.Unlock()
-	if err := c.release(0); err != nil {
-		return 0, err
+	if held {
+		if err := c.release(0); err != nil {
+			return 0, err
+		}
 	}
 	return c.TCPConn.Write(p)
+}
+
+// heldConn is the connection under r when a response on it may be held: a plain HTTP/1
+// connection accepted through Listener; else nil.
+func heldConn(r *http.Request) *coalescingConn {
+	if c, ok := connFrom(r.Context()).(*coalescingConn); ok && r.ProtoMajor == 1 {
+		return c
+	}
+	return nil
 }
 
 // ReadFrom keeps sendfile (net/http asks the connection for io.ReaderFrom) after sending

@@ -16,11 +16,6 @@ import (
 // (through the scheduler), and whether or not the client keeps up (EAGAIN, then a wait).
 func TestSendFileCachedAndNot(t *testing.T) {
 	path, data := patternFile(t, 5<<20+123)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	for _, tc := range []struct {
 		name      string
 		from, n   int64
@@ -49,7 +44,7 @@ func TestSendFileCachedAndNot(t *testing.T) {
 			if tc.n >= 0 && tc.n < int64(len(want)) {
 				want = want[:tc.n]
 			}
-			client, server := tcpPair(t, ln)
+			client, server := tcpPair(t)
 			got := make(chan []byte)
 			go func() {
 				client.SetDeadline(time.Now().Add(20 * time.Second))
@@ -79,12 +74,7 @@ func TestSendFileHonoursWriteDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, server := tcpPair(t, ln)
+	_, server := tcpPair(t)
 	server.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	written, _, err := sendFile(server.(*net.TCPConn), f, -1)
 	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
@@ -95,10 +85,15 @@ func TestSendFileHonoursWriteDeadline(t *testing.T) {
 	}
 }
 
-// tcpPair is a connected client and server over ln, closed when the test ends.
-func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
+// tcpPair is a connected client and server on loopback, closed when the test ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
 	t.Helper()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +115,7 @@ func TestSendFileRefusedSourceFallsBack(t *testing.T) {
 	}
 	f := os.NewFile(uintptr(fd), "eventfd")
 	defer f.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, server := tcpPair(t, ln)
+	client, server := tcpPair(t)
 	n, err := (&coalescingConn{TCPConn: server.(*net.TCPConn)}).ReadFrom(&io.LimitedReader{R: f, N: 8})
 	server.Close()
 	got, _ := io.ReadAll(client)

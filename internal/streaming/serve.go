@@ -18,11 +18,7 @@ func (e *Engine) ServeContent(w http.ResponseWriter, r *http.Request, name strin
 	cw := &countingWriter{ResponseWriter: w, dl: newDeadline(t.Idle, t.SetDeadline)}
 	var out http.ResponseWriter = cw
 	if _, ok := w.(io.ReaderFrom); ok {
-		rw := &readFromWriter{countingWriter: cw}
-		if c, ok := connFrom(r.Context()).(*coalescingConn); ok && r.ProtoMajor == 1 {
-			rw.conn = c
-		}
-		out = rw
+		out = &readFromWriter{countingWriter: cw, conn: heldConn(r)}
 	}
 	http.ServeContent(out, r, name, modtime, content)
 	cw.dl.disarm()
