@@ -52,7 +52,7 @@ func newCachePair(t *testing.T, mods ...func(*config.Config)) *cachePair {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Checksum: true})
+		store, err := storage.OpenLocal(dataDir, storage.LocalOptions{Checksum: cfg.Storage.Checksum})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,6 +255,56 @@ func TestCacheNoticesFileRemovedBehindItsBack(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK)
 	if !bytes.Equal(body, pattern(100, 7)) {
 		t.Fatal("old content served under a new file's name")
+	}
+}
+
+// Without checksums (storage.checksum = false) files have no digest, and the caches keep them
+// all the same: it is the metadata derived for want of a sidecar that they must not keep (a
+// download between a commit's link and its sidecar would pin a response without the file's
+// type). Observed by removing the file behind the caches' back: what they keep is still
+// served until the next check, what they do not keep is 404 at once.
+func TestCacheKeepsFilesWithoutDigest(t *testing.T) {
+	p := newCachePair(t, func(c *config.Config) {
+		c.Storage.Checksum = false
+		c.Download.Revalidate = config.Duration(time.Minute)
+	})
+	kept, derived := "nd/kept.bin", "nd/derived.bin"
+	for i, name := range []string{kept, derived} {
+		p.upload(t, name, pattern(4096, byte(i)), "Content-Type", "application/x-test")
+	}
+	sidecars, err := filepath.Glob(filepath.Join(p.dataDir, "meta", "*", "*.json"))
+	if err != nil || len(sidecars) != 2 {
+		t.Fatalf("sidecars %v, %v; want 2", sidecars, err)
+	}
+	for _, sc := range sidecars {
+		data, err := os.ReadFile(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(derived)) {
+			os.Remove(sc) // as if the commit had not written it yet
+		}
+	}
+	for _, name := range []string{kept, derived} {
+		for range 3 {
+			for _, rng := range []string{"", "bytes=0-9"} {
+				resp, body := get(t, p.url(p.cached, name), "Range", rng)
+				wantStatus(t, resp, body, map[string]int{"": http.StatusOK, "bytes=0-9": http.StatusPartialContent}[rng])
+			}
+		}
+		if err := os.Remove(filepath.Join(p.dataDir, "files", filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := get(t, p.url(p.cached, kept))
+	wantStatus(t, resp, body, http.StatusOK)
+	if !bytes.Equal(body, pattern(4096, 0)) || resp.Header.Get("Content-Type") != "application/x-test" {
+		t.Fatalf("kept file served as %q, %d bytes", resp.Header.Get("Content-Type"), len(body))
+	}
+	for _, rng := range []string{"", "bytes=0-9"} {
+		if resp, _ = get(t, p.url(p.cached, derived), "Range", rng); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("file with derived metadata, removed, still served (Range %q): status %d", rng, resp.StatusCode)
+		}
 	}
 }
 

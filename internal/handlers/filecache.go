@@ -146,9 +146,9 @@ func (d *downloadCache) fits(size int64) bool {
 // fill reads an opened small file into the cache and returns its entry, or nil when it cannot
 // be kept: unreadable, metadata not (yet) complete, or a delete ran since the handle was taken.
 func (d *downloadCache) fill(of *openFile, hdr fileHeaders) *smallFile {
-	if of.id == nil || of.id.Size() > d.maxFile || of.obj.Meta().SHA256 == "" {
-		// Without a digest the metadata is the fallback derived from the file (its sidecar is
-		// written just after the data is linked): serve it, but do not keep it.
+	if of.id == nil || of.id.Size() > d.maxFile || of.obj.Meta().Derived {
+		// Metadata derived from the file (its sidecar is written just after the data is
+		// linked): serve it, but do not keep it.
 		return nil
 	}
 	body := make([]byte, of.id.Size())
@@ -255,8 +255,8 @@ func (d *downloadCache) unidle(of *openFile) {
 
 // done gives back a handle from open: kept for the next download of its file, or closed.
 func (d *downloadCache) done(of *openFile) {
-	if d == nil || d.maxOpen == 0 || of.id == nil || of.obj.Meta().SHA256 == "" {
-		// No digest: fallback metadata, see fill.
+	if d == nil || d.maxOpen == 0 || of.id == nil || of.obj.Meta().Derived {
+		// Derived metadata, see fill.
 		of.obj.Close()
 		return
 	}

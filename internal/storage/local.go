@@ -328,7 +328,7 @@ func (l *Local) readMeta(name string, st fs.FileInfo) Meta {
 
 // sidecar is readMeta, and whether the metadata came from a sidecar that matches the file.
 func (l *Local) sidecar(name string, st fs.FileInfo) (Meta, bool) {
-	fallback := Meta{Name: name, Size: st.Size(), Created: st.ModTime()}
+	fallback := Meta{Name: name, Size: st.Size(), Created: st.ModTime(), Derived: true}
 	data, err := l.root.ReadFile(metaPath(name))
 	if err != nil {
 		return fallback, false

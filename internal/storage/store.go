@@ -43,6 +43,11 @@ type Meta struct {
 	ExpiresBy string `json:"expires_by,omitempty"`
 	// Uploader identifies who uploaded it (a JID from a token, or a client address).
 	Uploader string `json:"uploader,omitempty"`
+	// Derived says the metadata was derived from the stored bytes alone, for want of the
+	// record written with them (the moment between a commit's link and its metadata, or a
+	// crash in it): name, size and time only, no type, digest or uploader. A cache must not
+	// keep it. Not stored.
+	Derived bool `json:"-"`
 }
 
 // ExpiresByToken marks an expiry a Prosody token's expires claim stated: the file lifetime
