@@ -6,7 +6,9 @@
 # v1-signed URL, the upload removed between rounds. Prints the per-round seconds, CPU ticks,
 # medians, the after/before throughput ratio of the medians and the median of per-round
 # ratios. Usage: FS_BEFORE=/path/to/old/fileserver bench/put-ab.sh [rounds]
-# Env: BENCH_DIR, SIZE_MIB (1024), FS_AFTER.
+# Env: BENCH_DIR, SIZE_MIB (1024), FS_AFTER; FS_BEFORE_ARGS and FS_AFTER_ARGS are serve flags
+# for one side (the same binary twice, one with "--set storage.checksum=false", measures what
+# a setting costs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-5}
@@ -24,7 +26,9 @@ for s in before after; do
 	bin=$FS_BEFORE
 	[ $s = after ] && bin=${FS_AFTER:-$BENCH_DIR/fileserver}
 	DATA[$s]=$BENCH_DIR/fs-$s-data
-	FS_BIN=$bin start_fileserver "$p" "${DATA[$s]}"
+	args=${FS_BEFORE_ARGS:-}
+	[ $s = after ] && args=${FS_AFTER_ARGS:-}
+	FS_BIN=$bin FS_ARGS=$args start_fileserver "$p" "${DATA[$s]}"
 	PID[$s]=$FS_PID URL[$s]="http://127.0.0.1:$p/upload"
 	echo "$s: $("$bin" version | head -1)" >&2
 done
