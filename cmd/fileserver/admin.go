@@ -191,7 +191,9 @@ func startAdmin(cfg config.Config, p adminParts, log zerolog.Logger) (stop func(
 }
 
 // openThumbs decides whether thumbnails are served (thumbnails.enabled) and makes their
-// maker, caching in the node's state directory, decoding within the engine's budget.
+// maker, caching in the node's state directory, decoding within the engine's budget (engine
+// nil: a command that removes files and makes no thumbnails). A file's thumbnails go when
+// the store removes its bytes.
 func openThumbs(cfg config.Config, backend storage.Backend, engine *streaming.Engine) (*thumb.Maker, func(), error) {
 	if !cfg.Thumbnails.Enabled {
 		return nil, func() {}, nil
@@ -201,6 +203,17 @@ func openThumbs(cfg config.Config, backend storage.Backend, engine *streaming.En
 		return nil, nil, fmt.Errorf("thumbnails: %w", err)
 	}
 	t := cfg.Thumbnails
-	return thumb.New(thumb.Options{Sizes: t.Sizes, MaxPixels: t.MaxPixels, Timeout: t.Timeout.D(), Cache: root,
-		Pool: engine.Pool(), Concurrency: t.Concurrency}), closeRoot, nil
+	o := thumb.Options{Sizes: t.Sizes, MaxPixels: t.MaxPixels, Timeout: t.Timeout.D(), Cache: root, Concurrency: t.Concurrency}
+	if engine != nil {
+		o.Pool = engine.Pool()
+	}
+	m := thumb.New(o)
+	if backend.Files != nil {
+		backend.Files.OnDelete(func(r storage.Removed) {
+			if r.Last {
+				m.Forget(r.Meta)
+			}
+		})
+	}
+	return m, closeRoot, nil
 }

@@ -29,6 +29,15 @@ func gc(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeStorage()
+	if !*dryRun {
+		// The thumbnails of what is removed go with it, as when the server's reaper runs.
+		_, closeThumbs, err := openThumbs(cfg, backend, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, "fileserver gc:", err)
+			return 1
+		}
+		defer closeThumbs()
+	}
 	res, err := backend.Reaper.Reap(context.Background(), time.Now(), cfg.Upload.TTL.D(), *dryRun)
 	verb := "removed"
 	if *dryRun {

@@ -31,7 +31,8 @@ type Config struct {
 // Thumbnails configures the previews of stored images served at ?thumb=SIZE ([thumbnails]).
 type Thumbnails struct {
 	// Enabled serves JPEG thumbnails of JPEG, PNG, GIF and WebP files at
-	// /upload/<path>?thumb=<size>, made once and kept in storage.path/thumbs.
+	// /upload/<path>?thumb=<size>, made once and kept in storage.path/thumbs until the
+	// file's bytes leave local storage.
 	Enabled bool `toml:"enabled"`
 	// Sizes are the sizes offered (the longest side, in pixels); others get 400.
 	Sizes []int `toml:"sizes"`

@@ -65,7 +65,7 @@ func newDownloadCache(c Cache, store storage.Store, files storage.FileSource) *d
 		return nil
 	}
 	d.stat = files.StatFile
-	files.OnDelete(d.invalidate)
+	files.OnDelete(func(r storage.Removed) { d.invalidate(r.Name) })
 	return d
 }
 

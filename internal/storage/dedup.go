@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"io/fs"
 	"path"
 	"sync/atomic"
 	"syscall"
@@ -73,6 +74,28 @@ func (l *Local) linkTwin(sum string, size int64, name string, meta Meta) (linked
 	l.dedup.files.Add(1)
 	l.dedup.bytes.Add(size)
 	return true, nil
+}
+
+// unindexContent forgets that name holds the content with digest sum, if the index says so:
+// the index holds one small file per content it names, and without this every content ever
+// stored would keep its entry after its last name went. An entry that names another name
+// (a twin that stays) is left alone.
+func (l *Local) unindexContent(sum, name string) {
+	if len(sum) != 64 {
+		return
+	}
+	p := contentPath(sum)
+	if data, err := l.root.ReadFile(p); err == nil && string(data) == name {
+		l.root.Remove(p)
+	}
+}
+
+// links is how many names the file st describes has (1 where the platform does not say).
+func links(st fs.FileInfo) uint64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return uint64(sys.Nlink)
+	}
+	return 1
 }
 
 // indexContent records name as holding the content with digest sum (a hint: not synced).

@@ -157,3 +157,67 @@ func BenchmarkCommit4KiB(b *testing.B) {
 		})
 	}
 }
+
+// A removal tells its listeners the file's metadata and whether its bytes went with it (the
+// last of its names), and the content index forgets a content whose name it held: removing
+// every file leaves no index entry behind, and removing a name the index does not hold
+// leaves the entry that names its twin.
+func TestDeleteTellsWhatWentAndPrunesIndex(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{Checksum: true, Dedup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var got []Removed
+	l.OnDelete(func(r Removed) { got = append(got, r) })
+	data := make([]byte, 10_000)
+	rand.Read(data)
+	a := commitBytes(t, l, "a/photo.jpg", data, Meta{ContentType: "image/jpeg"})
+	commitBytes(t, l, "b/forwarded.jpg", data, Meta{ContentType: "image/jpeg"})
+	other := commitBytes(t, l, "c/other.bin", []byte("other bytes"), Meta{})
+	entry := filepath.Join(dir, filepath.FromSlash(contentPath(a.SHA256)))
+	indexed := func() string {
+		b, err := os.ReadFile(entry)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	if indexed() != "a/photo.jpg" {
+		t.Fatalf("index names %q, want the first copy", indexed())
+	}
+
+	ctx := context.Background()
+	if err := l.Delete(ctx, "b/forwarded.jpg"); err != nil { // the twin the index does not name
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "b/forwarded.jpg" || got[0].Last || got[0].Meta.SHA256 != a.SHA256 || got[0].Meta.ContentType != "image/jpeg" {
+		t.Fatalf("first removal told %+v; want its metadata, not the last name", got)
+	}
+	if indexed() != "a/photo.jpg" {
+		t.Fatalf("index names %q after the twin went; want the first copy still", indexed())
+	}
+	if err := l.Delete(ctx, "a/photo.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[1].Last || got[1].Meta.SHA256 != a.SHA256 {
+		t.Fatalf("second removal told %+v; want the last name", got[1:])
+	}
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Fatalf("index entry of a content no file holds: %v", err)
+	}
+	if err := l.Delete(ctx, "c/other.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(contentPath(other.SHA256)))); !os.IsNotExist(err) {
+		t.Fatalf("index entry of a removed file: %v", err)
+	}
+	// Nothing of the index is left but its directories.
+	filepath.WalkDir(filepath.Join(dir, "index", "content"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("left in the content index: %s", p)
+		}
+		return nil
+	})
+}

@@ -290,10 +290,15 @@ func (l *Local) Delete(_ context.Context, name string) error {
 		return ErrEscapes
 	}
 	st, statErr := l.root.Lstat(filePath(name))
+	gone := Removed{Name: name, Last: true}
+	if statErr == nil {
+		gone.Meta, gone.Last = l.readMeta(name, st), links(st) <= 1
+	}
 	if err := l.root.Remove(filePath(name)); err != nil {
 		return mapErr("delete", err)
 	}
-	l.deleted.notify(name)
+	l.unindexContent(gone.Meta.SHA256, name)
+	l.deleted.notify(gone)
 	if statErr == nil {
 		l.files.Add(-1)
 		l.bytes.Add(-st.Size())

@@ -7,11 +7,23 @@ import (
 )
 
 // DeleteNotifier is implemented by stores that tell in-process listeners when a file is
-// removed (by Delete or the reaper), so a cache of downloads can drop it at once.
+// removed (by Delete or the reaper), so a cache of downloads can drop it at once, and what
+// was made from its bytes (thumbnails) can go with them.
 type DeleteNotifier interface {
-	// OnDelete registers fn, called with the name of every file removed from now on, after
-	// its data is gone.
-	OnDelete(fn func(name string))
+	// OnDelete registers fn, called for every file removed from now on, after its data is
+	// gone.
+	OnDelete(fn func(Removed))
+}
+
+// Removed describes a file a store removed.
+type Removed struct {
+	Name string
+	// Meta is its metadata as it was (derived from the file when it had no sidecar).
+	Meta Meta
+	// Last says no other name shared its bytes (a deduplicated upload is a link to the
+	// bytes of another): they are gone from the store, and whatever was derived from them
+	// may go too.
+	Last bool
 }
 
 // FileStatter is implemented by stores that can describe a complete file's data cheaply,
@@ -30,26 +42,26 @@ var (
 // deleteHooks are the listeners of a store's deletes.
 type deleteHooks struct {
 	mu  sync.RWMutex
-	fns []func(string)
+	fns []func(Removed)
 }
 
-func (h *deleteHooks) add(fn func(string)) {
+func (h *deleteHooks) add(fn func(Removed)) {
 	h.mu.Lock()
 	h.fns = append(h.fns, fn)
 	h.mu.Unlock()
 }
 
-func (h *deleteHooks) notify(name string) {
+func (h *deleteHooks) notify(r Removed) {
 	h.mu.RLock()
 	fns := h.fns
 	h.mu.RUnlock()
 	for _, fn := range fns {
-		fn(name)
+		fn(r)
 	}
 }
 
 // OnDelete implements DeleteNotifier.
-func (l *Local) OnDelete(fn func(name string)) { l.deleted.add(fn) }
+func (l *Local) OnDelete(fn func(Removed)) { l.deleted.add(fn) }
 
 // StatFile implements FileStatter.
 func (l *Local) StatFile(_ context.Context, name string) (fs.FileInfo, error) {

@@ -101,9 +101,7 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 	if !m.Offers(size) {
 		return nil, ErrSize
 	}
-	sum := sha256.Sum256([]byte(meta.ETag()))
-	key := hex.EncodeToString(sum[:])
-	file := m.o.Dir + "/" + key[:2] + "/" + key + "-" + strconv.Itoa(size) + ".jpg"
+	file := m.file(meta, size)
 	if data, err := m.o.Cache.ReadFile(file); err == nil {
 		return data, nil
 	}
@@ -144,6 +142,28 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 		return r.data, r.err
 	case <-ctx.Done():
 		return nil, ErrBusy
+	}
+}
+
+// file is where the thumbnail of size of the file meta describes is kept: keyed by the
+// file's content (its digest, or its size and time), so a file stored twice shares its
+// thumbnails.
+func (m *Maker) file(meta storage.Meta, size int) string {
+	sum := sha256.Sum256([]byte(meta.ETag()))
+	key := hex.EncodeToString(sum[:])
+	return m.o.Dir + "/" + key[:2] + "/" + key + "-" + strconv.Itoa(size) + ".jpg"
+}
+
+// Forget removes the thumbnails of the file meta describes, at every size offered: called
+// when its bytes leave the store (expired, deleted, taken down), so that no picture of a
+// removed file outlives it on disk.
+func (m *Maker) Forget(meta storage.Meta) {
+	for _, size := range m.o.Sizes {
+		file := m.file(meta, size)
+		m.o.Cache.Remove(file)
+		m.mu.Lock()
+		delete(m.failed, file)
+		m.mu.Unlock()
 	}
 }
 
