@@ -43,7 +43,7 @@ func TestCutShortCommitRecoveredWithScan(t *testing.T) {
 }
 
 // A refusal that stands is remembered: asking again (a HEAD, a retried PATCH) does not scan
-// again.
+// again. The refused bytes leave the disk at once, and the refusal outlives a restart.
 func TestRefusedUploadNotScannedAgain(t *testing.T) {
 	f := newFixture(t, 0)
 	scans := 0
@@ -67,5 +67,24 @@ func TestRefusedUploadNotScannedAgain(t *testing.T) {
 	}
 	if scans != 1 {
 		t.Fatalf("scanned %d times, want once", scans)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "partial", s.ID)); !os.IsNotExist(err) {
+		t.Fatalf("the refused upload's data are still on disk: %v", err)
+	}
+	restarted, _ := restart(t, f.dir)
+	restarted.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		scans++
+		return "clean", nil
+	}
+	for range 2 {
+		if got, err := restarted.Sync(ctx, s.ID); !errors.Is(err, ErrRefused) || got == nil || got.Completed {
+			t.Fatalf("HEAD after a restart: %+v %v; want the refusal", got, err)
+		}
+	}
+	if scans != 1 {
+		t.Fatalf("scanned %d times in all, want once", scans)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "files", "up", "bad.bin")); !os.IsNotExist(err) {
+		t.Fatalf("a refused upload was published after a restart: %v", err)
 	}
 }

@@ -85,6 +85,10 @@ type Session struct {
 	// Scanned is the malware scan's verdict at the commit this request made, for the
 	// Committed hook; never recorded.
 	Scanned string `json:"-"`
+	// Refused marks an upload whose content was refused for good (Options.Scan): its data
+	// went with the refusal, and every later request is answered ErrRefused until the
+	// session expires.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // ref names the session's partial data.

@@ -783,6 +783,9 @@ func (t tee) Write(b []byte) (int, error) {
 // own commit, finished now, not another upload's file.
 func (u *Uploads) complete(ctx context.Context, p storage.Partial, s *Session, meta storage.Meta, lease Lease, recovering bool) error {
 	if err := u.commit(ctx, p, s, meta, lease, recovering); err != nil {
+		if errors.Is(err, ErrRefused) && !s.Refused {
+			u.dropRefused(ctx, s, lease, err)
+		}
 		return err
 	}
 	crashpoint.Here("committed-unrecorded")
@@ -858,6 +861,12 @@ func (u *Uploads) admitCommit(ctx context.Context, p storage.Partial, s *Session
 // scan has s's bytes judged (Options.Scan) before they are published, through p or, when p
 // is nil, the session's partial, when the backend reads partial data back.
 func (u *Uploads) scan(ctx context.Context, p storage.Partial, s *Session, lease Lease) error {
+	if err, refused := u.refused.Load(s.ID); refused {
+		return err.(error) // judged already: a HEAD does not buy another scan
+	}
+	if s.Refused {
+		return ErrRefused // judged before a restart; the data went with the refusal
+	}
 	if u.opts.Scan == nil || !u.readsPartials {
 		return nil
 	}
@@ -871,9 +880,6 @@ func (u *Uploads) scan(ctx context.Context, p storage.Partial, s *Session, lease
 	ra, ok := storage.ReaderOf(p)
 	if !ok {
 		return nil
-	}
-	if err, refused := u.refused.Load(s.ID); refused {
-		return err.(error) // judged already: a HEAD does not buy another scan
 	}
 	var err error
 	s.Scanned, err = u.opts.Scan(ctx, io.NewSectionReader(ra, 0, s.Length), s.Length, s)
@@ -912,6 +918,20 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 		return err
 	}
 	return u.sessions.Delete(ctx, id, lease.Fence)
+}
+
+// dropRefused lets a refused upload's data go at once: they will never be published, and
+// they are what was refused (malware), so they stay neither on disk nor in the uploader's
+// quota for the rest of the session's lifetime. The session stays, marked Refused, so that
+// asking again (a HEAD, a retried last request) is answered refusal, until it expires. If
+// the data cannot be removed now, they stay until then, as the session's always did.
+func (u *Uploads) dropRefused(ctx context.Context, s *Session, lease Lease, refusal error) {
+	if u.remove(ctx, s, lease) != nil {
+		return
+	}
+	u.refused.Store(s.ID, refusal)
+	s.Refused, s.PartialState, s.HashState = true, nil, nil
+	u.sessions.Put(ctx, s, lease.Fence)
 }
 
 // remove deletes s's partial data and drops its hold, unless lease was lost meanwhile: then

@@ -74,6 +74,7 @@ var statuses = []struct {
 	{ops.ErrBlocked, http.StatusUnavailableForLegalReasons, "this name is taken down and cannot be uploaded to"},
 	{content.ErrTypeMismatch, http.StatusUnsupportedMediaType, "the file's content is not of the type it was declared as"},
 	{scan.ErrInfected, http.StatusUnprocessableEntity, "the file contains malware and is refused"},
+	{chunking.ErrRefused, http.StatusUnprocessableEntity, "the upload's content is refused"},
 	{thumb.ErrNotImage, http.StatusUnsupportedMediaType, "no thumbnail: not a JPEG, PNG, GIF or WebP image"},
 	{thumb.ErrTooLarge, http.StatusUnprocessableEntity, "no thumbnail: the image is too large"},
 	{thumb.ErrDecode, http.StatusUnprocessableEntity, "no thumbnail: the image cannot be decoded"},
