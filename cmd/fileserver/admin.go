@@ -209,11 +209,9 @@ func openThumbs(cfg config.Config, backend storage.Backend, engine *streaming.En
 	}
 	m := thumb.New(o)
 	if backend.Files != nil {
-		backend.Files.OnDelete(func(r storage.Removed) {
-			if r.Last {
-				m.Forget(r.Meta)
-			}
-		})
+		// Whether another name still holds the same bytes (a deduplicated or imported
+		// link, a copy) is not asked: its thumbnails are made again if asked for.
+		backend.Files.OnDelete(func(r storage.Removed) { m.Forget(r.Meta) })
 	}
 	return m, closeRoot, nil
 }

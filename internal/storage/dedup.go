@@ -2,7 +2,6 @@ package storage
 
 import (
 	"errors"
-	"io/fs"
 	"path"
 	"sync/atomic"
 	"syscall"
@@ -88,14 +87,6 @@ func (l *Local) unindexContent(sum, name string) {
 	if data, err := l.root.ReadFile(p); err == nil && string(data) == name {
 		l.root.Remove(p)
 	}
-}
-
-// links is how many names the file st describes has (1 where the platform does not say).
-func links(st fs.FileInfo) uint64 {
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(sys.Nlink)
-	}
-	return 1
 }
 
 // indexContent records name as holding the content with digest sum (a hint: not synced).

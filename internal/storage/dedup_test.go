@@ -158,10 +158,9 @@ func BenchmarkCommit4KiB(b *testing.B) {
 	}
 }
 
-// A removal tells its listeners the file's metadata and whether its bytes went with it (the
-// last of its names), and the content index forgets a content whose name it held: removing
-// every file leaves no index entry behind, and removing a name the index does not hold
-// leaves the entry that names its twin.
+// A removal tells its listeners the file's metadata, and the content index forgets a content
+// whose name it held: removing every file leaves no index entry behind, and removing a name
+// the index does not hold leaves the entry that names its twin.
 func TestDeleteTellsWhatWentAndPrunesIndex(t *testing.T) {
 	dir := t.TempDir()
 	l, err := OpenLocal(dir, LocalOptions{Checksum: true, Dedup: true})
@@ -192,8 +191,8 @@ func TestDeleteTellsWhatWentAndPrunesIndex(t *testing.T) {
 	if err := l.Delete(ctx, "b/forwarded.jpg"); err != nil { // the twin the index does not name
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Name != "b/forwarded.jpg" || got[0].Last || got[0].Meta.SHA256 != a.SHA256 || got[0].Meta.ContentType != "image/jpeg" {
-		t.Fatalf("first removal told %+v; want its metadata, not the last name", got)
+	if len(got) != 1 || got[0].Name != "b/forwarded.jpg" || got[0].Meta.SHA256 != a.SHA256 || got[0].Meta.ContentType != "image/jpeg" {
+		t.Fatalf("first removal told %+v; want its metadata", got)
 	}
 	if indexed() != "a/photo.jpg" {
 		t.Fatalf("index names %q after the twin went; want the first copy still", indexed())
@@ -201,8 +200,8 @@ func TestDeleteTellsWhatWentAndPrunesIndex(t *testing.T) {
 	if err := l.Delete(ctx, "a/photo.jpg"); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !got[1].Last || got[1].Meta.SHA256 != a.SHA256 {
-		t.Fatalf("second removal told %+v; want the last name", got[1:])
+	if len(got) != 2 || got[1].Meta.SHA256 != a.SHA256 {
+		t.Fatalf("second removal told %+v", got[1:])
 	}
 	if _, err := os.Stat(entry); !os.IsNotExist(err) {
 		t.Fatalf("index entry of a content no file holds: %v", err)
@@ -220,4 +219,32 @@ func TestDeleteTellsWhatWentAndPrunesIndex(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A commit to a name just deleted keeps its metadata: Delete removes the sidecar before the
+// file (while the file is there, the commit is refused), never after a newer upload wrote
+// one. Simulated by committing from the delete's listener, that is, after the file went.
+func TestDeleteLeavesNewerCommitsSidecar(t *testing.T) {
+	l, err := OpenLocal(t.TempDir(), LocalOptions{Checksum: true, Dedup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	commitBytes(t, l, "x/photo.jpg", []byte("old bytes"), Meta{ContentType: "image/jpeg"})
+	expires := time.Now().Add(time.Hour).Truncate(time.Second)
+	once := false
+	l.OnDelete(func(Removed) {
+		if !once {
+			once = true
+			commitBytes(t, l, "x/photo.jpg", []byte("new bytes, other"), Meta{ContentType: "image/png", Expires: expires})
+		}
+	})
+	if err := l.Delete(ctx, "x/photo.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := l.Stat(ctx, "x/photo.jpg")
+	if err != nil || m.Derived || m.ContentType != "image/png" || !m.Expires.Equal(expires) {
+		t.Fatalf("the newer upload's metadata: %+v %v", m, err)
+	}
 }

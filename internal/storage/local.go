@@ -289,23 +289,25 @@ func (l *Local) Delete(_ context.Context, name string) error {
 		// A link planted in the tree would point the removal at the server's own state.
 		return ErrEscapes
 	}
-	st, statErr := l.root.Lstat(filePath(name))
-	gone := Removed{Name: name, Last: true}
-	if statErr == nil {
-		gone.Meta, gone.Last = l.readMeta(name, st), links(st) <= 1
+	st, err := l.root.Lstat(filePath(name))
+	if err != nil {
+		return mapErr("delete", err)
+	}
+	gone := Removed{Name: name, Meta: l.readMeta(name, st)}
+	// The sidecar goes first. While the file is there a commit to its name is refused, so
+	// no sidecar a newer upload wrote is ever removed here; and no sidecar outlives its file
+	// (a crash in between included) to be read as a later file's of the same size. A
+	// download in between gets the metadata derived from the file, which is not cached.
+	if err := l.root.Remove(metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapErr("delete metadata", err)
 	}
 	if err := l.root.Remove(filePath(name)); err != nil {
 		return mapErr("delete", err)
 	}
 	l.unindexContent(gone.Meta.SHA256, name)
 	l.deleted.notify(gone)
-	if statErr == nil {
-		l.files.Add(-1)
-		l.bytes.Add(-st.Size())
-	}
-	if err := l.root.Remove(metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return mapErr("delete metadata", err)
-	}
+	l.files.Add(-1)
+	l.bytes.Add(-st.Size())
 	return nil
 }
 

@@ -20,10 +20,6 @@ type Removed struct {
 	Name string
 	// Meta is its metadata as it was (derived from the file when it had no sidecar).
 	Meta Meta
-	// Last says no other name shared its bytes (a deduplicated upload is a link to the
-	// bytes of another): they are gone from the store, and whatever was derived from them
-	// may go too.
-	Last bool
 }
 
 // FileStatter is implemented by stores that can describe a complete file's data cheaply,

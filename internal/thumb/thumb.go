@@ -69,6 +69,9 @@ type Maker struct {
 	// asking again costs no decode.
 	mu     sync.Mutex
 	failed map[string]error
+	// forgotten is when each cache file was last forgotten (Forget), so that a thumbnail
+	// made from a file being removed meanwhile is not kept after it (bounded as failed).
+	forgotten map[string]time.Time
 }
 
 // maxFailed bounds what failed holds; past it the oldest knowledge is dropped all at once.
@@ -85,7 +88,7 @@ func New(o Options) *Maker {
 	if o.Dir == "" {
 		o.Dir = "thumbs"
 	}
-	return &Maker{o: o, sem: make(chan struct{}, o.Concurrency), failed: map[string]error{}}
+	return &Maker{o: o, sem: make(chan struct{}, o.Concurrency), failed: map[string]error{}, forgotten: map[string]time.Time{}}
 }
 
 // Offers tells whether size is one of the sizes offered.
@@ -128,10 +131,16 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 			done <- result{data, nil} // made by a request that held the slot before this one
 			return
 		}
+		began := time.Now()
 		data, err := m.make(open, size)
 		switch {
 		case err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil:
 			storage.ReplaceFile(m.o.Cache, m.o.Dir+"/"+storage.RandomID()+".tmp", file, data, false)
+			if m.forgottenSince(file, began) {
+				// The file was removed while this was made from it: the thumbnail answers
+				// this request and is not kept.
+				m.o.Cache.Remove(file)
+			}
 		case errors.Is(err, ErrNotImage) || errors.Is(err, ErrDecode) || errors.Is(err, ErrTooLarge) && !errors.Is(err, adaptivebuf.ErrBudget):
 			m.remember(file, err) // what the bytes are will not change
 		}
@@ -160,11 +169,23 @@ func (m *Maker) file(meta storage.Meta, size int) string {
 func (m *Maker) Forget(meta storage.Meta) {
 	for _, size := range m.o.Sizes {
 		file := m.file(meta, size)
-		m.o.Cache.Remove(file)
 		m.mu.Lock()
 		delete(m.failed, file)
+		if len(m.forgotten) >= maxFailed {
+			m.forgotten = map[string]time.Time{}
+		}
+		m.forgotten[file] = time.Now()
 		m.mu.Unlock()
+		m.o.Cache.Remove(file)
 	}
+}
+
+// forgottenSince tells whether file was forgotten at or after t.
+func (m *Maker) forgottenSince(file string, t time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.forgotten[file]
+	return ok && !at.Before(t)
 }
 
 // decodeBytes is what decoding takes per pixel: the image, and for a progressive JPEG

@@ -13,7 +13,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +196,55 @@ func TestFailuresRemembered(t *testing.T) {
 	if opens != 1 {
 		t.Fatalf("read %d times", opens)
 	}
+}
+
+// A thumbnail being made while its file is removed (Forget runs during the decode) answers
+// its request but is not kept: no picture of a removed file is left on disk. One made after
+// the removal, of bytes stored again, is kept.
+func TestForgetDuringMake(t *testing.T) {
+	m, root := newMaker(t, nil)
+	img := encode(t, "png", gradient(300, 200))
+	meta := storage.Meta{Name: "a/photo.png", Size: int64(len(img)), SHA256: strings.Repeat("ab", 32)}
+	opened, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Get(context.Background(), meta, 128, func() (io.ReadCloser, error) {
+			close(opened)
+			<-release
+			return io.NopCloser(bytes.NewReader(img)), nil
+		})
+		done <- err
+	}()
+	<-opened
+	m.Forget(meta)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if left := jpegs(t, root); len(left) != 0 {
+		t.Fatalf("thumbnail kept after its file was forgotten: %v", left)
+	}
+	opens := 0
+	if _, err := m.Get(context.Background(), meta, 128, opener(img, &opens)); err != nil {
+		t.Fatal(err)
+	}
+	if left := jpegs(t, root); len(left) != 1 || opens != 1 {
+		t.Fatalf("thumbnail of bytes stored again: %v, %d opens", left, opens)
+	}
+	m.Forget(meta)
+	if left := jpegs(t, root); len(left) != 0 {
+		t.Fatalf("Forget left %v", left)
+	}
+}
+
+func jpegs(t *testing.T, root *os.Root) []string {
+	t.Helper()
+	var found []string
+	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".jpg") {
+			found = append(found, p)
+		}
+		return nil
+	})
+	return found
 }
