@@ -63,6 +63,14 @@ func (u *Uploads) Concat(ctx context.Context, s Session, parts []string, meta st
 		}
 	}
 	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			// The parts hold the refused bytes, and would be judged again by every retry of
+			// the concatenation: they go with the refusal, holds and all.
+			for _, p := range ps {
+				u.Terminate(ctx, p.ID)
+			}
+			return nil, err
+		}
 		if lent {
 			u.reholdParts(ps, s.Uploader)
 		}

@@ -85,6 +85,7 @@ func (u *Uploads) dropEarlier(ctx context.Context, s *Session) bool {
 		return false
 	}
 	u.partials.RemovePartial(old.ref())
+	u.refused.Delete(s.ID) // a judgement of the earlier upload's bytes, not of these
 	if old.Uploader != s.Uploader {
 		u.unhold(old)
 	}

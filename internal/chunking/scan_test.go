@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fileserver/internal/crashpoint"
+	"fileserver/internal/storage"
 )
 
 // A commit a crash cut short after its data was published is taken over by the next HEAD
@@ -86,5 +87,105 @@ func TestRefusedUploadNotScannedAgain(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "files", "up", "bad.bin")); !os.IsNotExist(err) {
 		t.Fatalf("a refused upload was published after a restart: %v", err)
+	}
+}
+
+// A refusal whose data cannot be removed (the lease was lost to another request) is still
+// remembered: asking again does not scan again.
+func TestRefusalRememberedWhenDataStay(t *testing.T) {
+	f := newFixture(t, 0)
+	locker := &losingLocker{MemLocker: NewMemLocker(0)}
+	f.u.locker = locker
+	scans := 0
+	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		scans++
+		locker.lost.Store(scans == 1) // the removal after the first verdict finds the lease lost
+		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
+	}
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("X"), 5000)
+	s, err := f.u.Create(ctx, Session{Protocol: "tus", Target: "up/bad.bin", Length: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.u.Append(ctx, s.ID, body(0, data)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the last append: %v", err)
+	}
+	locker.lost.Store(false)
+	for range 3 {
+		if _, err := f.u.Sync(ctx, s.ID); !errors.Is(err, ErrRefused) {
+			t.Fatalf("HEAD: %v", err)
+		}
+	}
+	if scans != 1 {
+		t.Fatalf("scanned %d times, want once", scans)
+	}
+}
+
+// A new upload to the name of a refused one is judged on its own bytes, not refused unread.
+func TestCleanPutAfterRefusedUploadToSameName(t *testing.T) {
+	f := newFixture(t, 0)
+	scans, bad := 0, true
+	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		scans++
+		if bad {
+			return "infected", errors.Join(ErrRefused, errors.New("test signature"))
+		}
+		return "clean", nil
+	}
+	ctx := context.Background()
+	evil := bytes.Repeat([]byte("X"), 5000)
+	req := body(0, evil)
+	req.Length = int64(len(evil))
+	if _, err := f.u.Begin(ctx, Session{ID: "put-samename", Target: "up/x.bin", Length: int64(len(evil))}, req); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the refused upload: %v", err)
+	}
+	bad = false
+	clean := bytes.Repeat([]byte("C"), 6000)
+	if _, err := f.u.Put(ctx, Session{ID: "put-samename", Target: "up/x.bin", Length: int64(len(clean))}, body(0, clean)); err != nil {
+		t.Fatalf("a clean upload to the same name: %v (scans %d)", err, scans)
+	}
+	if scans != 2 {
+		t.Fatalf("scanned %d times, want twice", scans)
+	}
+}
+
+// The parts of a refused tus concatenation hold the refused bytes: they go with the refusal,
+// and a retry of the concatenation is not scanned again.
+func TestRefusedConcatRemovesItsParts(t *testing.T) {
+	f := newFixture(t, 0)
+	scans := 0
+	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		scans++
+		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
+	}
+	ctx := context.Background()
+	var ids []string
+	for _, part := range []string{"EICAR-", "STANDARD-", "TEST"} {
+		p, err := f.u.Create(ctx, Session{Protocol: "tus", Length: int64(len(part)), Partial: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.u.Append(ctx, p.ID, body(0, []byte(part))); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	if _, err := f.u.Concat(ctx, Session{Protocol: "tus", Target: "cat.bin"}, ids, storage.Meta{}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the concatenation: %v", err)
+	}
+	if _, err := f.u.Concat(ctx, Session{Protocol: "tus", Target: "cat.bin"}, ids, storage.Meta{}); err == nil {
+		t.Fatal("a retry of the refused concatenation succeeded")
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(filepath.Join(f.dir, "partial", id)); !os.IsNotExist(err) {
+			t.Errorf("part %s still on disk: %v", id, err)
+		}
+	}
+	if scans != 1 {
+		t.Fatalf("scanned %d times, want once", scans)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "files", "cat.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the refused concatenation was published: %v", err)
 	}
 }

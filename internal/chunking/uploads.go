@@ -186,6 +186,7 @@ func (u *Uploads) Begin(ctx context.Context, s Session, req AppendRequest) (*Ses
 		if cur != nil {
 			u.partials.RemovePartial(cur.ref())
 			u.unhold(cur)
+			u.refused.Delete(s.ID)
 		}
 		if cur, err = u.create(ctx, s, lease.Fence); err != nil {
 			return nil, err
@@ -926,10 +927,11 @@ func (u *Uploads) Terminate(ctx context.Context, id string) error {
 // asking again (a HEAD, a retried last request) is answered refusal, until it expires. If
 // the data cannot be removed now, they stay until then, as the session's always did.
 func (u *Uploads) dropRefused(ctx context.Context, s *Session, lease Lease, refusal error) {
-	if u.remove(ctx, s, lease) != nil {
+	err := u.remove(ctx, s, lease)
+	u.refused.Store(s.ID, refusal) // the judgement stands, whatever became of the data
+	if err != nil {
 		return
 	}
-	u.refused.Store(s.ID, refusal)
 	s.Refused, s.PartialState, s.HashState = true, nil, nil
 	u.sessions.Put(ctx, s, lease.Fence)
 }
