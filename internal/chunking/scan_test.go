@@ -43,6 +43,21 @@ func TestCutShortCommitRecoveredWithScan(t *testing.T) {
 	}
 }
 
+// uploadRefused sends a whole tus upload to up/bad.bin, which f's scanner refuses.
+func uploadRefused(t *testing.T, f *fixture) *Session {
+	t.Helper()
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("X"), 5000)
+	s, err := f.u.Create(ctx, Session{Protocol: "tus", Target: "up/bad.bin", Length: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.u.Append(ctx, s.ID, body(0, data)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the last append: %v", err)
+	}
+	return s
+}
+
 // A refusal that stands is remembered: asking again (a HEAD, a retried PATCH) does not scan
 // again. The refused bytes leave the disk at once, and the refusal outlives a restart.
 func TestRefusedUploadNotScannedAgain(t *testing.T) {
@@ -53,14 +68,7 @@ func TestRefusedUploadNotScannedAgain(t *testing.T) {
 		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
 	}
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("X"), 5000)
-	s, err := f.u.Create(ctx, Session{Protocol: "tus", Target: "up/bad.bin", Length: int64(len(data))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.u.Append(ctx, s.ID, body(0, data)); !errors.Is(err, ErrRefused) {
-		t.Fatalf("the last append: %v", err)
-	}
+	s := uploadRefused(t, f)
 	for range 3 {
 		if _, err := f.u.Sync(ctx, s.ID); !errors.Is(err, ErrRefused) {
 			t.Fatalf("HEAD: %v", err)
@@ -103,14 +111,7 @@ func TestRefusalRememberedWhenDataStay(t *testing.T) {
 		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
 	}
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("X"), 5000)
-	s, err := f.u.Create(ctx, Session{Protocol: "tus", Target: "up/bad.bin", Length: int64(len(data))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.u.Append(ctx, s.ID, body(0, data)); !errors.Is(err, ErrRefused) {
-		t.Fatalf("the last append: %v", err)
-	}
+	s := uploadRefused(t, f)
 	locker.lost.Store(false)
 	for range 3 {
 		if _, err := f.u.Sync(ctx, s.ID); !errors.Is(err, ErrRefused) {
