@@ -43,6 +43,16 @@ func TestCutShortCommitRecoveredWithScan(t *testing.T) {
 	}
 }
 
+// refuseAll gives f a scanner that refuses every upload for good, and the count of its scans.
+func refuseAll(f *fixture) *int {
+	scans := new(int)
+	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
+		*scans++
+		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
+	}
+	return scans
+}
+
 // uploadRefused sends a whole tus upload to up/bad.bin, which f's scanner refuses.
 func uploadRefused(t *testing.T, f *fixture) *Session {
 	t.Helper()
@@ -62,11 +72,7 @@ func uploadRefused(t *testing.T, f *fixture) *Session {
 // again. The refused bytes leave the disk at once, and the refusal outlives a restart.
 func TestRefusedUploadNotScannedAgain(t *testing.T) {
 	f := newFixture(t, 0)
-	scans := 0
-	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
-		scans++
-		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
-	}
+	scans := refuseAll(f)
 	ctx := context.Background()
 	s := uploadRefused(t, f)
 	for range 3 {
@@ -74,15 +80,15 @@ func TestRefusedUploadNotScannedAgain(t *testing.T) {
 			t.Fatalf("HEAD: %v", err)
 		}
 	}
-	if scans != 1 {
-		t.Fatalf("scanned %d times, want once", scans)
+	if *scans != 1 {
+		t.Fatalf("scanned %d times, want once", *scans)
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "partial", s.ID)); !os.IsNotExist(err) {
 		t.Fatalf("the refused upload's data are still on disk: %v", err)
 	}
 	restarted, _ := restart(t, f.dir)
 	restarted.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
-		scans++
+		*scans++
 		return "clean", nil
 	}
 	for range 2 {
@@ -90,8 +96,8 @@ func TestRefusedUploadNotScannedAgain(t *testing.T) {
 			t.Fatalf("HEAD after a restart: %+v %v; want the refusal", got, err)
 		}
 	}
-	if scans != 1 {
-		t.Fatalf("scanned %d times in all, want once", scans)
+	if *scans != 1 {
+		t.Fatalf("scanned %d times in all, want once", *scans)
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "files", "up", "bad.bin")); !os.IsNotExist(err) {
 		t.Fatalf("a refused upload was published after a restart: %v", err)
@@ -155,11 +161,7 @@ func TestCleanPutAfterRefusedUploadToSameName(t *testing.T) {
 // and a retry of the concatenation is not scanned again.
 func TestRefusedConcatRemovesItsParts(t *testing.T) {
 	f := newFixture(t, 0)
-	scans := 0
-	f.u.opts.Scan = func(context.Context, io.Reader, int64, *Session) (string, error) {
-		scans++
-		return "infected", errors.Join(ErrRefused, errors.New("test signature"))
-	}
+	scans := refuseAll(f)
 	ctx := context.Background()
 	var ids []string
 	for _, part := range []string{"EICAR-", "STANDARD-", "TEST"} {
@@ -183,8 +185,8 @@ func TestRefusedConcatRemovesItsParts(t *testing.T) {
 			t.Errorf("part %s still on disk: %v", id, err)
 		}
 	}
-	if scans != 1 {
-		t.Fatalf("scanned %d times, want once", scans)
+	if *scans != 1 {
+		t.Fatalf("scanned %d times, want once", *scans)
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "files", "cat.bin")); !os.IsNotExist(err) {
 		t.Fatalf("the refused concatenation was published: %v", err)
