@@ -127,23 +127,7 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 		// Ends by itself even when the caller stopped waiting: decoding cannot be
 		// interrupted, and it holds its slot and its memory until then.
 		defer func() { <-m.sem }()
-		if data, err := m.o.Cache.ReadFile(file); err == nil {
-			done <- result{data, nil} // made by a request that held the slot before this one
-			return
-		}
-		began := time.Now()
-		data, err := m.make(open, size)
-		switch {
-		case err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil:
-			storage.ReplaceFile(m.o.Cache, m.o.Dir+"/"+storage.RandomID()+".tmp", file, data, false)
-			if m.forgottenSince(file, began) {
-				// The file was removed while this was made from it: the thumbnail answers
-				// this request and is not kept.
-				m.o.Cache.Remove(file)
-			}
-		case errors.Is(err, ErrNotImage) || errors.Is(err, ErrDecode) || errors.Is(err, ErrTooLarge) && !errors.Is(err, adaptivebuf.ErrBudget):
-			m.remember(file, err) // what the bytes are will not change
-		}
+		data, err := m.makeAndKeep(file, open, size)
 		done <- result{data, err}
 	}()
 	select {
@@ -152,6 +136,28 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 	case <-ctx.Done():
 		return nil, ErrBusy
 	}
+}
+
+// makeAndKeep makes the thumbnail kept as file, unless a request that held the slot before
+// made it meanwhile, and keeps it, or remembers why it cannot be made.
+func (m *Maker) makeAndKeep(file string, open func() (io.ReadCloser, error), size int) ([]byte, error) {
+	if data, err := m.o.Cache.ReadFile(file); err == nil {
+		return data, nil
+	}
+	began := time.Now()
+	data, err := m.make(open, size)
+	switch {
+	case err == nil && m.o.Cache.MkdirAll(path.Dir(file), 0o750) == nil:
+		storage.ReplaceFile(m.o.Cache, m.o.Dir+"/"+storage.RandomID()+".tmp", file, data, false)
+		if m.forgottenSince(file, began) {
+			// The file was removed while this was made from it: the thumbnail answers this
+			// request and is not kept.
+			m.o.Cache.Remove(file)
+		}
+	case errors.Is(err, ErrNotImage) || errors.Is(err, ErrDecode) || errors.Is(err, ErrTooLarge) && !errors.Is(err, adaptivebuf.ErrBudget):
+		m.remember(file, err) // what the bytes are will not change
+	}
+	return data, err
 }
 
 // file is where the thumbnail of size of the file meta describes is kept: keyed by the
