@@ -202,7 +202,7 @@ func (l *Local) recount() {
 
 // Close leaves the usage count for the next start and releases the data directory.
 func (l *Local) Close() error {
-	l.flushQuota()
+	l.closeQuota()
 	l.saveUsage()
 	return l.root.Close()
 }

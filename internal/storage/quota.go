@@ -154,8 +154,9 @@ const quotaSaveEvery = time.Second
 
 type quotaBook struct {
 	mu sync.Mutex
-	// dirty says the book changed since it was last written; due that a write is scheduled.
-	dirty, due bool
+	// dirty says the book changed since it was last written; due that a write is scheduled;
+	// closed that the store closed, after a last write.
+	dirty, due, closed bool
 	// writing serializes the writes, so the file never goes back to an older book.
 	writing sync.Mutex
 
@@ -278,13 +279,21 @@ func (l *Local) saveQuota() {
 	}
 }
 
+// closeQuota writes the book a last time; later changes are not written.
+func (l *Local) closeQuota() {
+	l.flushQuota()
+	l.quota.mu.Lock()
+	l.quota.closed = true
+	l.quota.mu.Unlock()
+}
+
 // flushQuota writes the book if it changed since it was last written.
 func (l *Local) flushQuota() {
 	l.quota.writing.Lock()
 	defer l.quota.writing.Unlock()
 	l.quota.mu.Lock()
 	l.quota.due = false
-	if !l.quota.dirty {
+	if !l.quota.dirty || l.quota.closed {
 		l.quota.mu.Unlock()
 		return
 	}
