@@ -203,7 +203,7 @@ func openThumbs(cfg config.Config, backend storage.Backend, engine *streaming.En
 		return nil, nil, fmt.Errorf("thumbnails: %w", err)
 	}
 	t := cfg.Thumbnails
-	o := thumb.Options{Sizes: t.Sizes, MaxPixels: t.MaxPixels, Timeout: t.Timeout.D(), Cache: root, Concurrency: t.Concurrency}
+	o := thumb.Options{Sizes: t.Sizes, MaxPixels: t.MaxPixels, Timeout: t.Timeout.D(), Cache: root, Concurrency: t.Concurrency, Keep: t.Keep.D()}
 	if engine != nil {
 		o.Pool = engine.Pool()
 	}

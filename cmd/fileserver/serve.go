@@ -112,6 +112,9 @@ func runServer(cfg config.Config, log, requests zerolog.Logger) error {
 		return err
 	}
 	defer closeThumbs()
+	if thumbs != nil && cfg.Thumbnails.Keep > 0 {
+		defer every(time.Hour, log, "unused thumbnails", thumbs.Sweep)()
+	}
 	defer every(cfg.Upload.ReapInterval.D(), log, "expired files", reapFiles(backend.Reaper, cfg.Upload.TTL.D(), operator, log))()
 	verifier := hmacauth.NewVerifier(hmacauth.Options{
 		Secret:           cfg.Auth.Secret,

@@ -32,7 +32,7 @@ type Config struct {
 type Thumbnails struct {
 	// Enabled serves JPEG thumbnails of JPEG, PNG, GIF and WebP files at
 	// /upload/<path>?thumb=<size>, made once and kept in storage.path/thumbs until the
-	// file's bytes leave local storage.
+	// file's bytes leave local storage, or until unused for Keep.
 	Enabled bool `toml:"enabled"`
 	// Sizes are the sizes offered (the longest side, in pixels); others get 400.
 	Sizes []int `toml:"sizes"`
@@ -43,6 +43,11 @@ type Thumbnails struct {
 	Timeout Duration `toml:"timeout"`
 	// Concurrency is how many thumbnails are made at once.
 	Concurrency int `toml:"concurrency"`
+	// Keep removes a thumbnail nobody asked for in this long (checked hourly): what a
+	// removal could not take along (a crash in between, another node's removal on shared
+	// object storage, thumbnails older than that rule) goes then. 0 keeps them until their
+	// file is removed.
+	Keep Duration `toml:"keep"`
 }
 
 // Address is clamd's network ("unix" or "tcp") and address.
@@ -527,6 +532,6 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "auto", FlushInterval: Duration(time.Second)},
 		Admin:      Admin{Tokens: []string{}, SessionTTL: Duration(12 * time.Hour), CountFlush: Duration(5 * time.Second)},
 		Scan:       Scan{MaxSize: 100 * MiB, OnUnreachable: "refuse", Timeout: Duration(time.Minute)},
-		Thumbnails: Thumbnails{Sizes: []int{128, 256, 512}, MaxPixels: 40_000_000, Timeout: Duration(10 * time.Second), Concurrency: 2},
+		Thumbnails: Thumbnails{Sizes: []int{128, 256, 512}, MaxPixels: 40_000_000, Timeout: Duration(10 * time.Second), Concurrency: 2, Keep: Duration(7 * 24 * time.Hour)},
 	}
 }

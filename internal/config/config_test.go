@@ -213,6 +213,7 @@ func TestValidate(t *testing.T) {
 		{"upload.prefix", "/"},
 		{"upload.allowed_extensions", "."},
 		{"streaming.buffer_size", "1KiB"},
+		{"thumbnails.keep", "10m"},
 		{"metrics.path", "/upload/metrics"},
 		{"log.level", "loud"},
 		{"log.format", "xml"},

@@ -256,6 +256,9 @@ func (c *Config) validateThumbnails() error {
 	if t.Concurrency < 1 || t.Concurrency > 64 {
 		return bad("thumbnails.concurrency", "must be between 1 and 64")
 	}
+	if t.Keep < 0 || t.Keep > 0 && t.Keep < Duration(time.Hour) {
+		return bad("thumbnails.keep", "must be 0 (until the file is removed) or at least 1h")
+	}
 	return nil
 }
 

@@ -19,10 +19,12 @@ import (
 	"image/jpeg"
 	_ "image/png"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +61,8 @@ type Options struct {
 	Concurrency int
 	// Quality is the JPEG quality (default 80).
 	Quality int
+	// Keep is how long a thumbnail nobody asks for is kept (see Sweep); 0: until Forget.
+	Keep time.Duration
 }
 
 // Maker makes and keeps thumbnails.
@@ -105,7 +109,7 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 		return nil, ErrSize
 	}
 	file := m.file(meta, size)
-	if data, err := m.o.Cache.ReadFile(file); err == nil {
+	if data, err := m.cached(file); err == nil {
 		return data, nil
 	}
 	if err := m.failure(file); err != nil {
@@ -184,6 +188,61 @@ func (m *Maker) Forget(meta storage.Meta) {
 		m.mu.Unlock()
 		m.o.Cache.Remove(file)
 	}
+}
+
+// cached reads a kept thumbnail. With Keep, one asked for is marked as used (its time set
+// to now) once a quarter of Keep has passed since it last was, so Sweep spares it; the
+// mark costs a syscall only that often.
+func (m *Maker) cached(file string) ([]byte, error) {
+	f, err := m.o.Cache.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, err
+	}
+	if now := time.Now(); m.o.Keep > 0 && now.Sub(st.ModTime()) > m.o.Keep/4 {
+		m.o.Cache.Chtimes(file, now, now)
+	}
+	return data, nil
+}
+
+// Sweep removes the thumbnails nobody asked for in Keep, and what a thumbnail's write left
+// behind as long: what Forget could not take along (a crash between a file's removal and
+// its listeners, a removal by another node of shared storage, thumbnails kept before
+// removals took theirs along) does not stay for ever. It returns how many files it
+// removed; it walks every kept thumbnail, which is why it runs hourly.
+func (m *Maker) Sweep(ctx context.Context) (int, error) {
+	if m.o.Keep <= 0 {
+		return 0, nil
+	}
+	cut := time.Now().Add(-m.o.Keep)
+	removed := 0
+	err := fs.WalkDir(m.o.Cache.FS(), m.o.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // no thumbnail made yet, or one removed as the walk came by
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".jpg") || strings.HasSuffix(p, ".tmp")) {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cut) && m.o.Cache.Remove(p) == nil {
+			removed++
+		}
+		return nil
+	})
+	return removed, err
 }
 
 // forgottenSince tells whether file was forgotten at or after t.

@@ -248,3 +248,53 @@ func jpegs(t *testing.T, root *os.Root) []string {
 	})
 	return found
 }
+
+// Sweep removes the thumbnails nobody asked for in Keep (and leftovers of writes), and
+// spares one asked for since, however old it was: asking marks it as used.
+func TestSweepRemovesUnusedThumbnails(t *testing.T) {
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	const keep = 24 * time.Hour
+	m := New(Options{Sizes: []int{64}, MaxPixels: 4_000_000, Timeout: 10 * time.Second, Cache: root, Keep: keep})
+	img := encode(t, "png", gradient(100, 80))
+	metas := map[string]storage.Meta{}
+	for _, name := range []string{"unused", "asked"} {
+		meta := storage.Meta{Name: name, Size: int64(len(img)), SHA256: strings.Repeat(name[:1], 64)}
+		if _, err := m.Get(context.Background(), meta, 64, opener(img, new(int))); err != nil {
+			t.Fatal(err)
+		}
+		metas[name] = meta
+	}
+	root.MkdirAll("thumbs/zz", 0o750)
+	root.WriteFile("thumbs/zz/left.tmp", []byte("a write cut short"), 0o640)
+	old := time.Now().Add(-2 * keep)
+	for _, p := range append(jpegs(t, root), "thumbs/zz/left.tmp") {
+		if err := root.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opens := 0
+	if _, err := m.Get(context.Background(), metas["asked"], 64, opener(img, &opens)); err != nil || opens != 0 {
+		t.Fatalf("the kept thumbnail: %v, %d opens of the image", err, opens)
+	}
+	n, err := m.Sweep(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep removed %d (%v), want the unused thumbnail and the leftover", n, err)
+	}
+	left := jpegs(t, root)
+	if len(left) != 1 || left[0] != m.file(metas["asked"], 64) {
+		t.Fatalf("left %v, want the thumbnail asked for", left)
+	}
+	if _, err := root.Stat("thumbs/zz/left.tmp"); !os.IsNotExist(err) {
+		t.Fatalf("leftover of a write: %v", err)
+	}
+	// Without Keep nothing goes.
+	m.o.Keep = 0
+	root.Chtimes(left[0], old, old)
+	if n, err := m.Sweep(context.Background()); n != 0 || err != nil || len(jpegs(t, root)) != 1 {
+		t.Fatalf("Sweep without Keep removed %d (%v)", n, err)
+	}
+}
