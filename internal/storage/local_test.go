@@ -308,6 +308,44 @@ func TestQuotaSurvivesRestart(t *testing.T) {
 	}
 }
 
+// Without a clean stop (a crash: the store is never closed) the book reaches the disk
+// within about quotaSaveEvery, and a store opened after finds the day's count and holds.
+func TestQuotaWrittenWithoutClose(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLocal(dir, LocalOptions{Fsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // after the checks: until then it is a store that crashed
+	now := time.Now()
+	l.Charge("romeo@example.org", 5, now)
+	if ok, _ := l.Hold("romeo@example.org", "up-1", 90, 100, now, now.Add(time.Hour)); !ok {
+		t.Fatal("hold refused")
+	}
+	deadline := time.Now().Add(10 * quotaSaveEvery)
+	for {
+		data, _ := os.ReadFile(filepath.Join(dir, quotaFile))
+		if bytes.Contains(data, []byte("up-1")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the book never reached the disk: %s", data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after, err := OpenLocal(dir, LocalOptions{}) // the first is never closed, as in a crash
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if got := after.UsedToday("romeo@example.org", now); got != 5 {
+		t.Fatalf("used today after a crash: %d, want 5", got)
+	}
+	if ok, _ := after.Hold("romeo@example.org", "up-2", 10, 100, now, now.Add(time.Hour)); ok {
+		t.Fatal("the hold taken before the crash was forgotten")
+	}
+}
+
 // Holds survive a restart, like the day's count: a crash must not hand the room back.
 func TestLocalQuotaHoldsPersist(t *testing.T) {
 	dir := t.TempDir()
