@@ -52,6 +52,17 @@ type Quota struct {
 	HoldFor time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// keepers are the renewals Keep runs, by upload id: Release ends an upload's renewal
+	// with its hold, so that a renewal due at that moment cannot make the hold again.
+	keepers sync.Map // id -> *keeper
+}
+
+// keeper is one upload's renewal; released says its hold was let go (under mu, which a
+// renewal holds while it renews).
+type keeper struct {
+	mu       sync.Mutex
+	released bool
 }
 
 // On reports whether the quota is applied.
@@ -106,6 +117,8 @@ func (q *Quota) Keep(uploader, id string, n int64) (stop func()) {
 	if !q.On() || uploader == "" || n < 0 || q.HoldFor <= 0 {
 		return func() {}
 	}
+	k := &keeper{}
+	q.keepers.Store(id, k)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -116,22 +129,34 @@ func (q *Quota) Keep(uploader, id string, n int64) (stop func()) {
 			case <-quit:
 				return
 			case <-t.C:
-				now := q.now()
-				q.Book.Hold(uploader, id, n, q.Limit, now, now.Add(q.HoldFor))
+				k.mu.Lock()
+				if !k.released {
+					now := q.now()
+					q.Book.Hold(uploader, id, n, q.Limit, now, now.Add(q.HoldFor))
+				}
+				k.mu.Unlock()
 			}
 		}
 	}()
 	return func() {
 		close(quit)
 		<-done
+		q.keepers.CompareAndDelete(id, k)
 	}
 }
 
-// Release drops what upload id holds.
+// Release drops what upload id holds, and ends its renewal by Keep if one runs.
 func (q *Quota) Release(uploader, id string) {
-	if q.On() && uploader != "" {
-		q.Book.Release(uploader, id)
+	if !q.On() || uploader == "" {
+		return
 	}
+	if v, ok := q.keepers.Load(id); ok {
+		k := v.(*keeper)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.released = true
+	}
+	q.Book.Release(uploader, id)
 }
 
 // RetryAfter is when an uploader refused for its quota may try again: the next UTC day.
