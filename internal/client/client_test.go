@@ -40,6 +40,8 @@ type server struct {
 	dir  string
 	srv  *http.Server
 	st   *storage.Local
+	// heads counts the HEAD requests the server answered.
+	heads atomic.Int64
 }
 
 func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *server {
@@ -69,7 +71,13 @@ func startServer(t *testing.T, addr, dir string, mods ...func(*config.Config)) *
 		Uploads:  chunking.New(sessions, st.Backend(), chunking.Options{TTL: time.Hour, Copier: engine}),
 		Listen:   ln.Addr().String(),
 	})
-	s := &server{t: t, addr: ln.Addr().String(), dir: dir, srv: &http.Server{Handler: h}, st: st}
+	s := &server{t: t, addr: ln.Addr().String(), dir: dir, st: st}
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			s.heads.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})}
 	go s.srv.Serve(ln)
 	t.Cleanup(s.stop)
 	return s
@@ -124,6 +132,32 @@ func TestUploadBothProtocolsVerified(t *testing.T) {
 		}
 		if got := sha256.Sum256(fetch(t, res.FileURL)); hex.EncodeToString(got[:]) != sum {
 			t.Fatalf("%s: served file differs", proto)
+		}
+	}
+}
+
+// A new upload's offset is known (0): the client sends its first chunk right after the
+// creation, without asking where the upload stands. An empty file's upload still asks: it
+// may be complete from its creation on.
+func TestUploadAsksNothingAfterCreate(t *testing.T) {
+	s := startServer(t, "", t.TempDir())
+	path, _ := randomFile(t, 3<<20)
+	for _, proto := range []string{client.Tus, client.IETF} {
+		before := s.heads.Load()
+		u := &client.Upload{Endpoint: s.endpoint(), Protocol: proto, ChunkSize: 1 << 20}
+		if res, err := u.Run(context.Background(), path); err != nil || !res.Verified {
+			t.Fatalf("%s: %+v %v", proto, res, err)
+		}
+		if n := s.heads.Load() - before; n != 0 {
+			t.Errorf("%s: %d HEAD requests for a fresh upload, want none", proto, n)
+		}
+	}
+	empty := filepath.Join(t.TempDir(), "empty.bin")
+	os.WriteFile(empty, nil, 0o600)
+	for _, proto := range []string{client.Tus, client.IETF} {
+		u := &client.Upload{Endpoint: s.endpoint(), Protocol: proto}
+		if res, err := u.Run(context.Background(), empty); err != nil || res.Size != 0 || len(fetch(t, res.FileURL)) != 0 {
+			t.Fatalf("%s, empty file: %+v %v", proto, res, err)
 		}
 	}
 }

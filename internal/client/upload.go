@@ -146,6 +146,12 @@ func (r *uploadRun) create(ctx context.Context, name string) error {
 		return err
 	}
 	r.res.UploadURL, r.chunk, r.deferred = loc, limit, r.src.size() < 0
+	if r.src.size() != 0 {
+		// A new upload holds nothing: no need to ask. (An empty file's upload may be
+		// complete from its creation on, which only the server can say.)
+		r.offset = 0
+		r.u.Progress.Start(0)
+	}
 	return nil
 }
 
