@@ -95,7 +95,11 @@ func (s *xep) postForm(w http.ResponseWriter, r *http.Request, boundary string) 
 				name = base
 			}
 		}
-		err = s.finishPost(w, r, name, part, -1, g, part.Header.Get("Content-Type"))
+		declared := part.Header.Get("Content-Type")
+		if g.Scheme == hmacauth.SchemeToken {
+			declared = g.ContentType // the type the token signed, as for a raw POST
+		}
+		err = s.finishPost(w, r, name, part, -1, g, declared)
 		part.Close()
 		return err
 	}
