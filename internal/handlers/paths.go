@@ -116,7 +116,9 @@ func newExtensionPolicy(allowed, denied []string) extensionPolicy {
 // permits reports whether the file name's extension may be uploaded. Multi-part extensions
 // like ".tar.gz" match by suffix; the name must have something before the extension.
 func (p extensionPolicy) permits(name string) bool {
-	base := strings.ToLower(name[strings.LastIndexByte(name, '/')+1:])
+	// Trailing dots and spaces go: Windows drops them when it saves a download, so
+	// "evil.exe. " lands on disk as "evil.exe".
+	base := strings.TrimRight(strings.ToLower(name[strings.LastIndexByte(name, '/')+1:]), ". ")
 	has := func(list []string) bool {
 		for _, e := range list {
 			if len(base) > len(e) && strings.HasSuffix(base, e) {

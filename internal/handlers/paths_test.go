@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"fileserver/internal/config"
 	"fileserver/internal/handlers"
 	"fileserver/internal/hmacauth"
 )
@@ -124,3 +125,23 @@ func TestPutSignedPathAnyEscaping(t *testing.T) {
 	}
 	ts.assertStored(t, name, body)
 }
+
+// A denied extension is denied with trailing dots and spaces too: Windows drops them when it
+// saves a download, so "evil.exe." would land on disk as "evil.exe".
+func TestDeniedExtensionTrailingDotsAndSpaces(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Upload.DeniedExtensions = []string{".exe"} })
+	body := []byte("MZ\x90\x00")
+	resp, rb := put(t, ts.v1URL("d/evil.exe", len(body)), body)
+	wantStatus(t, resp, rb, http.StatusUnsupportedMediaType) // the control: refused
+	for _, name := range []string{"d/evil.exe.", "d/evil.exe ", "d/evil.exe. . "} {
+		resp, rb = put(t, ts.v1URL(name, len(body)), body)
+		if resp.StatusCode == http.StatusCreated {
+			g, _ := get(t, ts.fileURL(name))
+			t.Errorf("%q stored despite denied .exe; served with Content-Disposition %q", name, g.Header.Get("Content-Disposition"))
+		}
+	}
+}
+
+// SEC-3: with storage.dedup, an upload of bytes someone else stored already is served with
+// the other file's Last-Modified (the shared inode's mtime): the uploader learns that the
+// content was on the server, and since when.
