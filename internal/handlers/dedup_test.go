@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"fileserver/internal/config"
 )
@@ -46,3 +47,32 @@ func TestDedupAcrossProtocols(t *testing.T) {
 		})
 	}
 }
+
+// A deduplicated upload is served with its own time: the data file it shares (and that
+// file's time) is the first uploader's, and would tell another that the same bytes were
+// stored, and when.
+func TestDedupedUploadServedWithItsOwnTime(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Storage.Dedup = true })
+	secret := []byte("salary-2024: alice=123456 bob=654321")
+	ts.upload(t, "victim/salaries.txt", secret) // someone's upload...
+	yesterday := time.Now().Add(-30 * time.Hour)
+	if err := os.Chtimes(filepath.Join(ts.dataDir, "files", "victim", "salaries.txt"), yesterday, yesterday); err != nil {
+		t.Fatal(err) // ...made yesterday
+	}
+	// The attacker uploads a guess under a name of its own, then fetches it.
+	resp, rb := put(t, ts.v1URL("attacker/guess.txt", len(secret)), secret)
+	wantStatus(t, resp, rb, http.StatusCreated)
+	g, gb := get(t, ts.fileURL("attacker/guess.txt"))
+	wantStatus(t, g, gb, http.StatusOK)
+	lm, err := http.ParseTime(g.Header.Get("Last-Modified"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(lm) > time.Hour {
+		t.Fatalf("my upload made just now is served with Last-Modified %s: the same bytes were stored by someone else %s ago",
+			lm.UTC(), time.Since(lm).Round(time.Hour))
+	}
+}
+
+// SEC-4: HEAD on an upload URL with any v= value tells, without a valid signature, whether
+// someone's upload is in progress at that name (403 "invalid signature") or not (404).

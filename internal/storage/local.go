@@ -263,7 +263,13 @@ func (l *Local) Open(_ context.Context, name string) (Object, error) {
 		f.Close()
 		return nil, ErrNotFound
 	}
-	return &localObject{f: f, meta: l.readMeta(name, st), mod: st.ModTime()}, nil
+	meta, mod := l.readMeta(name, st), st.ModTime()
+	if !meta.Derived {
+		// The upload's own time: a deduplicated upload shares its data file, and that
+		// file's time, with the first upload of the same bytes, which is another's to know.
+		mod = meta.Created
+	}
+	return &localObject{f: f, meta: meta, mod: mod}, nil
 }
 
 // Stat implements Store.
