@@ -182,7 +182,9 @@ func (s *xep) signedHead(w http.ResponseWriter, r *http.Request, name string) (b
 		return false, nil
 	}
 	if _, err := s.authorize(r, name, length); err != nil {
-		return true, err
+		// Answered as for any name without an upload in progress: a request without the
+		// upload's signature learns nothing of it.
+		return false, nil
 	}
 	sess, err := s.uploads.Sync(r.Context(), id)
 	switch {

@@ -215,3 +215,18 @@ func TestRangePutCurlContinue(t *testing.T) {
 	}
 	wantGetSHA256(t, ts.fileURL(name), data)
 }
+
+// A HEAD without the upload's signature is answered as for any name: it does not tell
+// whether an upload to the name is in progress.
+func TestUnsignedHeadTellsNothingOfUploadInProgress(t *testing.T) {
+	ts := newTestServer(t)
+	data := pattern(1000, 3)
+	resp, rb := rangePut(t, ts.v1URL("slot/secret-plan.pdf", len(data)), "bytes 0-99/1000", data[:100])
+	wantStatus(t, resp, rb, http.StatusNoContent)
+	bogus := "?v=" + strings.Repeat("0", 64)
+	busy, _ := do(t, request(t, http.MethodHead, ts.fileURL("slot/secret-plan.pdf")+bogus, nil))
+	idle, _ := do(t, request(t, http.MethodHead, ts.fileURL("slot/other.pdf")+bogus, nil))
+	if busy.StatusCode != idle.StatusCode {
+		t.Fatalf("unsigned HEAD: %d for a name with an upload in progress, %d for one without", busy.StatusCode, idle.StatusCode)
+	}
+}
