@@ -73,6 +73,3 @@ func TestDedupedUploadServedWithItsOwnTime(t *testing.T) {
 			lm.UTC(), time.Since(lm).Round(time.Hour))
 	}
 }
-
-// SEC-4: HEAD on an upload URL with any v= value tells, without a valid signature, whether
-// someone's upload is in progress at that name (403 "invalid signature") or not (404).

@@ -134,14 +134,9 @@ func TestDeniedExtensionTrailingDotsAndSpaces(t *testing.T) {
 	resp, rb := put(t, ts.v1URL("d/evil.exe", len(body)), body)
 	wantStatus(t, resp, rb, http.StatusUnsupportedMediaType) // the control: refused
 	for _, name := range []string{"d/evil.exe.", "d/evil.exe ", "d/evil.exe. . "} {
-		resp, rb = put(t, ts.v1URL(name, len(body)), body)
-		if resp.StatusCode == http.StatusCreated {
+		if resp, _ = put(t, ts.v1URL(name, len(body)), body); resp.StatusCode == http.StatusCreated {
 			g, _ := get(t, ts.fileURL(name))
 			t.Errorf("%q stored despite denied .exe; served with Content-Disposition %q", name, g.Header.Get("Content-Disposition"))
 		}
 	}
 }
-
-// SEC-3: with storage.dedup, an upload of bytes someone else stored already is served with
-// the other file's Last-Modified (the shared inode's mtime): the uploader learns that the
-// content was on the server, and since when.

@@ -198,7 +198,3 @@ func TestTokenFormPostStoresSignedType(t *testing.T) {
 		t.Fatalf("token signed filetype image/png; stored %q, served %q", r.ContentType, g.Header.Get("Content-Type"))
 	}
 }
-
-// SEC-2: upload.denied_extensions is matched against the name as stored, so "evil.exe." (or
-// "evil.exe ") passes a deny list of ".exe"; Windows drops the trailing dot or space when the
-// download is saved.
