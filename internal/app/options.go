@@ -48,7 +48,7 @@ func HandlerConfig(c config.Config) handlers.Config {
 		Limits: handlers.Limits{
 			MaxConcurrentUploads: c.Limits.MaxConcurrentUploads, PerClientUploads: c.Limits.PerClientUploads,
 			PerClientRate: c.Limits.PerClientRate, MinUploadRate: int64(c.Limits.MinUploadRate),
-			MinRateGrace: c.Limits.MinRateGrace.D(),
+			MinRateGrace: c.Limits.MinRateGrace.D(), IPv6Prefix: c.Limits.IPv6Prefix,
 		},
 		RedirectDownloads: c.Storage.S3.RedirectDownloads, RedirectExpiry: c.Storage.S3.RedirectExpiry.D(),
 		MetricsNetworks: Prefixes(c.Metrics.AllowedNetworks),

@@ -310,6 +310,10 @@ type Limits struct {
 	MinUploadRate Size `toml:"min_upload_rate"`
 	// MinRateGrace is how long an upload may be slow before MinUploadRate applies.
 	MinRateGrace Duration `toml:"min_rate_grace"`
+	// IPv6Prefix is how many leading bits of an IPv6 address make one client for the
+	// per-client limits: one subscriber is usually given a whole /64, and would otherwise
+	// escape them by changing address. 128 tells every address apart.
+	IPv6Prefix int `toml:"ipv6_prefix"`
 	// DailyQuota caps the bytes one uploader may store per UTC day: the JID of a Prosody
 	// token, else the client's address. Past it uploads get 429 until the day turns.
 	DailyQuota Size `toml:"daily_quota"`
@@ -498,7 +502,7 @@ func Default() Config {
 		},
 		Storage:  Storage{Backend: "local", Path: "./data", Fsync: true, Checksum: true, Dedup: true, Preallocate: true, MinFree: 256 * MiB, S3: S3{Region: "us-east-1", PartSize: 8 * MiB, Concurrency: 2, RedirectExpiry: Duration(5 * time.Minute)}},
 		Sessions: Sessions{Store: "local", RedisPrefix: "fileserver:", LockLease: Duration(10 * time.Second)},
-		Limits:   Limits{MinRateGrace: Duration(30 * time.Second)},
+		Limits:   Limits{MinRateGrace: Duration(30 * time.Second), IPv6Prefix: 64},
 		Auth:     Auth{ClockSkew: Duration(30 * time.Second), MaxTokenLifetime: Duration(time.Hour)},
 		Upload: Upload{
 			Prefix:          "/upload/",

@@ -75,6 +75,9 @@ func (c *Config) validateStorage() error {
 	if c.Storage.MinFree < 0 {
 		return bad("storage.min_free", "must not be negative")
 	}
+	if c.Limits.IPv6Prefix < 32 || c.Limits.IPv6Prefix > 128 {
+		return bad("limits.ipv6_prefix", "must be between 32 and 128")
+	}
 	if c.Limits.MaxConcurrentUploads < 0 || c.Limits.PerClientUploads < 0 || c.Limits.PerClientRate < 0 || c.Limits.MinUploadRate < 0 || c.Limits.DailyQuota < 0 {
 		return bad("limits", "limits must not be negative (0 turns one off)")
 	}

@@ -78,4 +78,6 @@ type Limits struct {
 	// MinRateGrace.
 	MinUploadRate int64
 	MinRateGrace  time.Duration
+	// IPv6Prefix is how many leading bits of an IPv6 address make one client (0: 128).
+	IPv6Prefix int
 }

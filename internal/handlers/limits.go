@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,11 @@ type limiter struct {
 	mu       sync.Mutex
 	clients  map[string]*clientState
 	sweptAt  time.Time
+	// sweepAt is the number of clients that makes a sweep due before its minute is up:
+	// twice what the last one left, so that a flood of new clients costs each request a
+	// constant share of sweeping, not a walk of every client.
+	sweepAt int
+	sweeps  int // walks made, for tests
 }
 
 type clientState struct {
@@ -39,7 +45,7 @@ type clientState struct {
 const retryAfter = 5 * time.Second
 
 func (s *Server) newLimiter() *limiter {
-	l := &limiter{cfg: s.cfg.Limits, clients: map[string]*clientState{}}
+	l := &limiter{cfg: s.cfg.Limits, clients: map[string]*clientState{}, sweepAt: minSweepAt}
 	if sp := s.backend.Space; sp != nil {
 		l.space = sp.Room
 	}
@@ -68,7 +74,7 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 // middleware refuses what a limit forbids, and holds upload slots for the request's length.
 func (l *limiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := remoteHost(r)
+		client := clientKey(remoteHost(r), l.cfg.IPv6Prefix)
 		if wait, ok := l.allowRate(client); !ok {
 			setRetryAfter(w, wait)
 			writeError(w, r, errorf(http.StatusTooManyRequests, "too many requests from this address"))
@@ -127,17 +133,36 @@ func (l *limiter) client(addr string, now time.Time) *clientState {
 	return c
 }
 
+// minSweepAt is the fewest clients that make a sweep due early.
+const minSweepAt = 10000
+
 // sweep forgets clients idle for a minute with no upload running, so the map stays small.
 func (l *limiter) sweep(now time.Time) {
-	if now.Sub(l.sweptAt) < time.Minute && len(l.clients) < 10000 {
+	if now.Sub(l.sweptAt) < time.Minute && len(l.clients) < l.sweepAt {
 		return
 	}
 	l.sweptAt = now
+	l.sweeps++
 	for k, c := range l.clients {
 		if c.uploads == 0 && now.Sub(c.last) > time.Minute {
 			delete(l.clients, k)
 		}
 	}
+	l.sweepAt = max(minSweepAt, 2*len(l.clients))
+}
+
+// clientKey is the client the per-client limits count an address as: an IPv6 address by its
+// first prefix bits (a subscriber's /64 by default), anything else as it is.
+func clientKey(host string, prefix int) string {
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Is6() || ip.Is4In6() || prefix <= 0 || prefix >= 128 {
+		return host
+	}
+	p, err := ip.WithZone("").Prefix(prefix)
+	if err != nil {
+		return host
+	}
+	return p.String()
 }
 
 // acquireUpload takes a server-wide and a per-client upload slot.

@@ -54,6 +54,33 @@ func TestPerClientRateAndTrustedProxies(t *testing.T) {
 	}
 }
 
+// The addresses of one IPv6 /64 are one client for the per-client limits: changing address
+// within it does not escape the rate. Another /64 is another client; with
+// limits.ipv6_prefix = 128 every address is.
+func TestPerClientRateCountsAnIPv6Subnet(t *testing.T) {
+	for _, prefix := range []int{64, 128} {
+		ts := newTestServer(t, func(c *config.Config) {
+			c.Limits.PerClientRate = 1 // bursts of 2
+			c.Limits.IPv6Prefix = prefix
+			c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+		})
+		u := ts.fileURL("nothing")
+		codes := []int{
+			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2::1"),
+			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2::2"),
+			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2:abcd::3"),
+			getWith(t, u, "X-Forwarded-For", "2001:db8:1:3::1"),
+		}
+		third := http.StatusTooManyRequests
+		if prefix == 128 {
+			third = http.StatusNotFound
+		}
+		if codes[2] != third || codes[3] != http.StatusNotFound {
+			t.Fatalf("ipv6_prefix %d: codes %v; want the third request of one /64 %d, another /64's 404", prefix, codes, third)
+		}
+	}
+}
+
 // holdUpload starts an upload on a raw connection that sends half its body and waits.
 func holdUpload(t *testing.T, ts *testServer, name string, body []byte) *rawConn {
 	t.Helper()
