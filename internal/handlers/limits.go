@@ -234,10 +234,12 @@ func (b *minRateBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// uploaderKey names who an upload is charged to: the JID a token names, else the address.
+// uploaderKey names who an upload is charged to: the JID a token names, else the address
+// (an IPv6 one by its prefix, as the per-client limits count it: changing address within
+// one's /64 does not start a new daily quota).
 func (s *core) uploaderKey(r *http.Request, g hmacauth.Grant) string {
 	if g.Subject != "" {
 		return g.Subject
 	}
-	return "addr:" + remoteHost(r)
+	return "addr:" + clientKey(remoteHost(r), s.cfg.Limits.IPv6Prefix)
 }

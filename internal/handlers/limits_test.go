@@ -232,3 +232,26 @@ func TestDailyQuota(t *testing.T) {
 		t.Fatalf("token uploader: %d %q", resp.StatusCode, rb)
 	}
 }
+
+// An uploader known by its address only is its IPv6 /64 for the daily quota: a second
+// address of the same /64 finds the quota spent, another /64 has its own.
+func TestDailyQuotaCountsAnIPv6Subnet(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.DailyQuota = 1000
+		c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	for i, tc := range []struct {
+		from string
+		want int
+	}{
+		{"2001:db8:1:2::1", http.StatusCreated},
+		{"2001:db8:1:2::99", http.StatusTooManyRequests},
+		{"2001:db8:1:3::1", http.StatusCreated},
+	} {
+		name := "v6-" + strconv.Itoa(i) + ".bin"
+		resp, rb := put(t, ts.v1URL(name, 600), pattern(600, byte(i)), "X-Forwarded-For", tc.from)
+		if resp.StatusCode != tc.want {
+			t.Fatalf("upload from %s: %d %q, want %d", tc.from, resp.StatusCode, rb, tc.want)
+		}
+	}
+}
