@@ -17,23 +17,31 @@ func getWith(t *testing.T, u string, hdr ...string) int {
 	return resp.StatusCode
 }
 
+// rateLimited sends a GET as each forwarded client in turn to a server with a per-client rate
+// of 1 (bursts of 2) behind a trusted proxy (mod may change that), and returns the statuses.
+func rateLimited(t *testing.T, mod func(*config.Config), clients ...string) []int {
+	t.Helper()
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.PerClientRate = 1
+		c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+		mod(c)
+	})
+	codes := make([]int, len(clients))
+	for i, client := range clients {
+		codes[i] = getWith(t, ts.fileURL("nothing"), "X-Forwarded-For", client)
+	}
+	return codes
+}
+
 // A client's address comes from X-Forwarded-For only when the peer is a trusted proxy, so
 // spoofing the header does not escape the per-client rate.
 func TestPerClientRateAndTrustedProxies(t *testing.T) {
 	for _, trusted := range []bool{false, true} {
-		ts := newTestServer(t, func(c *config.Config) {
-			c.Limits.PerClientRate = 1 // bursts of 2
-			if trusted {
-				c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+		codes := rateLimited(t, func(c *config.Config) {
+			if !trusted {
+				c.Server.TrustedProxies = nil
 			}
-		})
-		u := ts.fileURL("nothing")
-		codes := []int{
-			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
-			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
-			getWith(t, u, "X-Forwarded-For", "203.0.113.7"),
-			getWith(t, u, "X-Forwarded-For", "198.51.100.9"),
-		}
+		}, "203.0.113.7", "203.0.113.7", "203.0.113.7", "198.51.100.9")
 		if codes[2] != http.StatusTooManyRequests {
 			t.Fatalf("trusted=%v: third request from one client got %d, want 429", trusted, codes[2])
 		}
@@ -59,18 +67,8 @@ func TestPerClientRateAndTrustedProxies(t *testing.T) {
 // limits.ipv6_prefix = 128 every address is.
 func TestPerClientRateCountsAnIPv6Subnet(t *testing.T) {
 	for _, prefix := range []int{64, 128} {
-		ts := newTestServer(t, func(c *config.Config) {
-			c.Limits.PerClientRate = 1 // bursts of 2
-			c.Limits.IPv6Prefix = prefix
-			c.Server.TrustedProxies = []string{"127.0.0.0/8"}
-		})
-		u := ts.fileURL("nothing")
-		codes := []int{
-			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2::1"),
-			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2::2"),
-			getWith(t, u, "X-Forwarded-For", "2001:db8:1:2:abcd::3"),
-			getWith(t, u, "X-Forwarded-For", "2001:db8:1:3::1"),
-		}
+		codes := rateLimited(t, func(c *config.Config) { c.Limits.IPv6Prefix = prefix },
+			"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:abcd::3", "2001:db8:1:3::1")
 		third := http.StatusTooManyRequests
 		if prefix == 128 {
 			third = http.StatusNotFound
