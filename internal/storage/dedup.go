@@ -48,7 +48,7 @@ func (l *Local) twin(sum string, size int64) string {
 	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
 		return ""
 	}
-	if m, ok := l.sidecar(name, st); !ok || m.SHA256 != sum {
+	if m := l.readMeta(name, st); m.Derived || m.SHA256 != sum {
 		return ""
 	}
 	return name

@@ -44,7 +44,7 @@ func (l *Local) Import(ctx context.Context, src *os.File, name string, meta Meta
 	}
 	meta.Name, meta.Size, meta.Created = name, st.Size(), st.ModTime()
 	if cur, err := l.root.Lstat(filePath(name)); err == nil && os.SameFile(st, cur) {
-		if _, ok := l.sidecar(name, cur); ok {
+		if !l.readMeta(name, cur).Derived {
 			return Present, nil // a second run: nothing to read again
 		}
 	}
@@ -123,14 +123,14 @@ func (l *Local) alreadyImported(st fs.FileInfo, name string, meta Meta, copy boo
 		return false, nil
 	}
 	same := os.SameFile(st, cur)
-	side, hasSide := l.sidecar(name, cur)
-	if !same && copy && cur.Mode().IsRegular() && cur.Size() == st.Size() && hasSide && side.SHA256 != "" {
+	side := l.readMeta(name, cur)
+	if !same && copy && cur.Mode().IsRegular() && cur.Size() == st.Size() && !side.Derived && side.SHA256 != "" {
 		same = true // copied before (a second run)
 	}
 	if !same {
 		return false, ErrExists
 	}
-	if !hasSide {
+	if side.Derived {
 		return true, l.writeMeta(meta)
 	}
 	return true, nil

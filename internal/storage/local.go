@@ -333,25 +333,20 @@ func (l *Local) linkOnPath(dir string) bool {
 	return false
 }
 
-// readMeta returns the sidecar's metadata, or what the file itself tells when the sidecar is
-// missing (a crash between the data's commit and the sidecar's) or stale (size differs).
+// readMeta returns the sidecar's metadata, or, marked Derived, what the file itself tells
+// when the sidecar is missing (a crash between the data's commit and the sidecar's) or stale
+// (size differs).
 func (l *Local) readMeta(name string, st fs.FileInfo) Meta {
-	m, _ := l.sidecar(name, st)
-	return m
-}
-
-// sidecar is readMeta, and whether the metadata came from a sidecar that matches the file.
-func (l *Local) sidecar(name string, st fs.FileInfo) (Meta, bool) {
 	fallback := Meta{Name: name, Size: st.Size(), Created: st.ModTime(), Derived: true}
 	data, err := l.root.ReadFile(metaPath(name))
 	if err != nil {
-		return fallback, false
+		return fallback
 	}
 	var m Meta
 	if json.Unmarshal(data, &m) != nil || m.Name != name || m.Size != st.Size() {
-		return fallback, false
+		return fallback
 	}
-	return m, true
+	return m
 }
 
 func (l *Local) writeMeta(m Meta) error {

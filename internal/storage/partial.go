@@ -261,11 +261,11 @@ func (l *Local) Adopt(_ context.Context, ref PartialRef, name string, length int
 	if err != nil || !st.Mode().IsRegular() || st.Size() != length {
 		return Meta{}, ErrNotFound
 	}
-	stored, hasSidecar := l.sidecar(name, st)
+	stored := l.readMeta(name, st)
 	switch {
-	case hasSidecar && meta.SHA256 != "" && stored.SHA256 != meta.SHA256:
+	case !stored.Derived && meta.SHA256 != "" && stored.SHA256 != meta.SHA256:
 		return Meta{}, ErrNotFound
-	case !hasSidecar && meta.SHA256 != "":
+	case stored.Derived && meta.SHA256 != "":
 		sum, err := l.digest(name)
 		if err != nil || sum != meta.SHA256 {
 			return Meta{}, ErrNotFound
@@ -274,7 +274,7 @@ func (l *Local) Adopt(_ context.Context, ref PartialRef, name string, length int
 	if err := l.RemovePartial(ref); err != nil {
 		return Meta{}, err
 	}
-	if hasSidecar {
+	if !stored.Derived {
 		return stored, nil
 	}
 	meta.Name, meta.Size = name, length
