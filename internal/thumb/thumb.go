@@ -145,7 +145,7 @@ func (m *Maker) Get(ctx context.Context, meta storage.Meta, size int, open func(
 // makeAndKeep makes the thumbnail kept as file, unless a request that held the slot before
 // made it meanwhile, and keeps it, or remembers why it cannot be made.
 func (m *Maker) makeAndKeep(file string, open func() (io.ReadCloser, error), size int) ([]byte, error) {
-	if data, err := m.o.Cache.ReadFile(file); err == nil {
+	if data, err := m.cached(file); err == nil {
 		return data, nil
 	}
 	began := time.Now()
@@ -181,10 +181,7 @@ func (m *Maker) Forget(meta storage.Meta) {
 		file := m.file(meta, size)
 		m.mu.Lock()
 		delete(m.failed, file)
-		if len(m.forgotten) >= maxFailed {
-			m.forgotten = map[string]time.Time{}
-		}
-		m.forgotten[file] = time.Now()
+		bounded(&m.forgotten, file, time.Now())
 		m.mu.Unlock()
 		m.o.Cache.Remove(file)
 	}
@@ -279,10 +276,16 @@ func (m *Maker) failure(file string) error {
 func (m *Maker) remember(file string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.failed) >= maxFailed {
-		m.failed = map[string]error{}
+	bounded(&m.failed, file, err)
+}
+
+// bounded sets (*mp)[k] = v, first dropping everything *mp knew once it holds maxFailed
+// entries; m.mu is held.
+func bounded[V any](mp *map[string]V, k string, v V) {
+	if len(*mp) >= maxFailed {
+		*mp = map[string]V{}
 	}
-	m.failed[file] = err
+	(*mp)[k] = v
 }
 
 // bytesPerPixel is what a decoded pixel of model takes at most.
